@@ -1,0 +1,848 @@
+//! # The `ccrsim` command line
+//!
+//! Every command except `serve` is a client of the control plane's HTTP
+//! API, exactly as `avn` is a client of Aiven's: it finds the API at `--url`
+//! (`CCRSIM_URL`, default `http://127.0.0.1:9180`) and authenticates with
+//! `--auth-token` (`CCRSIM_AUTH_TOKEN`), or with the token the daemon wrote
+//! into its state directory (`--state-dir`, `CCRSIM_STATE_DIR`). Flags follow
+//! `avn`'s where both have a command (`-t`, `-p`, `--cloud`, `-c KEY=VALUE`,
+//! `--json`, `--force` ...).
+//!
+//! [`run`] takes the parsed command line and two writers, and returns the
+//! exit code, so tests drive the real CLI in-process and compare what it
+//! prints (see `tests/scripts/`). Human output is a table; `--json` prints
+//! the API's object. Errors go to the error writer and exit non-zero.
+
+pub mod client;
+pub mod output;
+pub mod user_config;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::control::runtime::NoRuntime;
+use crate::control::server::{
+    DEFAULT_LISTEN, DEFAULT_PROJECT, DEFAULT_STATE_DIR, Demo, ServeConfig, Server, read_token,
+};
+use crate::replication::{self, Datacenter, ReplicationError, Topology};
+use client::{ApiClient, seg};
+use output::{field, format_template, table};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{message} (HTTP {status})")]
+    Api { status: u16, message: String },
+    #[error("cannot reach the ccrsim API at {url}: {reason}. Is `ccrsim serve` running there?")]
+    Connect { url: String, reason: String },
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Replication(#[from] ReplicationError),
+    #[error("{0}")]
+    Io(String),
+    #[error(transparent)]
+    Serve(#[from] crate::control::server::ServeError),
+}
+
+/// ccrsim: a Cassandra cross-cluster replication (CCR) simulator with an Aiven-compatible API.
+#[derive(Debug, Parser)]
+#[command(name = "ccrsim", version, about, long_about = None)]
+pub struct Cli {
+    /// URL of the ccrsim API.
+    #[arg(long, env = "CCRSIM_URL", default_value = "http://127.0.0.1:9180", global = true)]
+    pub url: String,
+    /// API token (default: read from the state directory's `token` file).
+    #[arg(long = "auth-token", env = "CCRSIM_AUTH_TOKEN", hide_env_values = true, global = true)]
+    pub auth_token: Option<String>,
+    /// State directory of the daemon (holds its database and token).
+    #[arg(long, env = "CCRSIM_STATE_DIR", default_value = DEFAULT_STATE_DIR, global = true)]
+    pub state_dir: PathBuf,
+    /// Project to work in.
+    #[arg(long, env = "CCRSIM_PROJECT", default_value = DEFAULT_PROJECT, global = true)]
+    pub project: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the control-plane daemon (HTTP API) until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+    /// Projects.
+    #[command(subcommand)]
+    Project(ProjectCmd),
+    /// Services: create, inspect, update, terminate.
+    #[command(subcommand)]
+    Service(ServiceCmd),
+    /// Cross-cluster replication pairs.
+    #[command(subcommand)]
+    Ccr(CcrCmd),
+    /// NetworkTopologyStrategy replication scripts for a service's datacenters.
+    #[command(subcommand)]
+    Cql(CqlCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address the HTTP API listens on.
+    #[arg(long, env = "CCRSIM_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Also create the demo CCR pair of fixtures/demo.json if it is missing.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCmd {
+    /// Create a project.
+    Create {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List projects.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print the API's JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Print each service through a template, e.g. '{service_name} {state}'.
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCmd {
+    /// Create a service; `-c service_to_join_with=NAME` joins an existing one as a CCR pair.
+    Create {
+        service_name: String,
+        /// Service type.
+        #[arg(short = 't', long = "service-type", default_value = "cassandra")]
+        service_type: String,
+        /// Plan (see `ccrsim service types`).
+        #[arg(short = 'p', long)]
+        plan: String,
+        /// Cloud region (default aws-eu-west-1).
+        #[arg(long)]
+        cloud: Option<String>,
+        /// Disk space in GiB (default: the plan's; a joining service: its peer's).
+        #[arg(long = "disk-space-gib")]
+        disk_space_gib: Option<u64>,
+        /// User config, KEY=VALUE with dotted keys (repeatable): cassandra.datacenter, service_to_join_with.
+        #[arg(short = 'c', value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// Protect the service against termination.
+        #[arg(long = "enable-termination-protection")]
+        termination_protection: bool,
+        /// Succeed if the service already exists.
+        #[arg(long = "no-fail-if-exists")]
+        no_fail_if_exists: bool,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Show a service.
+    Get {
+        service_name: String,
+        /// Also show nodes, connection details and the pair.
+        #[arg(short = 'v', long)]
+        verbose: bool,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// List services (all, or those named).
+    List {
+        service_names: Vec<String>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Change plan, disk, power or user config (plan and disk apply to both services of a pair).
+    Update {
+        service_name: String,
+        #[arg(short = 'p', long)]
+        plan: Option<String>,
+        #[arg(long)]
+        cloud: Option<String>,
+        #[arg(long = "disk-space-gib")]
+        disk_space_gib: Option<u64>,
+        #[arg(short = 'c', value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// Stop the service's nodes, keeping their data.
+        #[arg(long = "power-off", conflicts_with = "power_on")]
+        power_off: bool,
+        /// Start the service's nodes again.
+        #[arg(long = "power-on")]
+        power_on: bool,
+        #[arg(long = "enable-termination-protection", conflicts_with = "disable_termination_protection")]
+        enable_termination_protection: bool,
+        #[arg(long = "disable-termination-protection")]
+        disable_termination_protection: bool,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Terminate services (the other service of a pair becomes standalone).
+    Terminate {
+        #[arg(required = true)]
+        service_names: Vec<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Wait until a service is RUNNING.
+    Wait {
+        service_name: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+    /// List service types and their plans.
+    Types {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CcrCmd {
+    /// Show a service's CCR pair: both services, datacenters, plans and nodes.
+    Status {
+        service_name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Split a pair into two standalone services, for good.
+    Split {
+        service_name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CqlCmd {
+    /// Print the CREATE KEYSPACE statement for a keyspace replicated over the service's datacenters.
+    Replication {
+        service_name: String,
+        #[arg(long)]
+        keyspace: String,
+        /// Replicas per datacenter: N for all, or DC=N for each (repeatable). Default: 3, at most the node count.
+        #[arg(long)]
+        rf: Vec<String>,
+    },
+    /// Write the ordered scripts (system keyspaces, then each keyspace) into a directory.
+    Setup {
+        service_name: String,
+        /// Keyspaces to replicate (repeatable).
+        #[arg(long = "keyspace", required = true)]
+        keyspaces: Vec<String>,
+        #[arg(long)]
+        rf: Vec<String>,
+        /// Directory to write the .cql files into.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Entry point of the binary: parses the command line, runs it, returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    // CCRSIM_LOG=debug|info|warn|error (default: info for `serve`, warn otherwise).
+    let default = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    let level = std::env::var("CCRSIM_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or_else(|| default.parse().expect("a valid level"));
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    rt.block_on(run(cli, &mut out, &mut err))
+}
+
+/// Runs one command, writing output to `out` and errors to `err`; returns the exit code.
+pub async fn run(cli: Cli, out: &mut (dyn Write + Send), err: &mut (dyn Write + Send)) -> i32 {
+    match dispatch(cli, out).await {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            1
+        }
+    }
+}
+
+fn w(out: &mut (dyn Write + Send), s: &str) -> Result<(), CliError> {
+    out.write_all(s.as_bytes()).map_err(|e| CliError::Io(format!("cannot write output: {e}")))
+}
+
+fn json_out(out: &mut (dyn Write + Send), v: &Value) -> Result<(), CliError> {
+    let s = serde_json::to_string_pretty(v).unwrap_or_default();
+    w(out, &format!("{s}\n"))
+}
+
+fn token(cli: &Cli) -> Result<String, CliError> {
+    if let Some(t) = &cli.auth_token {
+        return Ok(t.clone());
+    }
+    read_token(&cli.state_dir).map_err(|e| {
+        CliError::Usage(format!(
+            "no API token: set CCRSIM_AUTH_TOKEN (or --auth-token), or point --state-dir at the daemon's state directory ({}: {e})",
+            cli.state_dir.join("token").display()
+        ))
+    })
+}
+
+async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    if let Command::Serve(args) = &cli.command {
+        return serve(&cli, args, out).await;
+    }
+    let api = ApiClient::new(&cli.url, token(&cli)?);
+    let p = format!("/v1/project/{}", seg(&cli.project));
+    match &cli.command {
+        Command::Serve(_) => unreachable!("handled above"),
+        Command::Project(cmd) => project(&api, cmd, out).await,
+        Command::Service(cmd) => service(&api, &p, cmd, out).await,
+        Command::Ccr(cmd) => ccr(&api, &p, cmd, out).await,
+        Command::Cql(cmd) => cql(&api, &p, cmd, out).await,
+    }
+}
+
+async fn serve(cli: &Cli, args: &ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    let config = ServeConfig {
+        state_dir: cli.state_dir.clone(),
+        listen: args.listen,
+        project: cli.project.clone(),
+    };
+    let server = Server::start(config, Arc::new(NoRuntime)).await?;
+    let url = server.url();
+    w(out, &format!("ccrsim control plane: {url} (state: {})\n", cli.state_dir.display()))?;
+    if server.token_created {
+        w(out, &format!("API token (new, saved in {}): {}\n", cli.state_dir.join("token").display(), server.token))?;
+    } else {
+        w(out, &format!("API token: in {}\n", cli.state_dir.join("token").display()))?;
+    }
+    if args.demo {
+        let demo = Demo::builtin();
+        let state = server.state.clone();
+        let created = tokio::task::spawn_blocking(move || demo.ensure(&state))
+            .await
+            .map_err(|e| CliError::Io(e.to_string()))?
+            .map_err(|e| CliError::Io(format!("creating the demo pair: {e}")))?;
+        let demo = Demo::builtin();
+        if created.is_empty() {
+            w(out, &format!("demo pair: {} already exists\n", names(&demo)))?;
+        } else {
+            w(out, &format!("demo pair: created {}\n", created.join(", ")))?;
+        }
+        let api = ApiClient::new(&url, server.token.clone());
+        let p = format!("/v1/project/{}", seg(&demo.project));
+        let _ = out.flush();
+        ccr_status(&api, &p, &demo.services[0].name, false, out).await?;
+        w(out, &format!(
+            "\nTry:  export CCRSIM_URL={url} CCRSIM_AUTH_TOKEN={}\n      ccrsim --project {} ccr status {}\n      ccrsim --project {} cql setup {} --keyspace {} --out cql/\n",
+            server.token, demo.project, demo.services[0].name, demo.project, demo.services[0].name, demo.keyspaces.join(" --keyspace ")
+        ))?;
+        w(out, &format!("      avn --url {url} --auth-token {} service list --project {}\n", server.token, demo.project))?;
+    }
+    let _ = out.flush();
+    shutdown_signal().await;
+    w(out, "shutting down\n")?;
+    server.shutdown().await;
+    Ok(())
+}
+
+fn names(demo: &Demo) -> String {
+    demo.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" + ")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn project(api: &ApiClient, cmd: &ProjectCmd, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    let rows = |projects: &[Value]| -> Vec<Vec<String>> {
+        projects
+            .iter()
+            .map(|p| vec![field(p, "project_name"), field(p, "default_cloud"), field(p, "create_time")])
+            .collect()
+    };
+    let headers = ["PROJECT_NAME", "DEFAULT_CLOUD", "CREATE_TIME"];
+    match cmd {
+        ProjectCmd::Create { name, json } => {
+            let v = api.post("/v1/project", &json!({ "project": name })).await?;
+            if *json {
+                json_out(out, &v["project"])
+            } else {
+                w(out, &table(&headers, &rows(std::slice::from_ref(&v["project"]))))
+            }
+        }
+        ProjectCmd::List { json } => {
+            let v = api.get("/v1/project").await?;
+            let projects = v["projects"].as_array().cloned().unwrap_or_default();
+            if *json {
+                json_out(out, &v["projects"])
+            } else {
+                w(out, &table(&headers, &rows(&projects)))
+            }
+        }
+    }
+}
+
+const SERVICE_HEADERS: [&str; 8] = [
+    "SERVICE_NAME",
+    "SERVICE_TYPE",
+    "STATE",
+    "CLOUD_NAME",
+    "PLAN",
+    "CREATE_TIME",
+    "UPDATE_TIME",
+    "NOTIFICATIONS",
+];
+
+fn print_services(out: &mut (dyn Write + Send), services: &[Value], o: &OutputArgs) -> Result<(), CliError> {
+    if o.json {
+        return json_out(out, &Value::Array(services.to_vec()));
+    }
+    if let Some(t) = &o.format {
+        for s in services {
+            w(out, &format!("{}\n", format_template(t, s).map_err(CliError::Usage)?))?;
+        }
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = services
+        .iter()
+        .map(|s| {
+            let mut row: Vec<String> =
+                SERVICE_HEADERS[..7].iter().map(|h| field(s, &h.to_ascii_lowercase())).collect();
+            row.push(String::new());
+            row
+        })
+        .collect();
+    w(out, &table(&SERVICE_HEADERS, &rows))
+}
+
+fn print_one(out: &mut (dyn Write + Send), service: &Value, o: &OutputArgs) -> Result<(), CliError> {
+    if o.json {
+        return json_out(out, service);
+    }
+    print_services(out, std::slice::from_ref(service), o)
+}
+
+async fn service(api: &ApiClient, p: &str, cmd: &ServiceCmd, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    match cmd {
+        ServiceCmd::Create {
+            service_name,
+            service_type,
+            plan,
+            cloud,
+            disk_space_gib,
+            config,
+            termination_protection,
+            no_fail_if_exists,
+            out: o,
+        } => {
+            let user_config = if config.is_empty() {
+                json!({})
+            } else {
+                let schema = user_config_schema(api, p, service_type).await?;
+                user_config::parse(config, &schema)?
+            };
+            let mut body = json!({
+                "service_name": service_name,
+                "service_type": service_type,
+                "plan": plan,
+                "user_config": user_config,
+            });
+            if let Some(c) = cloud {
+                body["cloud"] = json!(c);
+            }
+            if let Some(g) = disk_space_gib {
+                body["disk_space_mb"] = json!(g * 1024);
+            }
+            if *termination_protection {
+                body["termination_protection"] = json!(true);
+            }
+            let v = match api.post(&format!("{p}/service"), &body).await {
+                Ok(v) => v,
+                Err(CliError::Api { status: 409, .. }) if *no_fail_if_exists => {
+                    api.get(&format!("{p}/service/{}", seg(service_name))).await?
+                }
+                Err(e) => return Err(e),
+            };
+            print_one(out, &v["service"], o)
+        }
+        ServiceCmd::Get { service_name, verbose, out: o } => {
+            let v = api.get(&format!("{p}/service/{}", seg(service_name))).await?;
+            let s = &v["service"];
+            print_one(out, s, o)?;
+            if *verbose && !o.json && o.format.is_none() {
+                print_details(out, s)?;
+            }
+            Ok(())
+        }
+        ServiceCmd::List { service_names, out: o } => {
+            let v = api.get(&format!("{p}/service")).await?;
+            let services: Vec<Value> = v["services"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|s| service_names.is_empty() || service_names.iter().any(|n| s["service_name"] == json!(n)))
+                .collect();
+            print_services(out, &services, o)
+        }
+        ServiceCmd::Update {
+            service_name,
+            plan,
+            cloud,
+            disk_space_gib,
+            config,
+            power_off,
+            power_on,
+            enable_termination_protection,
+            disable_termination_protection,
+            out: o,
+        } => {
+            let mut body = json!({});
+            if !config.is_empty() {
+                let schema = user_config_schema(api, p, "cassandra").await?;
+                body["user_config"] = user_config::parse(config, &schema)?;
+            }
+            if let Some(plan) = plan {
+                body["plan"] = json!(plan);
+            }
+            if let Some(cloud) = cloud {
+                body["cloud"] = json!(cloud);
+            }
+            if let Some(g) = disk_space_gib {
+                body["disk_space_mb"] = json!(g * 1024);
+            }
+            if *power_off {
+                body["powered"] = json!(false);
+            }
+            if *power_on {
+                body["powered"] = json!(true);
+            }
+            if *enable_termination_protection {
+                body["termination_protection"] = json!(true);
+            }
+            if *disable_termination_protection {
+                body["termination_protection"] = json!(false);
+            }
+            if body.as_object().is_some_and(|o| o.is_empty()) {
+                return Err(CliError::Usage("nothing to update: give -c, --plan, --disk-space-gib, --power-off/--power-on or a termination protection flag".into()));
+            }
+            let v = api.put(&format!("{p}/service/{}", seg(service_name)), &body).await?;
+            print_one(out, &v["service"], o)
+        }
+        ServiceCmd::Terminate { service_names, force } => {
+            if !*force {
+                confirm_termination(service_names)?;
+            }
+            for name in service_names {
+                let v = api.delete(&format!("{p}/service/{}", seg(name))).await?;
+                w(out, &format!("{}\n", field(&v, "message")))?;
+                if let Some(peer) = v["standalone_peer"].as_str() {
+                    w(out, &format!("'{peer}' is now a standalone service\n"))?;
+                }
+            }
+            Ok(())
+        }
+        ServiceCmd::Wait { service_name, timeout } => {
+            let deadline = Instant::now() + Duration::from_secs(*timeout);
+            loop {
+                let v = api.get(&format!("{p}/service/{}", seg(service_name))).await?;
+                let s = &v["service"];
+                if s["state"] == "RUNNING" {
+                    w(out, &format!("Service '{service_name}' is RUNNING\n"))?;
+                    return Ok(());
+                }
+                if Instant::now() >= deadline {
+                    let why: Vec<String> = s["ccrsim"]["nodes"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|n| n["message"].as_str().map(|m| format!("{}: {m}", field(n, "name"))))
+                        .collect();
+                    let mut msg = format!(
+                        "Service '{service_name}' is still {} after {timeout} s",
+                        field(s, "state")
+                    );
+                    if let Some(first) = why.first() {
+                        msg.push_str(&format!("; {first}"));
+                    }
+                    return Err(CliError::Usage(msg));
+                }
+                tokio::time::sleep(Duration::from_millis(500).min(deadline - Instant::now())).await;
+            }
+        }
+        ServiceCmd::Types { json } => {
+            let v = api.get(&format!("{p}/service_types")).await?;
+            if *json {
+                return json_out(out, &v["service_types"]);
+            }
+            let mut rows = Vec::new();
+            if let Some(types) = v["service_types"].as_object() {
+                for (name, t) in types {
+                    for plan in t["service_plans"].as_array().into_iter().flatten() {
+                        rows.push(vec![
+                            name.clone(),
+                            field(plan, "service_plan"),
+                            field(plan, "node_count"),
+                            format!("{}", plan["disk_space_mb"].as_u64().unwrap_or(0) / 1024),
+                            if plan["ccrsim_ccr_allowed"] == json!(true) { "yes".into() } else { "no".into() },
+                        ]);
+                    }
+                }
+            }
+            w(out, &table(&["SERVICE_TYPE", "PLAN", "NODE_COUNT", "DISK_GIB", "CCR"], &rows))
+        }
+    }
+}
+
+fn confirm_termination(names: &[String]) -> Result<(), CliError> {
+    let mut err = std::io::stderr();
+    for name in names {
+        let _ = write!(err, "Re-enter service name '{name}' to confirm termination: ");
+        let _ = err.flush();
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| CliError::Io(format!("cannot read confirmation: {e}")))?;
+        if line.trim() != name {
+            return Err(CliError::Usage(format!(
+                "not terminating '{name}': the name did not match (use --force to skip the question)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn user_config_schema(api: &ApiClient, p: &str, service_type: &str) -> Result<Value, CliError> {
+    let v = api.get(&format!("{p}/service_types")).await?;
+    v["service_types"][service_type]["user_config_schema"]
+        .as_object()
+        .map(|o| Value::Object(o.clone()))
+        .ok_or_else(|| CliError::Usage(format!("Service type '{service_type}' is not available; ccrsim offers: cassandra")))
+}
+
+fn print_details(out: &mut (dyn Write + Send), s: &Value) -> Result<(), CliError> {
+    w(out, &format!(
+        "\nSERVICE_URI: {}\nDATACENTER: {}\nDISK: {} GiB\nUSER_CONFIG: {}\n",
+        field(s, "service_uri"),
+        field(s, "ccrsim.datacenter"),
+        s["disk_space_mb"].as_u64().unwrap_or(0) / 1024,
+        s["user_config"],
+    ))?;
+    match s["ccrsim"]["pair"].as_object() {
+        Some(pair) => w(out, &format!(
+            "CCR PAIR: with {} (datacenter {})\n",
+            output::text(&pair["peer_service"]),
+            output::text(&pair["peer_datacenter"])
+        ))?,
+        None => w(out, "CCR PAIR: none (standalone)\n")?,
+    }
+    w(out, "\n")?;
+    w(out, &node_table(&s["ccrsim"]["nodes"]))
+}
+
+fn node_table(nodes: &Value) -> String {
+    let rows: Vec<Vec<String>> = nodes
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            vec![
+                field(n, "name"),
+                field(n, "datacenter"),
+                format!("{}:{}", field(n, "address"), field(n, "cql_port")),
+                field(n, "rack"),
+                field(n, "state"),
+            ]
+        })
+        .collect();
+    table(&["NODE", "DATACENTER", "ADDRESS", "RACK", "STATE"], &rows)
+}
+
+async fn ccr(api: &ApiClient, p: &str, cmd: &CcrCmd, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    match cmd {
+        CcrCmd::Status { service_name, json } => ccr_status(api, p, service_name, *json, out).await,
+        CcrCmd::Split { service_name, json } => {
+            let v = api.post(&format!("{p}/service/{}/ccr/split", seg(service_name)), &json!({})).await?;
+            if *json {
+                return json_out(out, &v);
+            }
+            w(out, &format!("{}\n", field(&v, "message")))
+        }
+    }
+}
+
+async fn ccr_status(api: &ApiClient, p: &str, name: &str, json: bool, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    let v = api.get(&format!("{p}/service/{}/ccr", seg(name))).await?;
+    let ccr = &v["ccr"];
+    if json {
+        return json_out(out, ccr);
+    }
+    let dcs = ccr["datacenters"].as_array().cloned().unwrap_or_default();
+    let mut s = String::new();
+    if ccr["paired"] == json!(true) {
+        let names: Vec<String> = dcs
+            .iter()
+            .map(|d| format!("{} (datacenter {})", field(d, "service_name"), field(d, "datacenter")))
+            .collect();
+        s.push_str(&format!("CCR pair: {}\n", names.join(" + ")));
+        if ccr["joined"].is_object() {
+            s.push_str(&format!(
+                "{} joined {}\n",
+                field(&ccr["joined"], "service_name"),
+                field(&ccr["joined"], "joined_service")
+            ));
+        }
+    } else {
+        s.push_str(&format!("{name} is standalone (no CCR pair)\n"));
+    }
+    for split in ccr["splits"].as_array().into_iter().flatten() {
+        let pair: Vec<String> = split["services"].as_array().into_iter().flatten().map(output::text).collect();
+        s.push_str(&format!("split: {} at {}\n", pair.join(" + "), field(split, "split_time")));
+    }
+    s.push('\n');
+    let rows: Vec<Vec<String>> = dcs
+        .iter()
+        .map(|d| {
+            vec![
+                field(d, "service_name"),
+                field(d, "datacenter"),
+                field(d, "cloud_name"),
+                field(d, "plan"),
+                format!("{}", d["disk_space_mb"].as_u64().unwrap_or(0) / 1024),
+                field(d, "state"),
+                format!("{}", d["nodes"].as_array().map_or(0, Vec::len)),
+            ]
+        })
+        .collect();
+    s.push_str(&table(&["SERVICE", "DATACENTER", "CLOUD", "PLAN", "DISK_GIB", "STATE", "NODES"], &rows));
+    s.push('\n');
+    let nodes: Vec<Value> = dcs
+        .iter()
+        .flat_map(|d| {
+            let dc = d["datacenter"].clone();
+            d["nodes"].as_array().cloned().unwrap_or_default().into_iter().map(move |mut n| {
+                n["datacenter"] = dc.clone();
+                n
+            })
+        })
+        .collect();
+    s.push_str(&node_table(&Value::Array(nodes)));
+    w(out, &s)
+}
+
+/// The replication topology of a service, from the API's pair view: the
+/// datacenter that was joined comes first, so both services of a pair give
+/// the same scripts.
+pub async fn topology(api: &ApiClient, p: &str, name: &str) -> Result<Topology, CliError> {
+    let v = api.get(&format!("{p}/service/{}/ccr", seg(name))).await?;
+    Ok(topology_from_ccr(&v["ccr"]))
+}
+
+pub fn topology_from_ccr(ccr: &Value) -> Topology {
+    let mut datacenters: Vec<Datacenter> = ccr["datacenters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| Datacenter {
+            name: field(d, "datacenter"),
+            service: field(d, "service_name"),
+            nodes: d["nodes"].as_array().into_iter().flatten().map(|n| field(n, "address")).collect(),
+        })
+        .collect();
+    let joined = ccr["joined"]
+        .as_object()
+        .map(|j| (output::text(&j["datacenter"]), output::text(&j["joined_datacenter"])));
+    if let Some((_, existing)) = &joined {
+        datacenters.sort_by_key(|d| &d.name != existing);
+    }
+    Topology { project: field(ccr, "project"), datacenters, joined }
+}
+
+async fn cql(api: &ApiClient, p: &str, cmd: &CqlCmd, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    match cmd {
+        CqlCmd::Replication { service_name, keyspace, rf } => {
+            let ks = replication::keyspace_name(keyspace)?;
+            let t = topology(api, p, service_name).await?;
+            let rf = t.replication(rf)?;
+            w(out, &format!("{}\n", replication::create_keyspace(&ks, &rf)))
+        }
+        CqlCmd::Setup { service_name, keyspaces, rf, out: dir } => {
+            let ks = keyspaces
+                .iter()
+                .map(|k| replication::keyspace_name(k))
+                .collect::<Result<Vec<_>, _>>()?;
+            let t = topology(api, p, service_name).await?;
+            let rf = t.replication(rf)?;
+            let files = replication::setup_scripts(&t, &ks, &rf)?;
+            write_scripts(dir, &files)?;
+            for f in &files {
+                w(out, &format!("wrote {}\n", dir.join(&f.file_name).display()))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Writes every script (each through a temporary file and a rename), after
+/// all of them were generated, so an error leaves no partial set behind.
+fn write_scripts(dir: &Path, files: &[replication::Script]) -> Result<(), CliError> {
+    let io = |what: &str, path: &Path, e: std::io::Error| CliError::Io(format!("cannot {what} {}: {e}", path.display()));
+    std::fs::create_dir_all(dir).map_err(|e| io("create", dir, e))?;
+    for f in files {
+        let path = dir.join(&f.file_name);
+        let tmp = dir.join(format!(".{}.tmp", f.file_name));
+        std::fs::write(&tmp, &f.contents).map_err(|e| io("write", &tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io("write", &path, e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! Human output: tables in the style `avn` prints, and `--format` templates.
+
+use serde_json::Value;
+
+/// A table: upper-case headers, a `=` rule, columns two spaces apart.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            s.push_str(cell);
+            s.extend(std::iter::repeat_n(' ', w.saturating_sub(cell.chars().count())));
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(headers.to_vec(), &mut out);
+    let rules: Vec<String> = widths.iter().map(|w| "=".repeat(*w)).collect();
+    line(rules.iter().map(String::as_str).collect(), &mut out);
+    for row in rows {
+        line(row.iter().map(String::as_str).collect(), &mut out);
+    }
+    out
+}
+
+/// A field of a JSON object as table text: strings bare, null empty.
+pub fn field(v: &Value, key: &str) -> String {
+    text(v.pointer(&format!("/{}", key.replace('.', "/"))).unwrap_or(&Value::Null))
+}
+
+pub fn text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Fills a `--format` template such as `{service_name} {state}`; dotted
+/// names reach into objects (`{service_uri_params.host}`).
+pub fn format_template(template: &str, v: &Value) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed '{{' in --format '{template}'"))?;
+        let key = &after[..end];
+        match v.pointer(&format!("/{}", key.replace('.', "/"))) {
+            Some(x) => out.push_str(&text(x)),
+            None => return Err(format!("--format: no field '{key}'")),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn table_aligns_columns() {
+        let t = table(&["A", "LONGER"], &[vec!["xyz".into(), "1".into()]]);
+        assert_eq!(t, "A    LONGER\n===  ======\nxyz  1\n");
+    }
+
+    #[test]
+    fn templates_fill_fields() {
+        let v = json!({"a": "x", "n": 3, "o": {"b": true}});
+        assert_eq!(format_template("{a}-{n} {o.b}", &v).unwrap(), "x-3 true");
+        assert!(format_template("{missing}", &v).is_err());
+        assert!(format_template("{a", &v).is_err());
+    }
+}

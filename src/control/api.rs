@@ -1,0 +1,627 @@
+//! The Aiven-compatible REST API.
+//!
+//! Paths, bodies and error shapes follow Aiven's API closely enough that the
+//! real `avn` CLI drives ccrsim (`avn --url http://127.0.0.1:9180 ...`).
+//! ccrsim's own additions (the pair view and split) live beside them under
+//! `/v1/project/{project}/service/{service}/ccr`.
+//!
+//! Handlers are thin: parse the request, run the store call on the blocking
+//! pool, tell the node runtime about the change, and render JSON. Every error
+//! is a [`ControlError`], rendered once by [`ApiError`] in Aiven's shape:
+//! `{"message": "...", "errors": [{"message": "...", "status": 400}]}`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::catalog::Catalog;
+use super::error::ControlError;
+use super::model::{
+    ADMIN_USER, CASSANDRA, CreateServiceRequest, NodeLayout, Service, USER_CONFIG_KEYS,
+    UpdateServiceRequest,
+};
+use super::runtime::{NodeRuntime, NodeStatus, service_state};
+use super::store::Store;
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub runtime: Arc<dyn NodeRuntime>,
+    pub token: String,
+}
+
+/// An error answered in Aiven's JSON shape.
+pub struct ApiError(pub ControlError);
+
+impl<E: Into<ControlError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let message = self.0.to_string();
+        if status >= 500 {
+            tracing::error!("{message}");
+        }
+        let body = json!({
+            "message": message,
+            "errors": [{"message": message, "status": status}],
+        });
+        (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Json(body),
+        )
+            .into_response()
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/clouds", get(clouds))
+        .route("/v1/project", get(list_projects).post(create_project))
+        .route("/v1/project/{project}", get(get_project))
+        .route("/v1/project/{project}/clouds", get(project_clouds))
+        .route("/v1/project/{project}/vpcs", get(list_vpcs))
+        .route("/v1/project/{project}/service_types", get(service_types))
+        .route("/v1/project/{project}/service_types/{service_type}", get(service_type))
+        .route("/v1/project/{project}/service", get(list_services).post(create_service))
+        .route(
+            "/v1/project/{project}/service/{service}",
+            get(get_service).put(update_service).delete(delete_service),
+        )
+        .route("/v1/project/{project}/service/{service}/ccr", get(ccr_view))
+        .route("/v1/project/{project}/service/{service}/ccr/split", post(ccr_split))
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_method)
+        .layer(middleware::from_fn_with_state(state.clone(), auth))
+        .with_state(state)
+}
+
+/// Accepts `Authorization: Bearer <token>` and `Authorization: aivenv1 <token>`.
+async fn auth(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if authorized(req.headers(), &state.token) {
+        next.run(req).await
+    } else {
+        ApiError(ControlError::Unauthorized).into_response()
+    }
+}
+
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let Some((scheme, given)) = value.trim().split_once(' ') else {
+        return false;
+    };
+    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("aivenv1"))
+        && constant_time_eq(given.trim().as_bytes(), token.as_bytes())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError(ControlError::NotFound(format!("No such API endpoint: {method} {}", uri.path())))
+}
+
+async fn no_method(method: Method, uri: Uri) -> Response {
+    let message = format!("Method {method} is not allowed on {}", uri.path());
+    let body = json!({"message": message, "errors": [{"message": message, "status": 405}]});
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
+}
+
+/// Runs a store call on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ControlError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError(ControlError::Internal(format!("request task failed: {e}"))))?
+        .map_err(ApiError)
+}
+
+/// Parses a JSON body, answering 400 with the reason when it does not fit.
+fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError(ControlError::BadRequest("Request body is missing; send a JSON object".into())));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError(ControlError::BadRequest(format!("Invalid request body: {e}"))))
+}
+
+// ---- catalog ----
+
+fn cloud_list(catalog: &Catalog) -> Value {
+    let clouds: Vec<Value> = catalog
+        .clouds
+        .iter()
+        .map(|c| {
+            json!({
+                "cloud_name": c.cloud_name,
+                "cloud_description": c.cloud_description,
+                "geo_region": c.geo_region,
+                "geo_latitude": c.geo_latitude,
+                "geo_longitude": c.geo_longitude,
+            })
+        })
+        .collect();
+    json!({ "clouds": clouds })
+}
+
+async fn clouds(State(s): State<Arc<AppState>>) -> ApiResult {
+    Ok(Json(cloud_list(s.store.catalog())))
+}
+
+async fn project_clouds(State(s): State<Arc<AppState>>, Path(project): Path<String>) -> ApiResult {
+    let store = s.store.clone();
+    blocking(move || store.project(&project)).await?;
+    Ok(Json(cloud_list(s.store.catalog())))
+}
+
+/// The `user_config_schema` of a cassandra service: what `avn -c` may set.
+fn user_config_schema() -> Value {
+    json!({
+        "type": "object",
+        "title": "Cassandra user configurable settings",
+        "additionalProperties": false,
+        "properties": {
+            "cassandra": {
+                "type": "object",
+                "title": "cassandra configuration values",
+                "additionalProperties": false,
+                "properties": {
+                    "datacenter": {
+                        "type": "string",
+                        "title": "Cassandra datacenter name",
+                        "description": "The name of the datacenter all nodes of this service belong to. Unique within a CCR pair; can be set only when the service is created. Default: aiven.",
+                        "maxLength": 128,
+                        "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                        "example": "my-service"
+                    }
+                }
+            },
+            "service_to_join_with": {
+                "type": "string",
+                "title": "Name of the service to form a bigger cluster with",
+                "description": "When bootstrapping, instead of creating a new Cassandra cluster try to join an existing one from another service. Can only be set on service creation.",
+                "maxLength": 64,
+                "pattern": "^[a-z][-a-z0-9]{0,63}$",
+                "example": "my-test-cassandra"
+            }
+        }
+    })
+}
+
+fn service_type_json(catalog: &Catalog) -> Value {
+    let plans: Vec<Value> = catalog
+        .plans
+        .iter()
+        .map(|p| {
+            let regions: serde_json::Map<String, Value> = catalog
+                .clouds
+                .iter()
+                .map(|c| {
+                    (
+                        c.cloud_name.clone(),
+                        json!({
+                            "disk_space_mb": p.disk_space_mb,
+                            "disk_space_cap_mb": p.disk_space_cap_mb,
+                            "node_memory_mb": p.node_memory_mb,
+                            "price_usd": "0.0000"
+                        }),
+                    )
+                })
+                .collect();
+            json!({
+                "service_plan": p.name,
+                "service_type": CASSANDRA,
+                "node_count": p.node_count,
+                "node_cpu_count": p.node_cpu_count,
+                "node_memory_mb": p.node_memory_mb,
+                "disk_space_mb": p.disk_space_mb,
+                "disk_space_cap_mb": p.disk_space_cap_mb,
+                "disk_space_step_mb": 1024,
+                "max_memory_percent": null,
+                "backup_config": {"interval": 24, "max_count": 2, "recovery_mode": "basic"},
+                "shard_count": null,
+                "regions": regions,
+                "ccrsim_ccr_allowed": p.ccr,
+            })
+        })
+        .collect();
+    json!({
+        "description": "Apache Cassandra (simulated by ccrsim) - distributed NoSQL database with cross-cluster replication",
+        "default_version": "4.1",
+        "latest_available_version": "4.1",
+        "service_plans": plans,
+        "user_config_schema": user_config_schema(),
+    })
+}
+
+async fn service_types(State(s): State<Arc<AppState>>, Path(project): Path<String>) -> ApiResult {
+    let store = s.store.clone();
+    blocking(move || store.project(&project)).await?;
+    Ok(Json(json!({ "service_types": { CASSANDRA: service_type_json(s.store.catalog()) } })))
+}
+
+async fn service_type(
+    State(s): State<Arc<AppState>>,
+    Path((project, ty)): Path<(String, String)>,
+) -> ApiResult {
+    let store = s.store.clone();
+    blocking(move || store.project(&project)).await?;
+    if ty != CASSANDRA {
+        return Err(ApiError(ControlError::NotFound(format!(
+            "Service type '{ty}' is not available; ccrsim offers: {CASSANDRA}"
+        ))));
+    }
+    Ok(Json(json!({ "service_type": service_type_json(s.store.catalog()) })))
+}
+
+// ---- projects ----
+
+async fn list_projects(State(s): State<Arc<AppState>>) -> ApiResult {
+    let store = s.store.clone();
+    let projects = blocking(move || store.projects()).await?;
+    let projects: Vec<Value> = projects.iter().map(project_json).collect();
+    Ok(Json(json!({ "projects": projects })))
+}
+
+fn project_json(p: &super::store::Project) -> Value {
+    json!({
+        "project_name": p.project_name,
+        "create_time": p.create_time,
+        "default_cloud": super::catalog::DEFAULT_CLOUD,
+        "account_id": "ccrsim",
+        "billing_group_name": "ccrsim",
+        "tags": {},
+        "features": {},
+        "vpc_peering_connection_count": 0,
+    })
+}
+
+async fn create_project(State(s): State<Arc<AppState>>, body: Bytes) -> ApiResult {
+    #[derive(serde::Deserialize)]
+    struct Req {
+        project: String,
+        #[serde(flatten)]
+        _rest: serde_json::Map<String, Value>,
+    }
+    let req: Req = parse_body(&body)?;
+    let store = s.store.clone();
+    let p = blocking(move || store.create_project(&req.project)).await?;
+    Ok(Json(json!({ "project": project_json(&p) })))
+}
+
+async fn get_project(State(s): State<Arc<AppState>>, Path(project): Path<String>) -> ApiResult {
+    let store = s.store.clone();
+    let p = blocking(move || store.project(&project)).await?;
+    Ok(Json(json!({ "project": project_json(&p) })))
+}
+
+async fn list_vpcs(State(s): State<Arc<AppState>>, Path(project): Path<String>) -> ApiResult {
+    let store = s.store.clone();
+    blocking(move || store.project(&project)).await?;
+    Ok(Json(json!({ "vpcs": [] })))
+}
+
+// ---- services ----
+
+/// A service with what the API shows about it: its layout, its nodes'
+/// status and its peer.
+struct Rendered {
+    service: Service,
+    nodes: Vec<NodeLayout>,
+    peer: Option<Service>,
+}
+
+fn render(store: &Store, service: Service) -> Result<Rendered, ControlError> {
+    let peer = store.peer(&service)?;
+    let nodes = store.nodes(&service);
+    Ok(Rendered { service, nodes, peer })
+}
+
+/// The service object in Aiven's shape, plus a `ccrsim` section with the
+/// node layout and pair.
+fn service_json(state: &AppState, r: &Rendered) -> Value {
+    let s = &r.service;
+    let catalog = state.store.catalog();
+    let plan = catalog.plan(&s.plan);
+    let statuses: Vec<NodeStatus> = state.runtime.status(s, &r.nodes);
+    let state_name = service_state(s.powered, &statuses);
+    let first = r.nodes.first();
+    let host = first.map(|n| n.address.to_string()).unwrap_or_default();
+    let port = first.map_or(super::model::CQL_PORT, |n| n.cql_port);
+    let node_states: Vec<Value> = if s.powered {
+        r.nodes
+            .iter()
+            .zip(&statuses)
+            .map(|(n, st)| {
+                json!({
+                    "name": n.name,
+                    "state": st.state.as_str(),
+                    "role": "master",
+                    "availability_zone": n.rack,
+                    "progress_updates": [],
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let nodes: Vec<Value> = r
+        .nodes
+        .iter()
+        .zip(&statuses)
+        .map(|(n, st)| {
+            json!({
+                "name": n.name,
+                "address": n.address.to_string(),
+                "cql_port": n.cql_port,
+                "datacenter": n.datacenter,
+                "rack": n.rack,
+                "state": if s.powered { st.state.as_str() } else { "powered_off" },
+                "message": if s.powered { st.message.clone() } else { None },
+            })
+        })
+        .collect();
+    let contact_points: Vec<String> =
+        r.nodes.iter().map(|n| format!("{}:{}", n.address, n.cql_port)).collect();
+    json!({
+        "service_name": s.name,
+        "service_type": s.service_type,
+        "service_type_description": "Apache Cassandra (simulated by ccrsim)",
+        "state": state_name,
+        "plan": s.plan,
+        "cloud_name": s.cloud,
+        "cloud_description": catalog.cloud(&s.cloud).map(|c| c.cloud_description.clone()),
+        "disk_space_mb": s.disk_space_mb,
+        "node_count": r.nodes.len(),
+        "node_cpu_count": plan.map(|p| p.node_cpu_count),
+        "node_memory_mb": plan.map(|p| p.node_memory_mb),
+        "node_states": node_states,
+        "service_uri": format!("cassandra://{ADMIN_USER}:{}@{host}:{port}", s.admin_password),
+        "service_uri_params": {
+            "host": host,
+            "port": port.to_string(),
+            "user": ADMIN_USER,
+            "password": s.admin_password,
+        },
+        "components": [{
+            "component": "cassandra",
+            "host": host,
+            "port": port,
+            "route": "dynamic",
+            "usage": "primary",
+        }],
+        "connection_info": {
+            "cassandra": contact_points,
+            "datacenter": s.datacenter,
+            "user": ADMIN_USER,
+            "password": s.admin_password,
+        },
+        "users": [{"username": ADMIN_USER, "password": s.admin_password, "type": "primary"}],
+        "user_config": s.user_config,
+        "termination_protection": s.termination_protection,
+        "create_time": s.create_time,
+        "update_time": s.update_time,
+        "project_vpc_id": null,
+        "group_list": [],
+        "service_integrations": [],
+        "service_notifications": [],
+        "tags": {},
+        "features": {},
+        "metadata": {},
+        "maintenance": null,
+        "backups": [],
+        "acl": [],
+        "topics": [],
+        "databases": [],
+        "connection_pools": [],
+        "ccrsim": {
+            "datacenter": s.datacenter,
+            "runtime": state.runtime.name(),
+            "pair": r.peer.as_ref().map(|p| json!({
+                "peer_service": p.name,
+                "peer_datacenter": p.datacenter,
+            })),
+            "nodes": nodes,
+        },
+    })
+}
+
+async fn list_services(State(s): State<Arc<AppState>>, Path(project): Path<String>) -> ApiResult {
+    let store = s.store.clone();
+    let rendered = blocking(move || {
+        store
+            .services(&project)?
+            .into_iter()
+            .map(|svc| render(&store, svc))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    let services: Vec<Value> = rendered.iter().map(|r| service_json(&s, r)).collect();
+    Ok(Json(json!({ "services": services })))
+}
+
+async fn get_service(
+    State(s): State<Arc<AppState>>,
+    Path((project, name)): Path<(String, String)>,
+) -> ApiResult {
+    let store = s.store.clone();
+    let r = blocking(move || render(&store, store.service(&project, &name)?)).await?;
+    Ok(Json(json!({ "service": service_json(&s, &r) })))
+}
+
+fn ensure_nodes(state: &AppState, r: &Rendered) {
+    if let Err(e) = state.runtime.ensure(&r.service, &r.nodes) {
+        tracing::error!(service = %r.service.name, "{e}");
+    }
+}
+
+async fn create_service(
+    State(s): State<Arc<AppState>>,
+    Path(project): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let req: CreateServiceRequest = parse_body(&body)?;
+    let store = s.store.clone();
+    let r = blocking(move || render(&store, store.create_service(&project, &req)?)).await?;
+    tracing::info!(
+        service = %r.service.name,
+        datacenter = %r.service.datacenter,
+        peer = ?r.peer.as_ref().map(|p| &p.name),
+        "service created"
+    );
+    ensure_nodes(&s, &r);
+    Ok(Json(json!({ "service": service_json(&s, &r) })))
+}
+
+async fn update_service(
+    State(s): State<Arc<AppState>>,
+    Path((project, name)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let req: UpdateServiceRequest = parse_body(&body)?;
+    let store = s.store.clone();
+    let changed = blocking(move || {
+        store
+            .update_service(&project, &name, &req)?
+            .into_iter()
+            .map(|svc| render(&store, svc))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    for r in &changed {
+        ensure_nodes(&s, r);
+    }
+    Ok(Json(json!({ "service": service_json(&s, &changed[0]) })))
+}
+
+async fn delete_service(
+    State(s): State<Arc<AppState>>,
+    Path((project, name)): Path<(String, String)>,
+) -> ApiResult {
+    let store = s.store.clone();
+    let (gone, peer) = blocking(move || {
+        let (gone, peer) = store.delete_service(&project, &name)?;
+        let peer = peer.map(|p| render(&store, p)).transpose()?;
+        Ok((gone, peer))
+    })
+    .await?;
+    if let Err(e) = s.runtime.remove(&gone) {
+        tracing::error!(service = %gone.name, "{e}");
+    }
+    if let Some(peer) = &peer {
+        ensure_nodes(&s, peer);
+    }
+    tracing::info!(service = %gone.name, "service terminated");
+    Ok(Json(json!({
+        "message": format!("Service '{}' terminated", gone.name),
+        "standalone_peer": peer.as_ref().map(|p| p.service.name.clone()),
+    })))
+}
+
+// ---- ccrsim additions: the pair ----
+
+fn ccr_json(state: &AppState, me: &Rendered, peer: Option<&Rendered>, splits: &[super::store::Split]) -> Value {
+    let dc = |r: &Rendered| {
+        let statuses = state.runtime.status(&r.service, &r.nodes);
+        json!({
+            "service_name": r.service.name,
+            "datacenter": r.service.datacenter,
+            "cloud_name": r.service.cloud,
+            "plan": r.service.plan,
+            "disk_space_mb": r.service.disk_space_mb,
+            "state": service_state(r.service.powered, &statuses),
+            "nodes": r.nodes.iter().zip(&statuses).map(|(n, st)| json!({
+                "name": n.name,
+                "address": n.address.to_string(),
+                "cql_port": n.cql_port,
+                "rack": n.rack,
+                "state": if r.service.powered { st.state.as_str() } else { "powered_off" },
+            })).collect::<Vec<_>>(),
+        })
+    };
+    let mut datacenters = vec![dc(me)];
+    let mut joined = Value::Null;
+    if let Some(p) = peer {
+        datacenters.push(dc(p));
+        for (a, b) in [(me, p), (p, me)] {
+            if a.service.joined.as_deref() == Some(b.service.name.as_str()) {
+                joined = json!({
+                    "service_name": a.service.name,
+                    "datacenter": a.service.datacenter,
+                    "joined_service": b.service.name,
+                    "joined_datacenter": b.service.datacenter,
+                });
+            }
+        }
+    }
+    json!({
+        "service_name": me.service.name,
+        "project": me.service.project,
+        "paired": peer.is_some(),
+        "datacenters": datacenters,
+        "joined": joined,
+        "splits": splits,
+    })
+}
+
+async fn ccr_view(
+    State(s): State<Arc<AppState>>,
+    Path((project, name)): Path<(String, String)>,
+) -> ApiResult {
+    let store = s.store.clone();
+    let (me, peer, splits) = blocking(move || {
+        let me = render(&store, store.service(&project, &name)?)?;
+        let peer = me.peer.clone().map(|p| render(&store, p)).transpose()?;
+        let splits = store.splits(&project, &name)?;
+        Ok((me, peer, splits))
+    })
+    .await?;
+    Ok(Json(json!({ "ccr": ccr_json(&s, &me, peer.as_ref(), &splits) })))
+}
+
+async fn ccr_split(
+    State(s): State<Arc<AppState>>,
+    Path((project, name)): Path<(String, String)>,
+) -> ApiResult {
+    let store = s.store.clone();
+    let (me, other, splits) = blocking(move || {
+        let (me, other) = store.split(&project, &name)?;
+        let splits = store.splits(&project, &name)?;
+        Ok((render(&store, me)?, render(&store, other)?, splits))
+    })
+    .await?;
+    ensure_nodes(&s, &me);
+    ensure_nodes(&s, &other);
+    tracing::info!(service = %me.service.name, peer = %other.service.name, "pair split");
+    Ok(Json(json!({
+        "message": format!(
+            "Split '{}' and '{}' into two standalone services; they can never be paired again",
+            me.service.name, other.service.name
+        ),
+        "ccr": ccr_json(&s, &me, None, &splits),
+        "other": ccr_json(&s, &other, None, &splits),
+    })))
+}
+
+/// The `-c` keys a cassandra service accepts, for error messages.
+pub fn user_config_keys() -> String {
+    USER_CONFIG_KEYS.join(", ")
+}

@@ -1,0 +1,165 @@
+//! The node runtime: how the control plane starts, stops and watches the
+//! nodes of a service.
+//!
+//! The control plane decides *what* should run (a service's [`NodeLayout`]s,
+//! powered on or off); a runtime makes it so and reports what actually runs.
+//! The service state the API reports is derived from that report, never
+//! stored: a service is `RUNNING` only while its runtime says every node
+//! serves CQL.
+//!
+//! This build has one runtime, [`NoRuntime`], which starts nothing and says
+//! so. The in-process and Docker runtimes arrive with the Cassandra-style node
+//! (see the README's roadmap); they implement this trait.
+
+use super::model::{NodeLayout, Service};
+
+/// A node's state, named as Aiven's API names node states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeState {
+    SettingUpVm,
+    SyncingData,
+    Running,
+    Leaving,
+    TimingOut,
+    Unknown,
+}
+
+impl NodeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeState::SettingUpVm => "setting_up_vm",
+            NodeState::SyncingData => "syncing_data",
+            NodeState::Running => "running",
+            NodeState::Leaving => "leaving",
+            NodeState::TimingOut => "timing_out",
+            NodeState::Unknown => "unknown",
+        }
+    }
+}
+
+/// What a runtime knows about one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeStatus {
+    pub state: NodeState,
+    /// Why the node is not running, when it is not.
+    pub message: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("node runtime '{runtime}': {message}")]
+pub struct RuntimeError {
+    pub runtime: &'static str,
+    pub message: String,
+}
+
+/// Starts and stops the nodes of services. Implementations must not block
+/// for long: `ensure` starts work and returns; `status` reports progress.
+pub trait NodeRuntime: Send + Sync + 'static {
+    /// A short name shown by the API (`none`, later `in-process`, `docker`).
+    fn name(&self) -> &'static str;
+
+    /// Makes the service's nodes match `nodes`: started when `service.powered`,
+    /// stopped (data kept) otherwise; nodes beyond the layout are removed.
+    fn ensure(&self, service: &Service, nodes: &[NodeLayout]) -> Result<(), RuntimeError>;
+
+    /// Stops the service's nodes and deletes their data (service terminated).
+    fn remove(&self, service: &Service) -> Result<(), RuntimeError>;
+
+    /// The status of each node of the layout, in order.
+    fn status(&self, service: &Service, nodes: &[NodeLayout]) -> Vec<NodeStatus>;
+}
+
+/// The runtime of a build without nodes: it starts nothing, and every node it
+/// is asked about is `unknown`, with a message saying why. Services under it
+/// stay `REBUILDING`; they are never reported `RUNNING`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoRuntime;
+
+pub const NO_RUNTIME_MESSAGE: &str =
+    "not started: this build of ccrsim has no node runtime yet (nodes arrive with the Cassandra-style node; see the README's roadmap)";
+
+impl NodeRuntime for NoRuntime {
+    fn name(&self) -> &'static str {
+        "none"
+    }
+
+    fn ensure(&self, _service: &Service, _nodes: &[NodeLayout]) -> Result<(), RuntimeError> {
+        // Nothing can be started; `status` reports that for every node.
+        Ok(())
+    }
+
+    fn remove(&self, _service: &Service) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
+    fn status(&self, _service: &Service, nodes: &[NodeLayout]) -> Vec<NodeStatus> {
+        nodes
+            .iter()
+            .map(|_| NodeStatus {
+                state: NodeState::Unknown,
+                message: Some(NO_RUNTIME_MESSAGE.to_string()),
+            })
+            .collect()
+    }
+}
+
+/// The service state Aiven's API reports, derived from power and node status.
+pub fn service_state(powered: bool, nodes: &[NodeStatus]) -> &'static str {
+    if !powered {
+        "POWEROFF"
+    } else if !nodes.is_empty() && nodes.iter().all(|n| n.state == NodeState::Running) {
+        "RUNNING"
+    } else if nodes.iter().any(|n| n.state == NodeState::Leaving) {
+        "REBALANCING"
+    } else {
+        "REBUILDING"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(state: NodeState) -> NodeStatus {
+        NodeStatus { state, message: None }
+    }
+
+    #[test]
+    fn running_only_when_every_node_runs() {
+        assert_eq!(service_state(true, &[]), "REBUILDING");
+        assert_eq!(service_state(true, &[st(NodeState::Running), st(NodeState::Unknown)]), "REBUILDING");
+        assert_eq!(service_state(true, &vec![st(NodeState::Running); 3]), "RUNNING");
+        assert_eq!(service_state(true, &[st(NodeState::Running), st(NodeState::Leaving)]), "REBALANCING");
+        assert_eq!(service_state(false, &[st(NodeState::Running)]), "POWEROFF");
+    }
+
+    #[test]
+    fn no_runtime_never_reports_running() {
+        let zones = vec!["a".to_string()];
+        let nodes = crate::control::model::layout("s", "dc", 1, 3, &zones);
+        let statuses = NoRuntime.status(&dummy(), &nodes);
+        assert_eq!(statuses.len(), 3);
+        assert_eq!(service_state(true, &statuses), "REBUILDING");
+    }
+
+    fn dummy() -> Service {
+        Service {
+            project: "p".into(),
+            name: "s".into(),
+            service_type: "cassandra".into(),
+            plan: "business-4".into(),
+            cloud: "aws-eu-west-1".into(),
+            disk_space_mb: 1024,
+            datacenter: "dc".into(),
+            slot: 1,
+            powered: true,
+            termination_protection: false,
+            pair_id: None,
+            joined: None,
+            user_config: serde_json::json!({}),
+            admin_password: "x".into(),
+            create_time: String::new(),
+            update_time: String::new(),
+        }
+    }
+}

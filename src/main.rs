@@ -1,0 +1,5 @@
+//! The `ccrsim` binary: a thin wrapper around [`ccrsim::cli`].
+
+fn main() {
+    std::process::exit(ccrsim::cli::main());
+}
