@@ -272,6 +272,7 @@ pub fn main() -> i32 {
     tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -488,8 +489,10 @@ async fn service(api: &ApiClient, p: &str, cmd: &ServiceCmd, out: &mut (dyn Writ
             let user_config = if config.is_empty() {
                 json!({})
             } else {
+                // Typed by the service type's schema; for a type the API does
+                // not offer, sent as strings and left to the API to refuse.
                 let schema = user_config_schema(api, p, service_type).await?;
-                user_config::parse(config, &schema)?
+                user_config::parse(config, schema.as_ref())?
             };
             let mut body = json!({
                 "service_name": service_name,
@@ -501,7 +504,7 @@ async fn service(api: &ApiClient, p: &str, cmd: &ServiceCmd, out: &mut (dyn Writ
                 body["cloud"] = json!(c);
             }
             if let Some(g) = disk_space_gib {
-                body["disk_space_mb"] = json!(g * 1024);
+                body["disk_space_mb"] = json!(g.saturating_mul(1024));
             }
             if *termination_protection {
                 body["termination_protection"] = json!(true);
@@ -550,7 +553,7 @@ async fn service(api: &ApiClient, p: &str, cmd: &ServiceCmd, out: &mut (dyn Writ
             let mut body = json!({});
             if !config.is_empty() {
                 let schema = user_config_schema(api, p, "cassandra").await?;
-                body["user_config"] = user_config::parse(config, &schema)?;
+                body["user_config"] = user_config::parse(config, schema.as_ref())?;
             }
             if let Some(plan) = plan {
                 body["plan"] = json!(plan);
@@ -559,7 +562,7 @@ async fn service(api: &ApiClient, p: &str, cmd: &ServiceCmd, out: &mut (dyn Writ
                 body["cloud"] = json!(cloud);
             }
             if let Some(g) = disk_space_gib {
-                body["disk_space_mb"] = json!(g * 1024);
+                body["disk_space_mb"] = json!(g.saturating_mul(1024));
             }
             if *power_off {
                 body["powered"] = json!(false);
@@ -662,12 +665,13 @@ fn confirm_termination(names: &[String]) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn user_config_schema(api: &ApiClient, p: &str, service_type: &str) -> Result<Value, CliError> {
-    let v = api.get(&format!("{p}/service_types")).await?;
-    v["service_types"][service_type]["user_config_schema"]
-        .as_object()
-        .map(|o| Value::Object(o.clone()))
-        .ok_or_else(|| CliError::Usage(format!("Service type '{service_type}' is not available; ccrsim offers: cassandra")))
+/// The `user_config_schema` of a service type, or `None` when the API does not offer the type.
+async fn user_config_schema(api: &ApiClient, p: &str, service_type: &str) -> Result<Option<Value>, CliError> {
+    match api.get(&format!("{p}/service-types/{}", seg(service_type))).await {
+        Ok(v) => Ok(Some(v["user_config_schema"].clone())),
+        Err(CliError::Api { status: 404, .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn print_details(out: &mut (dyn Write + Send), s: &Value) -> Result<(), CliError> {

@@ -37,6 +37,20 @@ pub fn field(v: &Value, key: &str) -> String {
     text(v.pointer(&format!("/{}", key.replace('.', "/"))).unwrap_or(&Value::Null))
 }
 
+/// A dotted field; a `null` on the way reads as `null` (an absent pair prints
+/// as empty), a missing key as `None`.
+fn lookup<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    let mut node = v;
+    for part in key.split('.') {
+        match node {
+            Value::Null => return Some(&Value::Null),
+            Value::Object(o) => node = o.get(part)?,
+            _ => return None,
+        }
+    }
+    Some(node)
+}
+
 pub fn text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
@@ -57,10 +71,7 @@ pub fn format_template(template: &str, v: &Value) -> Result<String, String> {
             .find('}')
             .ok_or_else(|| format!("unclosed '{{' in --format '{template}'"))?;
         let key = &after[..end];
-        match v.pointer(&format!("/{}", key.replace('.', "/"))) {
-            Some(x) => out.push_str(&text(x)),
-            None => return Err(format!("--format: no field '{key}'")),
-        }
+        out.push_str(&text(lookup(v, key).ok_or_else(|| format!("--format: no field '{key}'"))?));
         rest = &after[end + 1..];
     }
     out.push_str(rest);
@@ -80,8 +91,10 @@ mod tests {
 
     #[test]
     fn templates_fill_fields() {
-        let v = json!({"a": "x", "n": 3, "o": {"b": true}});
+        let v = json!({"a": "x", "n": 3, "o": {"b": true}, "p": null});
         assert_eq!(format_template("{a}-{n} {o.b}", &v).unwrap(), "x-3 true");
+        assert_eq!(format_template("[{p.peer}]", &v).unwrap(), "[]");
+        assert!(format_template("{o.c}", &v).is_err());
         assert!(format_template("{missing}", &v).is_err());
         assert!(format_template("{a", &v).is_err());
     }

@@ -6,32 +6,37 @@ use serde_json::{Map, Value};
 
 use super::CliError;
 
-/// Builds a `user_config` object from `-c` options, checked against `schema`.
-pub fn parse(options: &[String], schema: &Value) -> Result<Value, CliError> {
+/// Builds a `user_config` object from `-c` options, checked against `schema`
+/// (without a schema, values stay strings and the API judges them).
+pub fn parse(options: &[String], schema: Option<&Value>) -> Result<Value, CliError> {
     let mut config = Value::Object(Map::new());
     for option in options {
         let (key, raw) = option.split_once('=').ok_or_else(|| {
             CliError::Usage(format!("Invalid -c option '{option}': use KEY=VALUE"))
         })?;
-        let prop = lookup(schema, key).ok_or_else(|| {
-            CliError::Usage(format!(
-                "Invalid user_config key '{key}'; available options: {}",
-                available(schema).join(", ")
-            ))
-        })?;
-        let value = convert(key, raw, prop)?;
-        let mut obj = &mut config;
+        let value = match schema {
+            Some(schema) => {
+                let prop = lookup(schema, key).ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "Invalid user_config key '{key}'; available options: {}",
+                        available(schema).join(", ")
+                    ))
+                })?;
+                convert(key, raw, prop)?
+            }
+            None => Value::String(raw.to_string()),
+        };
         let parts: Vec<&str> = key.split('.').collect();
+        let conflict = || CliError::Usage(format!("Invalid -c option '{option}': '{key}' conflicts with another -c option"));
+        let mut obj = config.as_object_mut().expect("config is an object");
         for part in &parts[..parts.len() - 1] {
             obj = obj
-                .as_object_mut()
-                .expect("only objects are descended into")
                 .entry(part.to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
+                .or_insert_with(|| Value::Object(Map::new()))
+                .as_object_mut()
+                .ok_or_else(conflict)?;
         }
-        obj.as_object_mut()
-            .expect("only objects are descended into")
-            .insert(parts[parts.len() - 1].to_string(), value);
+        obj.insert(parts[parts.len() - 1].to_string(), value);
     }
     Ok(config)
 }
@@ -148,17 +153,19 @@ mod tests {
 
     #[test]
     fn dotted_keys_nest_and_values_are_typed() {
-        let v = parse(&opts(&["cassandra.datacenter=dc2", "service_to_join_with=svc1", "cassandra.n=0x10", "flag=true"]), &schema()).unwrap();
+        let v = parse(&opts(&["cassandra.datacenter=dc2", "service_to_join_with=svc1", "cassandra.n=0x10", "flag=true"]), Some(&schema())).unwrap();
         assert_eq!(v, json!({"cassandra": {"datacenter": "dc2", "n": 16}, "service_to_join_with": "svc1", "flag": true}));
     }
 
     #[test]
     fn unknown_keys_and_bad_values_are_refused() {
-        let e = parse(&opts(&["cassandra.dc=x"]), &schema()).unwrap_err().to_string();
+        let e = parse(&opts(&["cassandra.dc=x"]), Some(&schema())).unwrap_err().to_string();
         assert!(e.contains("available options: cassandra.datacenter, cassandra.n, flag, service_to_join_with"), "{e}");
-        assert!(parse(&opts(&["flag=yes"]), &schema()).is_err());
-        assert!(parse(&opts(&["cassandra.n=ten"]), &schema()).is_err());
-        assert!(parse(&opts(&["nokey"]), &schema()).is_err());
-        assert!(parse(&opts(&["cassandra=x"]), &schema()).is_err());
+        assert!(parse(&opts(&["flag=yes"]), Some(&schema())).is_err());
+        assert!(parse(&opts(&["cassandra.n=ten"]), Some(&schema())).is_err());
+        assert!(parse(&opts(&["nokey"]), Some(&schema())).is_err());
+        assert!(parse(&opts(&["cassandra=x"]), Some(&schema())).is_err());
+        assert!(parse(&opts(&["a=x", "a.b=y"]), None).is_err());
+        assert_eq!(parse(&opts(&["a.b=1"]), None).unwrap(), json!({"a": {"b": "1"}}));
     }
 }

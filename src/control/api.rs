@@ -76,7 +76,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/project/{project}/clouds", get(project_clouds))
         .route("/v1/project/{project}/vpcs", get(list_vpcs))
         .route("/v1/project/{project}/service_types", get(service_types))
-        .route("/v1/project/{project}/service_types/{service_type}", get(service_type))
+        .route("/v1/project/{project}/service-types/{service_type}", get(service_type))
+        .route("/v1/service_types", get(all_service_types))
         .route("/v1/project/{project}/service", get(list_services).post(create_service))
         .route(
             "/v1/project/{project}/service/{service}",
@@ -258,6 +259,10 @@ async fn service_types(State(s): State<Arc<AppState>>, Path(project): Path<Strin
     Ok(Json(json!({ "service_types": { CASSANDRA: service_type_json(s.store.catalog()) } })))
 }
 
+async fn all_service_types(State(s): State<Arc<AppState>>) -> ApiResult {
+    Ok(Json(json!({ "service_types": { CASSANDRA: service_type_json(s.store.catalog()) } })))
+}
+
 async fn service_type(
     State(s): State<Arc<AppState>>,
     Path((project, ty)): Path<(String, String)>,
@@ -269,7 +274,8 @@ async fn service_type(
             "Service type '{ty}' is not available; ccrsim offers: {CASSANDRA}"
         ))));
     }
-    Ok(Json(json!({ "service_type": service_type_json(s.store.catalog()) })))
+    // avn reads this body as the service type itself (`user_config_schema` at the top).
+    Ok(Json(service_type_json(s.store.catalog())))
 }
 
 // ---- projects ----

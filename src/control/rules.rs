@@ -273,11 +273,13 @@ pub fn check_join(
     Ok(())
 }
 
-/// What an update asks to change in the user config, compared with the service.
+/// Checks what an update asks of the user config. `peer` is the service's
+/// current pair member; `split_partners` the services it was split from.
 pub fn check_user_config_update(
     service: &Service,
     new_datacenter: Option<&str>,
     new_join: Option<&str>,
+    peer: Option<&str>,
     split_partners: &[String],
 ) -> Result<(), RuleViolation> {
     if let Some(dc) = new_datacenter
@@ -291,36 +293,31 @@ pub fn check_user_config_update(
             ),
         );
     }
-    if let Some(target) = new_join
-        && Some(target) != service.joined.as_deref()
-    {
-        if split_partners.iter().any(|p| p == target) {
-            return refuse(
-                Rule::SplitIsFinal,
-                format!(
-                    "Cannot reconnect '{}' with '{target}': their pair was split",
-                    service.name
-                ),
-            );
-        }
-        if service.joined.is_none() && service.pair_id.is_none() {
-            return refuse(
-                Rule::NoPairingExisting,
-                format!(
-                    "Cannot connect existing service '{}' with '{target}'; create a new service with service_to_join_with={target} instead",
-                    service.name
-                ),
-            );
-        }
+    let Some(target) = new_join else {
+        return Ok(());
+    };
+    if peer == Some(target) && service.joined.as_deref() == Some(target) {
+        return Ok(()); // unchanged
+    }
+    if split_partners.iter().any(|p| p == target) {
         return refuse(
-            Rule::SetAtCreationOnly,
+            Rule::SplitIsFinal,
+            format!("Cannot reconnect '{}' with '{target}': their pair was split", service.name),
+        );
+    }
+    if peer.is_none() {
+        return refuse(
+            Rule::NoPairingExisting,
             format!(
-                "Cannot change service_to_join_with of '{}' to '{target}'",
+                "Cannot connect existing service '{}' with '{target}'; create a new service with service_to_join_with={target} instead",
                 service.name
             ),
         );
     }
-    Ok(())
+    refuse(
+        Rule::SetAtCreationOnly,
+        format!("Cannot change service_to_join_with of '{}' to '{target}'", service.name),
+    )
 }
 
 /// A plan change on a paired service must keep a plan that allows CCR.

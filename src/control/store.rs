@@ -383,6 +383,7 @@ impl Store {
                     &service,
                     cfg.datacenter.as_deref(),
                     cfg.service_to_join_with.as_deref(),
+                    peer.as_ref().map(|p| p.name.as_str()),
                     &partners,
                 )?;
             }

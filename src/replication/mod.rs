@@ -72,6 +72,8 @@ pub enum ReplicationError {
         "Keyspace '{0}' is a system keyspace; system keyspaces are handled by the system script, and local ones must not be changed"
     )]
     SystemKeyspace(String),
+    #[error("Keyspace '{0}' is given twice")]
+    DuplicateKeyspace(String),
     #[error("No keyspace given")]
     NoKeyspace,
     #[error("The topology has no datacenter")]
@@ -248,6 +250,11 @@ pub fn setup_scripts(
     if keyspaces.is_empty() {
         return Err(ReplicationError::NoKeyspace);
     }
+    for (i, ks) in keyspaces.iter().enumerate() {
+        if keyspaces[..i].iter().any(|k| k.name == ks.name) {
+            return Err(ReplicationError::DuplicateKeyspace(ks.name.clone()));
+        }
+    }
     let total = keyspaces.len() + 1;
     let mut files = Vec::with_capacity(total);
     let mut names = vec!["01-system-keyspaces.cql".to_string()];
@@ -255,7 +262,7 @@ pub fn setup_scripts(
         keyspaces
             .iter()
             .enumerate()
-            .map(|(i, ks)| format!("{:02}-keyspace-{}.cql", i + 2, ks.name.to_ascii_lowercase())),
+            .map(|(i, ks)| format!("{:02}-keyspace-{}.cql", i + 2, ks.name)),
     );
 
     let mut system = header(topology, rf, (1, total), "the system keyspaces", &names[0]);
@@ -420,7 +427,7 @@ mod tests {
         let ks = [keyspace_name("a").unwrap(), keyspace_name("B").unwrap()];
         let files = setup_scripts(&t, &ks, &rf).unwrap();
         let names: Vec<_> = files.iter().map(|f| f.file_name.as_str()).collect();
-        assert_eq!(names, ["01-system-keyspaces.cql", "02-keyspace-a.cql", "03-keyspace-b.cql"]);
+        assert_eq!(names, ["01-system-keyspaces.cql", "02-keyspace-a.cql", "03-keyspace-B.cql"]);
         for f in &files {
             assert!(f.contents.starts_with("-- ccrsim replication script"), "{}", f.file_name);
             assert!(f.contents.contains("svc1 (datacenter dc1) and svc2 (datacenter dc2)"));
@@ -433,5 +440,7 @@ mod tests {
         assert!(files[2].contents.contains("127.0.2.1, 127.0.2.2, 127.0.2.3"));
         assert!(files[2].contents.contains("CREATE KEYSPACE IF NOT EXISTS \"B\""));
         assert_eq!(setup_scripts(&t, &[], &rf).unwrap_err(), ReplicationError::NoKeyspace);
+        let twice = [keyspace_name("a").unwrap(), keyspace_name("a").unwrap()];
+        assert_eq!(setup_scripts(&t, &twice, &rf).unwrap_err(), ReplicationError::DuplicateKeyspace("a".into()));
     }
 }
