@@ -39,7 +39,11 @@ fn parse(text: &str) -> (Vec<Block>, Vec<String>) {
                 close(&mut b, &mut pending);
                 blocks.push(b);
             }
-            current = Some(Block { preamble: std::mem::take(&mut pending), command: cmd.to_string(), expected: Vec::new() });
+            current = Some(Block {
+                preamble: std::mem::take(&mut pending),
+                command: cmd.to_string(),
+                expected: Vec::new(),
+            });
         } else if line.starts_with('#') || (line.trim().is_empty() && current.is_none()) {
             if let Some(mut b) = current.take() {
                 close(&mut b, &mut pending);
@@ -67,7 +71,13 @@ fn mask_times(s: &str) -> String {
     let shape = b"dddd-dd-ddTdd:dd:ddZ";
     while i < b.len() {
         let fits = i + shape.len() <= b.len()
-            && shape.iter().zip(&b[i..]).all(|(p, c)| if *p == b'd' { c.is_ascii_digit() } else { p == c });
+            && shape.iter().zip(&b[i..]).all(|(p, c)| {
+                if *p == b'd' {
+                    c.is_ascii_digit()
+                } else {
+                    p == c
+                }
+            });
         if fits {
             out.push_str("<time>");
             i += shape.len();
@@ -82,7 +92,8 @@ fn mask_times(s: &str) -> String {
 
 async fn run_command(server: &TestServer, tmp: &Path, command: &str) -> Vec<String> {
     let tmp_s = tmp.display().to_string();
-    let words = shell_words::split(&command.replace("$TMP", &tmp_s)).expect("command parses as shell words");
+    let words = shell_words::split(&command.replace("$TMP", &tmp_s))
+        .expect("command parses as shell words");
     let text = match words.first().map(String::as_str) {
         Some("ccrsim") => {
             let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
@@ -100,11 +111,16 @@ async fn run_command(server: &TestServer, tmp: &Path, command: &str) -> Vec<Stri
         _ => panic!("unknown command in script: {command}"),
     };
     let text = mask_times(&text).replace(&tmp_s, "$TMP");
-    text.trim_end().lines().map(|l| l.trim_end().to_string()).collect()
+    text.trim_end()
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .collect()
 }
 
 async fn run_script(name: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scripts")
+        .join(name);
     let text = std::fs::read_to_string(&path).expect("script exists");
     let (blocks, tail) = parse(&text);
     let server = TestServer::start().await;

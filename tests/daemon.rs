@@ -43,7 +43,10 @@ async fn start(state: &Path) -> Daemon {
     .expect("daemon ready within 30 s");
     // Keep reading stdout so the daemon never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let token = std::fs::read_to_string(state.join("token")).unwrap().trim().to_string();
+    let token = std::fs::read_to_string(state.join("token"))
+        .unwrap()
+        .trim()
+        .to_string();
     Daemon { child, url, token }
 }
 
@@ -56,11 +59,20 @@ impl Daemon {
             req = req.json(&b);
         }
         let resp = req.send().await.unwrap();
-        (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
     }
 
     async fn services(&self, project: &str) -> Value {
-        let (status, v) = self.call(reqwest::Method::GET, &format!("/v1/project/{project}/service"), None).await;
+        let (status, v) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/project/{project}/service"),
+                None,
+            )
+            .await;
         assert_eq!(status, 200, "{v}");
         v["services"].clone()
     }
@@ -79,7 +91,12 @@ async fn sigkill_and_restart_lose_no_service() {
     let state = tempfile::tempdir().unwrap();
     let d = start(state.path()).await;
     use reqwest::Method as M;
-    assert_eq!(d.call(M::POST, "/v1/project", Some(json!({"project": "second"}))).await.0, 200);
+    assert_eq!(
+        d.call(M::POST, "/v1/project", Some(json!({"project": "second"})))
+            .await
+            .0,
+        200
+    );
     for (project, body) in [
         ("ccrsim", create("svc1", "dc1", None)),
         ("ccrsim", create("svc2", "dc2", Some("svc1"))),
@@ -87,13 +104,46 @@ async fn sigkill_and_restart_lose_no_service() {
         ("second", create("a", "a", None)),
         ("second", create("b", "b", Some("a"))),
     ] {
-        let (status, v) = d.call(M::POST, &format!("/v1/project/{project}/service"), Some(body)).await;
+        let (status, v) = d
+            .call(
+                M::POST,
+                &format!("/v1/project/{project}/service"),
+                Some(body),
+            )
+            .await;
         assert_eq!(status, 200, "{v}");
     }
-    assert_eq!(d.call(M::POST, "/v1/project/second/service/a/ccr/split", Some(json!({}))).await.0, 200);
-    assert_eq!(d.call(M::PUT, "/v1/project/ccrsim/service/solo", Some(json!({"powered": false}))).await.0, 200);
+    assert_eq!(
+        d.call(
+            M::POST,
+            "/v1/project/second/service/a/ccr/split",
+            Some(json!({}))
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        d.call(
+            M::PUT,
+            "/v1/project/ccrsim/service/solo",
+            Some(json!({"powered": false}))
+        )
+        .await
+        .0,
+        200
+    );
     // A refused request just before the crash leaves nothing behind.
-    assert_eq!(d.call(M::POST, "/v1/project/ccrsim/service", Some(create("svc3", "dc3", Some("svc1")))).await.0, 400);
+    assert_eq!(
+        d.call(
+            M::POST,
+            "/v1/project/ccrsim/service",
+            Some(create("svc3", "dc3", Some("svc1")))
+        )
+        .await
+        .0,
+        400
+    );
     let before = (d.services("ccrsim").await, d.services("second").await);
     let token = d.token.clone();
 
@@ -104,20 +154,48 @@ async fn sigkill_and_restart_lose_no_service() {
     let d = start(state.path()).await;
     assert_eq!(d.token, token, "the token survives");
     let after = (d.services("ccrsim").await, d.services("second").await);
-    assert_eq!(after, before, "every service, pair, split and password is back as it was");
-    let names: Vec<&str> = after.0.as_array().unwrap().iter().map(|s| s["service_name"].as_str().unwrap()).collect();
+    assert_eq!(
+        after, before,
+        "every service, pair, split and password is back as it was"
+    );
+    let names: Vec<&str> = after
+        .0
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["service_name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["solo", "svc1", "svc2"]);
-    let (_, ccr) = d.call(M::GET, "/v1/project/ccrsim/service/svc1/ccr", None).await;
+    let (_, ccr) = d
+        .call(M::GET, "/v1/project/ccrsim/service/svc1/ccr", None)
+        .await;
     assert_eq!(ccr["ccr"]["paired"], true);
-    let (_, ccr) = d.call(M::GET, "/v1/project/second/service/b/ccr", None).await;
+    let (_, ccr) = d
+        .call(M::GET, "/v1/project/second/service/b/ccr", None)
+        .await;
     assert_eq!(ccr["ccr"]["paired"], false);
     assert_eq!(ccr["ccr"]["splits"].as_array().unwrap().len(), 1);
     // The split is still final after the restart.
-    let (status, v) = d.call(M::PUT, "/v1/project/second/service/b", Some(json!({"user_config": {"service_to_join_with": "a"}}))).await;
+    let (status, v) = d
+        .call(
+            M::PUT,
+            "/v1/project/second/service/b",
+            Some(json!({"user_config": {"service_to_join_with": "a"}})),
+        )
+        .await;
     assert_eq!(status, 400);
-    assert!(v["message"].as_str().unwrap().contains("split-is-final"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("split-is-final"),
+        "{v}"
+    );
     // New services after the restart get a fresh address block.
-    let (_, v) = d.call(M::POST, "/v1/project/ccrsim/service", Some(create("late", "late", None))).await;
+    let (_, v) = d
+        .call(
+            M::POST,
+            "/v1/project/ccrsim/service",
+            Some(create("late", "late", None)),
+        )
+        .await;
     assert_eq!(v["service"]["service_uri_params"]["host"], "127.0.6.1");
 }
 
@@ -126,9 +204,16 @@ async fn sigterm_stops_the_daemon_cleanly() {
     let state = tempfile::tempdir().unwrap();
     let mut d = start(state.path()).await;
     let pid = d.child.id().unwrap();
-    let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await.unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await
+        .unwrap();
     assert!(status.success());
-    let exit = tokio::time::timeout(Duration::from_secs(30), d.child.wait()).await.expect("exits").unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(30), d.child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
     assert!(exit.success(), "{exit:?}");
     // The state directory is free again.
     let d2 = start(state.path()).await;
@@ -150,7 +235,10 @@ async fn cli_process_reports_errors_on_stderr() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("error: Service 'nope' does not exist in project 'ccrsim' (HTTP 404)"), "{err}");
+    assert!(
+        err.contains("error: Service 'nope' does not exist in project 'ccrsim' (HTTP 404)"),
+        "{err}"
+    );
 
     // The token comes from the state directory when the environment has none.
     let out = Command::new(BIN)
@@ -161,16 +249,33 @@ async fn cli_process_reports_errors_on_stderr() {
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap(), json!([]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        json!([])
+    );
 
     // No daemon at the URL: a clear error.
     let out = Command::new(BIN)
-        .args(["--url", "http://127.0.0.1:9", "--auth-token", "x", "service", "list"])
+        .args([
+            "--url",
+            "http://127.0.0.1:9",
+            "--auth-token",
+            "x",
+            "service",
+            "list",
+        ])
         .output()
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot reach the ccrsim API at http://127.0.0.1:9"), "{err}");
+    assert!(
+        err.contains("cannot reach the ccrsim API at http://127.0.0.1:9"),
+        "{err}"
+    );
 }

@@ -34,19 +34,35 @@ async fn cql_folder_matches_the_generator() {
     let demo = Demo::builtin();
     let state = server.server.state.clone();
     let d = demo.clone();
-    tokio::task::spawn_blocking(move || d.ensure(&state)).await.unwrap().unwrap();
+    tokio::task::spawn_blocking(move || d.ensure(&state))
+        .await
+        .unwrap()
+        .unwrap();
 
     let out = tempfile::tempdir().unwrap();
     let out_s = out.path().display().to_string();
     let rf = demo.rf.to_string();
-    let mut args = vec!["--project", &demo.project, "cql", "setup", &demo.services[0].name, "--rf", &rf, "--out", &out_s];
+    let mut args = vec![
+        "--project",
+        &demo.project,
+        "cql",
+        "setup",
+        &demo.services[0].name,
+        "--rf",
+        &rf,
+        "--out",
+        &out_s,
+    ];
     for ks in &demo.keyspaces {
         args.extend(["--keyspace", ks]);
     }
     let (_, err, code) = server.cli(&args).await;
     assert_eq!(code, 0, "{err}");
     let generated = read_dir(out.path());
-    assert!(generated.len() > demo.keyspaces.len(), "system script and one per keyspace");
+    assert!(
+        generated.len() > demo.keyspaces.len(),
+        "system script and one per keyspace"
+    );
 
     let cql = Path::new(env!("CARGO_MANIFEST_DIR")).join("cql");
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
@@ -64,7 +80,10 @@ async fn cql_folder_matches_the_generator() {
         "cql/ holds other files than the generator writes (UPDATE_GOLDEN=1 rewrites cql/)"
     );
     for (name, text) in &generated {
-        assert_eq!(&committed[name], text, "cql/{name} differs from the generator (UPDATE_GOLDEN=1 rewrites cql/)");
+        assert_eq!(
+            &committed[name], text,
+            "cql/{name} differs from the generator (UPDATE_GOLDEN=1 rewrites cql/)"
+        );
     }
     // Both services of the pair produce the same scripts.
     let out2 = tempfile::tempdir().unwrap();

@@ -36,7 +36,12 @@ impl ApiClient {
         self.call(Method::DELETE, path, None).await
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, CliError> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, CliError> {
         let url = format!("{}{path}", self.base);
         let mut req = self
             .http

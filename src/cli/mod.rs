@@ -55,10 +55,20 @@ pub enum CliError {
 #[command(name = "ccrsim", version, about, long_about = None)]
 pub struct Cli {
     /// URL of the ccrsim API.
-    #[arg(long, env = "CCRSIM_URL", default_value = "http://127.0.0.1:9180", global = true)]
+    #[arg(
+        long,
+        env = "CCRSIM_URL",
+        default_value = "http://127.0.0.1:9180",
+        global = true
+    )]
     pub url: String,
     /// API token (default: read from the state directory's `token` file).
-    #[arg(long = "auth-token", env = "CCRSIM_AUTH_TOKEN", hide_env_values = true, global = true)]
+    #[arg(
+        long = "auth-token",
+        env = "CCRSIM_AUTH_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
     pub auth_token: Option<String>,
     /// State directory of the daemon (holds its database and token).
     #[arg(long, env = "CCRSIM_STATE_DIR", default_value = DEFAULT_STATE_DIR, global = true)]
@@ -184,7 +194,10 @@ pub enum ServiceCmd {
         /// Start the service's nodes again.
         #[arg(long = "power-on")]
         power_on: bool,
-        #[arg(long = "enable-termination-protection", conflicts_with = "disable_termination_protection")]
+        #[arg(
+            long = "enable-termination-protection",
+            conflicts_with = "disable_termination_protection"
+        )]
         enable_termination_protection: bool,
         #[arg(long = "disable-termination-protection")]
         disable_termination_protection: bool,
@@ -264,7 +277,11 @@ pub fn main() -> i32 {
         }
     };
     // CCRSIM_LOG=debug|info|warn|error (default: info for `serve`, warn otherwise).
-    let default = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    let default = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     let level = std::env::var("CCRSIM_LOG")
         .ok()
         .and_then(|l| l.parse::<tracing::Level>().ok())
@@ -298,7 +315,8 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send), err: &mut (dyn Write + 
 }
 
 fn w(out: &mut (dyn Write + Send), s: &str) -> Result<(), CliError> {
-    out.write_all(s.as_bytes()).map_err(|e| CliError::Io(format!("cannot write output: {e}")))
+    out.write_all(s.as_bytes())
+        .map_err(|e| CliError::Io(format!("cannot write output: {e}")))
 }
 
 fn json_out(out: &mut (dyn Write + Send), v: &Value) -> Result<(), CliError> {
@@ -341,11 +359,27 @@ async fn serve(cli: &Cli, args: &ServeArgs, out: &mut (dyn Write + Send)) -> Res
     };
     let server = Server::start(config, Arc::new(NoRuntime)).await?;
     let url = server.url();
-    w(out, &format!("ccrsim control plane: {url} (state: {})\n", cli.state_dir.display()))?;
+    w(
+        out,
+        &format!(
+            "ccrsim control plane: {url} (state: {})\n",
+            cli.state_dir.display()
+        ),
+    )?;
     if server.token_created {
-        w(out, &format!("API token (new, saved in {}): {}\n", cli.state_dir.join("token").display(), server.token))?;
+        w(
+            out,
+            &format!(
+                "API token (new, saved in {}): {}\n",
+                cli.state_dir.join("token").display(),
+                server.token
+            ),
+        )?;
     } else {
-        w(out, &format!("API token: in {}\n", cli.state_dir.join("token").display()))?;
+        w(
+            out,
+            &format!("API token: in {}\n", cli.state_dir.join("token").display()),
+        )?;
     }
     if args.demo {
         let demo = Demo::builtin();
@@ -356,7 +390,10 @@ async fn serve(cli: &Cli, args: &ServeArgs, out: &mut (dyn Write + Send)) -> Res
             .map_err(|e| CliError::Io(format!("creating the demo pair: {e}")))?;
         let demo = Demo::builtin();
         if created.is_empty() {
-            w(out, &format!("demo pair: {} already exists\n", names(&demo)))?;
+            w(
+                out,
+                &format!("demo pair: {} already exists\n", names(&demo)),
+            )?;
         } else {
             w(out, &format!("demo pair: created {}\n", created.join(", ")))?;
         }
@@ -364,11 +401,25 @@ async fn serve(cli: &Cli, args: &ServeArgs, out: &mut (dyn Write + Send)) -> Res
         let p = format!("/v1/project/{}", seg(&demo.project));
         let _ = out.flush();
         ccr_status(&api, &p, &demo.services[0].name, false, out).await?;
-        w(out, &format!(
-            "\nTry:  export CCRSIM_URL={url} CCRSIM_AUTH_TOKEN={}\n      ccrsim --project {} ccr status {}\n      ccrsim --project {} cql setup {} --keyspace {} --out cql/\n",
-            server.token, demo.project, demo.services[0].name, demo.project, demo.services[0].name, demo.keyspaces.join(" --keyspace ")
-        ))?;
-        w(out, &format!("      avn --url {url} --auth-token {} service list --project {}\n", server.token, demo.project))?;
+        let mut me = std::env::args().next().unwrap_or_else(|| "ccrsim".into());
+        if url != format!("http://{DEFAULT_LISTEN}") {
+            me.push_str(&format!(" --url {url}"));
+        }
+        if cli.state_dir != Path::new(DEFAULT_STATE_DIR) {
+            me.push_str(&format!(" --state-dir {}", cli.state_dir.display()));
+        }
+        let (svc, project) = (&demo.services[0].name, &demo.project);
+        let ks = demo.keyspaces.join(" --keyspace ");
+        w(
+            out,
+            &format!(
+                "\nIn another terminal, from this directory:\n  \
+                 {me} --project {project} ccr status {svc}\n  \
+                 {me} --project {project} cql setup {svc} --keyspace {ks} --out cql/\n  \
+                 avn --url {url} --auth-token {token} service list --project {project}\n",
+                token = server.token,
+            ),
+        )?;
     }
     let _ = out.flush();
     shutdown_signal().await;
@@ -378,7 +429,11 @@ async fn serve(cli: &Cli, args: &ServeArgs, out: &mut (dyn Write + Send)) -> Res
 }
 
 fn names(demo: &Demo) -> String {
-    demo.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" + ")
+    demo.services
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 async fn shutdown_signal() {
@@ -404,11 +459,21 @@ async fn shutdown_signal() {
     }
 }
 
-async fn project(api: &ApiClient, cmd: &ProjectCmd, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+async fn project(
+    api: &ApiClient,
+    cmd: &ProjectCmd,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
     let rows = |projects: &[Value]| -> Vec<Vec<String>> {
         projects
             .iter()
-            .map(|p| vec![field(p, "project_name"), field(p, "default_cloud"), field(p, "create_time")])
+            .map(|p| {
+                vec![
+                    field(p, "project_name"),
+                    field(p, "default_cloud"),
+                    field(p, "create_time"),
+                ]
+            })
             .collect()
     };
     let headers = ["PROJECT_NAME", "DEFAULT_CLOUD", "CREATE_TIME"];
@@ -418,7 +483,10 @@ async fn project(api: &ApiClient, cmd: &ProjectCmd, out: &mut (dyn Write + Send)
             if *json {
                 json_out(out, &v["project"])
             } else {
-                w(out, &table(&headers, &rows(std::slice::from_ref(&v["project"]))))
+                w(
+                    out,
+                    &table(&headers, &rows(std::slice::from_ref(&v["project"]))),
+                )
             }
         }
         ProjectCmd::List { json } => {
@@ -444,21 +512,30 @@ const SERVICE_HEADERS: [&str; 8] = [
     "NOTIFICATIONS",
 ];
 
-fn print_services(out: &mut (dyn Write + Send), services: &[Value], o: &OutputArgs) -> Result<(), CliError> {
+fn print_services(
+    out: &mut (dyn Write + Send),
+    services: &[Value],
+    o: &OutputArgs,
+) -> Result<(), CliError> {
     if o.json {
         return json_out(out, &Value::Array(services.to_vec()));
     }
     if let Some(t) = &o.format {
         for s in services {
-            w(out, &format!("{}\n", format_template(t, s).map_err(CliError::Usage)?))?;
+            w(
+                out,
+                &format!("{}\n", format_template(t, s).map_err(CliError::Usage)?),
+            )?;
         }
         return Ok(());
     }
     let rows: Vec<Vec<String>> = services
         .iter()
         .map(|s| {
-            let mut row: Vec<String> =
-                SERVICE_HEADERS[..7].iter().map(|h| field(s, &h.to_ascii_lowercase())).collect();
+            let mut row: Vec<String> = SERVICE_HEADERS[..7]
+                .iter()
+                .map(|h| field(s, &h.to_ascii_lowercase()))
+                .collect();
             row.push(String::new());
             row
         })
@@ -466,14 +543,23 @@ fn print_services(out: &mut (dyn Write + Send), services: &[Value], o: &OutputAr
     w(out, &table(&SERVICE_HEADERS, &rows))
 }
 
-fn print_one(out: &mut (dyn Write + Send), service: &Value, o: &OutputArgs) -> Result<(), CliError> {
+fn print_one(
+    out: &mut (dyn Write + Send),
+    service: &Value,
+    o: &OutputArgs,
+) -> Result<(), CliError> {
     if o.json {
         return json_out(out, service);
     }
     print_services(out, std::slice::from_ref(service), o)
 }
 
-async fn service(api: &ApiClient, p: &str, cmd: &ServiceCmd, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+async fn service(
+    api: &ApiClient,
+    p: &str,
+    cmd: &ServiceCmd,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
     match cmd {
         ServiceCmd::Create {
             service_name,
@@ -512,14 +598,21 @@ async fn service(api: &ApiClient, p: &str, cmd: &ServiceCmd, out: &mut (dyn Writ
             let v = match api.post(&format!("{p}/service"), &body).await {
                 Ok(v) => v,
                 Err(CliError::Api { status: 409, .. }) if *no_fail_if_exists => {
-                    api.get(&format!("{p}/service/{}", seg(service_name))).await?
+                    api.get(&format!("{p}/service/{}", seg(service_name)))
+                        .await?
                 }
                 Err(e) => return Err(e),
             };
             print_one(out, &v["service"], o)
         }
-        ServiceCmd::Get { service_name, verbose, out: o } => {
-            let v = api.get(&format!("{p}/service/{}", seg(service_name))).await?;
+        ServiceCmd::Get {
+            service_name,
+            verbose,
+            out: o,
+        } => {
+            let v = api
+                .get(&format!("{p}/service/{}", seg(service_name)))
+                .await?;
             let s = &v["service"];
             print_one(out, s, o)?;
             if *verbose && !o.json && o.format.is_none() {
@@ -527,14 +620,20 @@ async fn service(api: &ApiClient, p: &str, cmd: &ServiceCmd, out: &mut (dyn Writ
             }
             Ok(())
         }
-        ServiceCmd::List { service_names, out: o } => {
+        ServiceCmd::List {
+            service_names,
+            out: o,
+        } => {
             let v = api.get(&format!("{p}/service")).await?;
             let services: Vec<Value> = v["services"]
                 .as_array()
                 .cloned()
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|s| service_names.is_empty() || service_names.iter().any(|n| s["service_name"] == json!(n)))
+                .filter(|s| {
+                    service_names.is_empty()
+                        || service_names.iter().any(|n| s["service_name"] == json!(n))
+                })
                 .collect();
             print_services(out, &services, o)
         }
@@ -579,10 +678,15 @@ async fn service(api: &ApiClient, p: &str, cmd: &ServiceCmd, out: &mut (dyn Writ
             if body.as_object().is_some_and(|o| o.is_empty()) {
                 return Err(CliError::Usage("nothing to update: give -c, --plan, --disk-space-gib, --power-off/--power-on or a termination protection flag".into()));
             }
-            let v = api.put(&format!("{p}/service/{}", seg(service_name)), &body).await?;
+            let v = api
+                .put(&format!("{p}/service/{}", seg(service_name)), &body)
+                .await?;
             print_one(out, &v["service"], o)
         }
-        ServiceCmd::Terminate { service_names, force } => {
+        ServiceCmd::Terminate {
+            service_names,
+            force,
+        } => {
             if !*force {
                 confirm_termination(service_names)?;
             }
@@ -595,10 +699,15 @@ async fn service(api: &ApiClient, p: &str, cmd: &ServiceCmd, out: &mut (dyn Writ
             }
             Ok(())
         }
-        ServiceCmd::Wait { service_name, timeout } => {
+        ServiceCmd::Wait {
+            service_name,
+            timeout,
+        } => {
             let deadline = Instant::now() + Duration::from_secs(*timeout);
             loop {
-                let v = api.get(&format!("{p}/service/{}", seg(service_name))).await?;
+                let v = api
+                    .get(&format!("{p}/service/{}", seg(service_name)))
+                    .await?;
                 let s = &v["service"];
                 if s["state"] == "RUNNING" {
                     w(out, &format!("Service '{service_name}' is RUNNING\n"))?;
@@ -609,7 +718,11 @@ async fn service(api: &ApiClient, p: &str, cmd: &ServiceCmd, out: &mut (dyn Writ
                         .as_array()
                         .into_iter()
                         .flatten()
-                        .filter_map(|n| n["message"].as_str().map(|m| format!("{}: {m}", field(n, "name"))))
+                        .filter_map(|n| {
+                            n["message"]
+                                .as_str()
+                                .map(|m| format!("{}: {m}", field(n, "name")))
+                        })
                         .collect();
                     let mut msg = format!(
                         "Service '{service_name}' is still {} after {timeout} s",
@@ -637,12 +750,22 @@ async fn service(api: &ApiClient, p: &str, cmd: &ServiceCmd, out: &mut (dyn Writ
                             field(plan, "service_plan"),
                             field(plan, "node_count"),
                             format!("{}", plan["disk_space_mb"].as_u64().unwrap_or(0) / 1024),
-                            if plan["ccrsim_ccr_allowed"] == json!(true) { "yes".into() } else { "no".into() },
+                            if plan["ccrsim_ccr_allowed"] == json!(true) {
+                                "yes".into()
+                            } else {
+                                "no".into()
+                            },
                         ]);
                     }
                 }
             }
-            w(out, &table(&["SERVICE_TYPE", "PLAN", "NODE_COUNT", "DISK_GIB", "CCR"], &rows))
+            w(
+                out,
+                &table(
+                    &["SERVICE_TYPE", "PLAN", "NODE_COUNT", "DISK_GIB", "CCR"],
+                    &rows,
+                ),
+            )
         }
     }
 }
@@ -650,7 +773,10 @@ async fn service(api: &ApiClient, p: &str, cmd: &ServiceCmd, out: &mut (dyn Writ
 fn confirm_termination(names: &[String]) -> Result<(), CliError> {
     let mut err = std::io::stderr();
     for name in names {
-        let _ = write!(err, "Re-enter service name '{name}' to confirm termination: ");
+        let _ = write!(
+            err,
+            "Re-enter service name '{name}' to confirm termination: "
+        );
         let _ = err.flush();
         let mut line = String::new();
         std::io::stdin()
@@ -666,8 +792,15 @@ fn confirm_termination(names: &[String]) -> Result<(), CliError> {
 }
 
 /// The `user_config_schema` of a service type, or `None` when the API does not offer the type.
-async fn user_config_schema(api: &ApiClient, p: &str, service_type: &str) -> Result<Option<Value>, CliError> {
-    match api.get(&format!("{p}/service-types/{}", seg(service_type))).await {
+async fn user_config_schema(
+    api: &ApiClient,
+    p: &str,
+    service_type: &str,
+) -> Result<Option<Value>, CliError> {
+    match api
+        .get(&format!("{p}/service-types/{}", seg(service_type)))
+        .await
+    {
         Ok(v) => Ok(Some(v["user_config_schema"].clone())),
         Err(CliError::Api { status: 404, .. }) => Ok(None),
         Err(e) => Err(e),
@@ -675,19 +808,25 @@ async fn user_config_schema(api: &ApiClient, p: &str, service_type: &str) -> Res
 }
 
 fn print_details(out: &mut (dyn Write + Send), s: &Value) -> Result<(), CliError> {
-    w(out, &format!(
-        "\nSERVICE_URI: {}\nDATACENTER: {}\nDISK: {} GiB\nUSER_CONFIG: {}\n",
-        field(s, "service_uri"),
-        field(s, "ccrsim.datacenter"),
-        s["disk_space_mb"].as_u64().unwrap_or(0) / 1024,
-        s["user_config"],
-    ))?;
+    w(
+        out,
+        &format!(
+            "\nSERVICE_URI: {}\nDATACENTER: {}\nDISK: {} GiB\nUSER_CONFIG: {}\n",
+            field(s, "service_uri"),
+            field(s, "ccrsim.datacenter"),
+            s["disk_space_mb"].as_u64().unwrap_or(0) / 1024,
+            s["user_config"],
+        ),
+    )?;
     match s["ccrsim"]["pair"].as_object() {
-        Some(pair) => w(out, &format!(
-            "CCR PAIR: with {} (datacenter {})\n",
-            output::text(&pair["peer_service"]),
-            output::text(&pair["peer_datacenter"])
-        ))?,
+        Some(pair) => w(
+            out,
+            &format!(
+                "CCR PAIR: with {} (datacenter {})\n",
+                output::text(&pair["peer_service"]),
+                output::text(&pair["peer_datacenter"])
+            ),
+        )?,
         None => w(out, "CCR PAIR: none (standalone)\n")?,
     }
     w(out, "\n")?;
@@ -712,11 +851,21 @@ fn node_table(nodes: &Value) -> String {
     table(&["NODE", "DATACENTER", "ADDRESS", "RACK", "STATE"], &rows)
 }
 
-async fn ccr(api: &ApiClient, p: &str, cmd: &CcrCmd, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+async fn ccr(
+    api: &ApiClient,
+    p: &str,
+    cmd: &CcrCmd,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
     match cmd {
         CcrCmd::Status { service_name, json } => ccr_status(api, p, service_name, *json, out).await,
         CcrCmd::Split { service_name, json } => {
-            let v = api.post(&format!("{p}/service/{}/ccr/split", seg(service_name)), &json!({})).await?;
+            let v = api
+                .post(
+                    &format!("{p}/service/{}/ccr/split", seg(service_name)),
+                    &json!({}),
+                )
+                .await?;
             if *json {
                 return json_out(out, &v);
             }
@@ -725,7 +874,13 @@ async fn ccr(api: &ApiClient, p: &str, cmd: &CcrCmd, out: &mut (dyn Write + Send
     }
 }
 
-async fn ccr_status(api: &ApiClient, p: &str, name: &str, json: bool, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+async fn ccr_status(
+    api: &ApiClient,
+    p: &str,
+    name: &str,
+    json: bool,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
     let v = api.get(&format!("{p}/service/{}/ccr", seg(name))).await?;
     let ccr = &v["ccr"];
     if json {
@@ -736,7 +891,13 @@ async fn ccr_status(api: &ApiClient, p: &str, name: &str, json: bool, out: &mut 
     if ccr["paired"] == json!(true) {
         let names: Vec<String> = dcs
             .iter()
-            .map(|d| format!("{} (datacenter {})", field(d, "service_name"), field(d, "datacenter")))
+            .map(|d| {
+                format!(
+                    "{} (datacenter {})",
+                    field(d, "service_name"),
+                    field(d, "datacenter")
+                )
+            })
             .collect();
         s.push_str(&format!("CCR pair: {}\n", names.join(" + ")));
         if ccr["joined"].is_object() {
@@ -750,8 +911,17 @@ async fn ccr_status(api: &ApiClient, p: &str, name: &str, json: bool, out: &mut 
         s.push_str(&format!("{name} is standalone (no CCR pair)\n"));
     }
     for split in ccr["splits"].as_array().into_iter().flatten() {
-        let pair: Vec<String> = split["services"].as_array().into_iter().flatten().map(output::text).collect();
-        s.push_str(&format!("split: {} at {}\n", pair.join(" + "), field(split, "split_time")));
+        let pair: Vec<String> = split["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(output::text)
+            .collect();
+        s.push_str(&format!(
+            "split: {} at {}\n",
+            pair.join(" + "),
+            field(split, "split_time")
+        ));
     }
     s.push('\n');
     let rows: Vec<Vec<String>> = dcs
@@ -768,16 +938,32 @@ async fn ccr_status(api: &ApiClient, p: &str, name: &str, json: bool, out: &mut 
             ]
         })
         .collect();
-    s.push_str(&table(&["SERVICE", "DATACENTER", "CLOUD", "PLAN", "DISK_GIB", "STATE", "NODES"], &rows));
+    s.push_str(&table(
+        &[
+            "SERVICE",
+            "DATACENTER",
+            "CLOUD",
+            "PLAN",
+            "DISK_GIB",
+            "STATE",
+            "NODES",
+        ],
+        &rows,
+    ));
     s.push('\n');
     let nodes: Vec<Value> = dcs
         .iter()
         .flat_map(|d| {
             let dc = d["datacenter"].clone();
-            d["nodes"].as_array().cloned().unwrap_or_default().into_iter().map(move |mut n| {
-                n["datacenter"] = dc.clone();
-                n
-            })
+            d["nodes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |mut n| {
+                    n["datacenter"] = dc.clone();
+                    n
+                })
         })
         .collect();
     s.push_str(&node_table(&Value::Array(nodes)));
@@ -800,27 +986,56 @@ pub fn topology_from_ccr(ccr: &Value) -> Topology {
         .map(|d| Datacenter {
             name: field(d, "datacenter"),
             service: field(d, "service_name"),
-            nodes: d["nodes"].as_array().into_iter().flatten().map(|n| field(n, "address")).collect(),
+            nodes: d["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|n| field(n, "address"))
+                .collect(),
         })
         .collect();
-    let joined = ccr["joined"]
-        .as_object()
-        .map(|j| (output::text(&j["datacenter"]), output::text(&j["joined_datacenter"])));
+    let joined = ccr["joined"].as_object().map(|j| {
+        (
+            output::text(&j["datacenter"]),
+            output::text(&j["joined_datacenter"]),
+        )
+    });
     if let Some((_, existing)) = &joined {
         datacenters.sort_by_key(|d| &d.name != existing);
     }
-    Topology { project: field(ccr, "project"), datacenters, joined }
+    Topology {
+        project: field(ccr, "project"),
+        datacenters,
+        joined,
+    }
 }
 
-async fn cql(api: &ApiClient, p: &str, cmd: &CqlCmd, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+async fn cql(
+    api: &ApiClient,
+    p: &str,
+    cmd: &CqlCmd,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
     match cmd {
-        CqlCmd::Replication { service_name, keyspace, rf } => {
+        CqlCmd::Replication {
+            service_name,
+            keyspace,
+            rf,
+        } => {
             let ks = replication::keyspace_name(keyspace)?;
             let t = topology(api, p, service_name).await?;
             let rf = t.replication(rf)?;
-            w(out, &format!("{}\n", replication::create_keyspace(&ks, &rf)))
+            w(
+                out,
+                &format!("{}\n", replication::create_keyspace(&ks, &rf)),
+            )
         }
-        CqlCmd::Setup { service_name, keyspaces, rf, out: dir } => {
+        CqlCmd::Setup {
+            service_name,
+            keyspaces,
+            rf,
+            out: dir,
+        } => {
             let ks = keyspaces
                 .iter()
                 .map(|k| replication::keyspace_name(k))
@@ -830,7 +1045,10 @@ async fn cql(api: &ApiClient, p: &str, cmd: &CqlCmd, out: &mut (dyn Write + Send
             let files = replication::setup_scripts(&t, &ks, &rf)?;
             write_scripts(dir, &files)?;
             for f in &files {
-                w(out, &format!("wrote {}\n", dir.join(&f.file_name).display()))?;
+                w(
+                    out,
+                    &format!("wrote {}\n", dir.join(&f.file_name).display()),
+                )?;
             }
             Ok(())
         }
@@ -840,7 +1058,9 @@ async fn cql(api: &ApiClient, p: &str, cmd: &CqlCmd, out: &mut (dyn Write + Send
 /// Writes every script (each through a temporary file and a rename), after
 /// all of them were generated, so an error leaves no partial set behind.
 fn write_scripts(dir: &Path, files: &[replication::Script]) -> Result<(), CliError> {
-    let io = |what: &str, path: &Path, e: std::io::Error| CliError::Io(format!("cannot {what} {}: {e}", path.display()));
+    let io = |what: &str, path: &Path, e: std::io::Error| {
+        CliError::Io(format!("cannot {what} {}: {e}", path.display()))
+    };
     std::fs::create_dir_all(dir).map_err(|e| io("create", dir, e))?;
     for f in files {
         let path = dir.join(&f.file_name);

@@ -18,7 +18,10 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
                 s.push_str("  ");
             }
             s.push_str(cell);
-            s.extend(std::iter::repeat_n(' ', w.saturating_sub(cell.chars().count())));
+            s.extend(std::iter::repeat_n(
+                ' ',
+                w.saturating_sub(cell.chars().count()),
+            ));
         }
         out.push_str(s.trim_end());
         out.push('\n');
@@ -34,7 +37,10 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 /// A field of a JSON object as table text: strings bare, null empty.
 pub fn field(v: &Value, key: &str) -> String {
-    text(v.pointer(&format!("/{}", key.replace('.', "/"))).unwrap_or(&Value::Null))
+    text(
+        v.pointer(&format!("/{}", key.replace('.', "/")))
+            .unwrap_or(&Value::Null),
+    )
 }
 
 /// A dotted field; a `null` on the way reads as `null` (an absent pair prints
@@ -71,7 +77,9 @@ pub fn format_template(template: &str, v: &Value) -> Result<String, String> {
             .find('}')
             .ok_or_else(|| format!("unclosed '{{' in --format '{template}'"))?;
         let key = &after[..end];
-        out.push_str(&text(lookup(v, key).ok_or_else(|| format!("--format: no field '{key}'"))?));
+        out.push_str(&text(
+            lookup(v, key).ok_or_else(|| format!("--format: no field '{key}'"))?,
+        ));
         rest = &after[end + 1..];
     }
     out.push_str(rest);

@@ -27,7 +27,11 @@ pub fn parse(options: &[String], schema: Option<&Value>) -> Result<Value, CliErr
             None => Value::String(raw.to_string()),
         };
         let parts: Vec<&str> = key.split('.').collect();
-        let conflict = || CliError::Usage(format!("Invalid -c option '{option}': '{key}' conflicts with another -c option"));
+        let conflict = || {
+            CliError::Usage(format!(
+                "Invalid -c option '{option}': '{key}' conflicts with another -c option"
+            ))
+        };
         let mut obj = config.as_object_mut().expect("config is an object");
         for part in &parts[..parts.len() - 1] {
             obj = obj
@@ -55,7 +59,11 @@ fn available(schema: &Value) -> Vec<String> {
     fn walk(prefix: &str, node: &Value, out: &mut Vec<String>) {
         if let Some(props) = node.get("properties").and_then(Value::as_object) {
             for (k, v) in props {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 if v.get("properties").is_some() {
                     walk(&key, v, out);
                 } else {
@@ -80,7 +88,8 @@ fn types(prop: &Value) -> Vec<&str> {
 
 fn convert(key: &str, raw: &str, prop: &Value) -> Result<Value, CliError> {
     let types = types(prop);
-    let bad = |what: &str| CliError::Usage(format!("Invalid value for '{key}': '{raw}' is not {what}"));
+    let bad =
+        |what: &str| CliError::Usage(format!("Invalid value for '{key}': '{raw}' is not {what}"));
     if types.contains(&"null") && raw.is_empty() {
         return Ok(Value::Null);
     }
@@ -97,7 +106,9 @@ fn convert(key: &str, raw: &str, prop: &Value) -> Result<Value, CliError> {
         };
     }
     if types.contains(&"integer") {
-        return parse_int(raw).map(Value::from).ok_or_else(|| bad("an integer"));
+        return parse_int(raw)
+            .map(Value::from)
+            .ok_or_else(|| bad("an integer"));
     }
     if types.contains(&"number") {
         return raw
@@ -109,7 +120,10 @@ fn convert(key: &str, raw: &str, prop: &Value) -> Result<Value, CliError> {
     }
     if types.contains(&"array") {
         return Ok(Value::Array(
-            raw.split(',').filter(|s| !s.is_empty()).map(|s| Value::String(s.to_string())).collect(),
+            raw.split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_string()))
+                .collect(),
         ));
     }
     Ok(Value::String(raw.to_string()))
@@ -153,19 +167,41 @@ mod tests {
 
     #[test]
     fn dotted_keys_nest_and_values_are_typed() {
-        let v = parse(&opts(&["cassandra.datacenter=dc2", "service_to_join_with=svc1", "cassandra.n=0x10", "flag=true"]), Some(&schema())).unwrap();
-        assert_eq!(v, json!({"cassandra": {"datacenter": "dc2", "n": 16}, "service_to_join_with": "svc1", "flag": true}));
+        let v = parse(
+            &opts(&[
+                "cassandra.datacenter=dc2",
+                "service_to_join_with=svc1",
+                "cassandra.n=0x10",
+                "flag=true",
+            ]),
+            Some(&schema()),
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({"cassandra": {"datacenter": "dc2", "n": 16}, "service_to_join_with": "svc1", "flag": true})
+        );
     }
 
     #[test]
     fn unknown_keys_and_bad_values_are_refused() {
-        let e = parse(&opts(&["cassandra.dc=x"]), Some(&schema())).unwrap_err().to_string();
-        assert!(e.contains("available options: cassandra.datacenter, cassandra.n, flag, service_to_join_with"), "{e}");
+        let e = parse(&opts(&["cassandra.dc=x"]), Some(&schema()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "available options: cassandra.datacenter, cassandra.n, flag, service_to_join_with"
+            ),
+            "{e}"
+        );
         assert!(parse(&opts(&["flag=yes"]), Some(&schema())).is_err());
         assert!(parse(&opts(&["cassandra.n=ten"]), Some(&schema())).is_err());
         assert!(parse(&opts(&["nokey"]), Some(&schema())).is_err());
         assert!(parse(&opts(&["cassandra=x"]), Some(&schema())).is_err());
         assert!(parse(&opts(&["a=x", "a.b=y"]), None).is_err());
-        assert_eq!(parse(&opts(&["a.b=1"]), None).unwrap(), json!({"a": {"b": "1"}}));
+        assert_eq!(
+            parse(&opts(&["a.b=1"]), None).unwrap(),
+            json!({"a": {"b": "1"}})
+        );
     }
 }

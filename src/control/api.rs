@@ -76,15 +76,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/project/{project}/clouds", get(project_clouds))
         .route("/v1/project/{project}/vpcs", get(list_vpcs))
         .route("/v1/project/{project}/service_types", get(service_types))
-        .route("/v1/project/{project}/service-types/{service_type}", get(service_type))
+        .route(
+            "/v1/project/{project}/service-types/{service_type}",
+            get(service_type),
+        )
         .route("/v1/service_types", get(all_service_types))
-        .route("/v1/project/{project}/service", get(list_services).post(create_service))
+        .route(
+            "/v1/project/{project}/service",
+            get(list_services).post(create_service),
+        )
         .route(
             "/v1/project/{project}/service/{service}",
             get(get_service).put(update_service).delete(delete_service),
         )
         .route("/v1/project/{project}/service/{service}/ccr", get(ccr_view))
-        .route("/v1/project/{project}/service/{service}/ccr/split", post(ccr_split))
+        .route(
+            "/v1/project/{project}/service/{service}/ccr/split",
+            post(ccr_split),
+        )
         .fallback(no_route)
         .method_not_allowed_fallback(no_method)
         .layer(middleware::from_fn_with_state(state.clone(), auth))
@@ -101,7 +110,10 @@ async fn auth(State(state): State<Arc<AppState>>, req: Request, next: Next) -> R
 }
 
 fn authorized(headers: &HeaderMap, token: &str) -> bool {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     let Some((scheme, given)) = value.trim().split_once(' ') else {
@@ -116,7 +128,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {
-    ApiError(ControlError::NotFound(format!("No such API endpoint: {method} {}", uri.path())))
+    ApiError(ControlError::NotFound(format!(
+        "No such API endpoint: {method} {}",
+        uri.path()
+    )))
 }
 
 async fn no_method(method: Method, uri: Uri) -> Response {
@@ -138,10 +153,15 @@ async fn blocking<T: Send + 'static>(
 /// Parses a JSON body, answering 400 with the reason when it does not fit.
 fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     if body.is_empty() {
-        return Err(ApiError(ControlError::BadRequest("Request body is missing; send a JSON object".into())));
+        return Err(ApiError(ControlError::BadRequest(
+            "Request body is missing; send a JSON object".into(),
+        )));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError(ControlError::BadRequest(format!("Invalid request body: {e}"))))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError(ControlError::BadRequest(format!(
+            "Invalid request body: {e}"
+        )))
+    })
 }
 
 // ---- catalog ----
@@ -256,11 +276,15 @@ fn service_type_json(catalog: &Catalog) -> Value {
 async fn service_types(State(s): State<Arc<AppState>>, Path(project): Path<String>) -> ApiResult {
     let store = s.store.clone();
     blocking(move || store.project(&project)).await?;
-    Ok(Json(json!({ "service_types": { CASSANDRA: service_type_json(s.store.catalog()) } })))
+    Ok(Json(
+        json!({ "service_types": { CASSANDRA: service_type_json(s.store.catalog()) } }),
+    ))
 }
 
 async fn all_service_types(State(s): State<Arc<AppState>>) -> ApiResult {
-    Ok(Json(json!({ "service_types": { CASSANDRA: service_type_json(s.store.catalog()) } })))
+    Ok(Json(
+        json!({ "service_types": { CASSANDRA: service_type_json(s.store.catalog()) } }),
+    ))
 }
 
 async fn service_type(
@@ -338,7 +362,11 @@ struct Rendered {
 fn render(store: &Store, service: Service) -> Result<Rendered, ControlError> {
     let peer = store.peer(&service)?;
     let nodes = store.nodes(&service);
-    Ok(Rendered { service, nodes, peer })
+    Ok(Rendered {
+        service,
+        nodes,
+        peer,
+    })
 }
 
 /// The service object in Aiven's shape, plus a `ccrsim` section with the
@@ -385,8 +413,11 @@ fn service_json(state: &AppState, r: &Rendered) -> Value {
             })
         })
         .collect();
-    let contact_points: Vec<String> =
-        r.nodes.iter().map(|n| format!("{}:{}", n.address, n.cql_port)).collect();
+    let contact_points: Vec<String> = r
+        .nodes
+        .iter()
+        .map(|n| format!("{}:{}", n.address, n.cql_port))
+        .collect();
     json!({
         "service_name": s.name,
         "service_type": s.service_type,
@@ -544,7 +575,12 @@ async fn delete_service(
 
 // ---- ccrsim additions: the pair ----
 
-fn ccr_json(state: &AppState, me: &Rendered, peer: Option<&Rendered>, splits: &[super::store::Split]) -> Value {
+fn ccr_json(
+    state: &AppState,
+    me: &Rendered,
+    peer: Option<&Rendered>,
+    splits: &[super::store::Split],
+) -> Value {
     let dc = |r: &Rendered| {
         let statuses = state.runtime.status(&r.service, &r.nodes);
         json!({
@@ -600,7 +636,9 @@ async fn ccr_view(
         Ok((me, peer, splits))
     })
     .await?;
-    Ok(Json(json!({ "ccr": ccr_json(&s, &me, peer.as_ref(), &splits) })))
+    Ok(Json(
+        json!({ "ccr": ccr_json(&s, &me, peer.as_ref(), &splits) }),
+    ))
 }
 
 async fn ccr_split(

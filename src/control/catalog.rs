@@ -74,11 +74,19 @@ impl Catalog {
     }
 
     pub fn plan_names(&self) -> String {
-        self.plans.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+        self.plans
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub fn cloud_names(&self) -> String {
-        self.clouds.iter().map(|c| c.cloud_name.as_str()).collect::<Vec<_>>().join(", ")
+        self.clouds
+            .iter()
+            .map(|c| c.cloud_name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -100,7 +108,7 @@ mod tests {
         }
         for p in &c.plans {
             assert!(p.disk_space_mb <= p.disk_space_cap_mb, "{}", p.name);
-            assert_eq!(p.disk_space_mb % 1024, 0, "{}", p.name);
+            assert!(p.disk_space_mb.is_multiple_of(1024), "{}", p.name);
         }
         assert!(c.cloud(DEFAULT_CLOUD).is_some());
         for cloud in &c.clouds {

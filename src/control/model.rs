@@ -160,12 +160,18 @@ impl UserConfig {
                 ("service_to_join_with", other) | ("cassandra", other) => {
                     return Err(bad(format!(
                         "'{key}' must be {}, got {}",
-                        if key == "cassandra" { "an object" } else { "a string" },
+                        if key == "cassandra" {
+                            "an object"
+                        } else {
+                            "a string"
+                        },
                         json_type(other)
                     )));
                 }
                 (k, _) => {
-                    return Err(bad(format!("unknown key '{k}'; available options: {available}")));
+                    return Err(bad(format!(
+                        "unknown key '{k}'; available options: {available}"
+                    )));
                 }
             }
         }
@@ -286,15 +292,31 @@ mod tests {
 
     #[test]
     fn user_config_refuses_unknown_keys_and_wrong_types() {
-        let ok = UserConfig::parse(&json!({"cassandra": {"datacenter": "dc2"}, "service_to_join_with": "svc1"})).unwrap();
+        let ok = UserConfig::parse(
+            &json!({"cassandra": {"datacenter": "dc2"}, "service_to_join_with": "svc1"}),
+        )
+        .unwrap();
         assert_eq!(ok.datacenter.as_deref(), Some("dc2"));
         assert_eq!(ok.service_to_join_with.as_deref(), Some("svc1"));
-        assert_eq!(ok.to_value(), json!({"cassandra": {"datacenter": "dc2"}, "service_to_join_with": "svc1"}));
-        let err = UserConfig::parse(&json!({"ip_filter": []})).unwrap_err().to_string();
-        assert!(err.contains("unknown key 'ip_filter'") && err.contains("cassandra.datacenter"), "{err}");
-        let err = UserConfig::parse(&json!({"cassandra": {"datacenter": 5}})).unwrap_err().to_string();
+        assert_eq!(
+            ok.to_value(),
+            json!({"cassandra": {"datacenter": "dc2"}, "service_to_join_with": "svc1"})
+        );
+        let err = UserConfig::parse(&json!({"ip_filter": []}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown key 'ip_filter'") && err.contains("cassandra.datacenter"),
+            "{err}"
+        );
+        let err = UserConfig::parse(&json!({"cassandra": {"datacenter": 5}}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("must be a string"), "{err}");
         assert!(UserConfig::parse(&json!("x")).is_err());
-        assert_eq!(UserConfig::parse(&Value::Null).unwrap(), UserConfig::default());
+        assert_eq!(
+            UserConfig::parse(&Value::Null).unwrap(),
+            UserConfig::default()
+        );
     }
 }

@@ -200,7 +200,10 @@ pub fn check_join(
     if t.service_type != CASSANDRA {
         return refuse(
             Rule::CassandraOnly,
-            format!("Cannot join '{}': it is a '{}' service", t.name, t.service_type),
+            format!(
+                "Cannot join '{}': it is a '{}' service",
+                t.name, t.service_type
+            ),
         );
     }
     if split_before {
@@ -215,7 +218,10 @@ pub fn check_join(
     if let Some(peer) = target.peer {
         return refuse(
             Rule::PairOfTwo,
-            format!("Cannot join '{}': it already forms a CCR pair with '{peer}'", t.name),
+            format!(
+                "Cannot join '{}': it already forms a CCR pair with '{peer}'",
+                t.name
+            ),
         );
     }
     for plan_name in [req.plan, t.plan.as_str()] {
@@ -302,7 +308,10 @@ pub fn check_user_config_update(
     if split_partners.iter().any(|p| p == target) {
         return refuse(
             Rule::SplitIsFinal,
-            format!("Cannot reconnect '{}' with '{target}': their pair was split", service.name),
+            format!(
+                "Cannot reconnect '{}' with '{target}': their pair was split",
+                service.name
+            ),
         );
     }
     if peer.is_none() {
@@ -316,7 +325,10 @@ pub fn check_user_config_update(
     }
     refuse(
         Rule::SetAtCreationOnly,
-        format!("Cannot change service_to_join_with of '{}' to '{target}'", service.name),
+        format!(
+            "Cannot change service_to_join_with of '{}' to '{target}'",
+            service.name
+        ),
     )
 }
 

@@ -75,8 +75,7 @@ pub trait NodeRuntime: Send + Sync + 'static {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoRuntime;
 
-pub const NO_RUNTIME_MESSAGE: &str =
-    "not started: this build of ccrsim has no node runtime yet (nodes arrive with the Cassandra-style node; see the README's roadmap)";
+pub const NO_RUNTIME_MESSAGE: &str = "not started: this build of ccrsim has no node runtime yet (nodes arrive with the Cassandra-style node; see the README's roadmap)";
 
 impl NodeRuntime for NoRuntime {
     fn name(&self) -> &'static str {
@@ -121,15 +120,27 @@ mod tests {
     use super::*;
 
     fn st(state: NodeState) -> NodeStatus {
-        NodeStatus { state, message: None }
+        NodeStatus {
+            state,
+            message: None,
+        }
     }
 
     #[test]
     fn running_only_when_every_node_runs() {
         assert_eq!(service_state(true, &[]), "REBUILDING");
-        assert_eq!(service_state(true, &[st(NodeState::Running), st(NodeState::Unknown)]), "REBUILDING");
-        assert_eq!(service_state(true, &vec![st(NodeState::Running); 3]), "RUNNING");
-        assert_eq!(service_state(true, &[st(NodeState::Running), st(NodeState::Leaving)]), "REBALANCING");
+        assert_eq!(
+            service_state(true, &[st(NodeState::Running), st(NodeState::Unknown)]),
+            "REBUILDING"
+        );
+        assert_eq!(
+            service_state(true, &vec![st(NodeState::Running); 3]),
+            "RUNNING"
+        );
+        assert_eq!(
+            service_state(true, &[st(NodeState::Running), st(NodeState::Leaving)]),
+            "REBALANCING"
+        );
         assert_eq!(service_state(false, &[st(NodeState::Running)]), "POWEROFF");
     }
 

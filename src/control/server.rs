@@ -36,11 +36,19 @@ pub const DB_FILE: &str = "ccrsim.db";
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("state directory {path}: {source}")]
-    StateDir { path: PathBuf, source: std::io::Error },
-    #[error("another ccrsim daemon is using the state directory {0}; stop it or use another --state-dir")]
+    StateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "another ccrsim daemon is using the state directory {0}; stop it or use another --state-dir"
+    )]
     Locked(PathBuf),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Control(#[from] ControlError),
 }
@@ -68,11 +76,15 @@ pub struct Server {
 impl Server {
     /// Opens the state, brings up the nodes of every stored service through
     /// `runtime`, and starts serving the API.
-    pub async fn start(config: ServeConfig, runtime: Arc<dyn NodeRuntime>) -> Result<Server, ServeError> {
+    pub async fn start(
+        config: ServeConfig,
+        runtime: Arc<dyn NodeRuntime>,
+    ) -> Result<Server, ServeError> {
         let dir = config.state_dir.clone();
-        let (lock, token, token_created, store) = tokio::task::spawn_blocking(move || open_state(&dir))
-            .await
-            .map_err(|e| ControlError::Internal(e.to_string()))??;
+        let (lock, token, token_created, store) =
+            tokio::task::spawn_blocking(move || open_state(&dir))
+                .await
+                .map_err(|e| ControlError::Internal(e.to_string()))??;
         let store = Arc::new(store);
         {
             let store = store.clone();
@@ -81,7 +93,11 @@ impl Server {
                 .await
                 .map_err(|e| ControlError::Internal(e.to_string()))??;
         }
-        let state = Arc::new(AppState { store: store.clone(), runtime, token: token.clone() });
+        let state = Arc::new(AppState {
+            store: store.clone(),
+            runtime,
+            token: token.clone(),
+        });
         // The daemon restarts with its services: tell the runtime what should run.
         let services = {
             let store = store.clone();
@@ -95,12 +111,17 @@ impl Server {
             }
         }
 
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServeError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| ServeError::Listen {
+            addr: config.listen,
+            source,
+        })?;
         let (tx, rx) = oneshot::channel::<()>();
         let app = router(state.clone());
         let task = tokio::spawn(async move {
@@ -111,7 +132,15 @@ impl Server {
                 .await
         });
         tracing::info!(%addr, services = services.len(), "ccrsim control plane listening");
-        Ok(Server { addr, token, token_created, state, shutdown: tx, task, _lock: lock })
+        Ok(Server {
+            addr,
+            token,
+            token_created,
+            state,
+            shutdown: tx,
+            task,
+            _lock: lock,
+        })
     }
 
     pub fn url(&self) -> String {
@@ -130,7 +159,10 @@ impl Server {
 }
 
 fn state_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServeError + '_ {
-    move |source| ServeError::StateDir { path: path.to_path_buf(), source }
+    move |source| ServeError::StateDir {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn open_state(dir: &Path) -> Result<(File, String, bool, Store), ServeError> {
@@ -250,8 +282,16 @@ mod tests {
         let d = Demo::builtin();
         assert_eq!(d.services.len(), 2);
         assert_ne!(d.services[0].cloud, d.services[1].cloud);
-        assert_eq!(d.services[1].join.as_deref(), Some(d.services[0].name.as_str()));
-        assert_eq!(Catalog::builtin().plan(&d.plan).map(|p| (p.node_count, p.ccr)), Some((3, true)));
+        assert_eq!(
+            d.services[1].join.as_deref(),
+            Some(d.services[0].name.as_str())
+        );
+        assert_eq!(
+            Catalog::builtin()
+                .plan(&d.plan)
+                .map(|p| (p.node_count, p.ccr)),
+            Some((3, true))
+        );
     }
 
     #[test]
@@ -264,7 +304,11 @@ mod tests {
         let (t2, created) = load_or_create_token(&dir).unwrap();
         assert!(!created);
         assert_eq!(t1, t2);
-        let mode = fs::metadata(dir.join(TOKEN_FILE)).unwrap().permissions().mode() & 0o777;
+        let mode = fs::metadata(dir.join(TOKEN_FILE))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         fs::remove_dir_all(&dir).unwrap();
     }

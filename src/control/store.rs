@@ -22,8 +22,8 @@ use serde_json::Value;
 use super::catalog::{Catalog, DEFAULT_CLOUD, Plan};
 use super::error::ControlError;
 use super::model::{
-    CASSANDRA, CreateServiceRequest, DEFAULT_DATACENTER, NodeLayout, Service,
-    UpdateServiceRequest, UserConfig, layout, validate_project_name, validate_service_name,
+    CASSANDRA, CreateServiceRequest, DEFAULT_DATACENTER, NodeLayout, Service, UpdateServiceRequest,
+    UserConfig, layout, validate_project_name, validate_service_name,
 };
 use super::rules::{self, JoinRequest, JoinTarget};
 use super::time::now_rfc3339;
@@ -145,7 +145,10 @@ impl Store {
         Ok(out)
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, ControlError>) -> Result<T, ControlError> {
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, ControlError>,
+    ) -> Result<T, ControlError> {
         f(&self.conn())
     }
 
@@ -172,7 +175,9 @@ impl Store {
                 params![name, now],
             )?;
             if n == 0 {
-                return Err(ControlError::Conflict(format!("Project '{name}' already exists")));
+                return Err(ControlError::Conflict(format!(
+                    "Project '{name}' already exists"
+                )));
             }
             Ok(Project {
                 project_name: name.to_string(),
@@ -237,7 +242,13 @@ impl Store {
             .cloud(&service.cloud)
             .map(|c| c.zones.clone())
             .unwrap_or_default();
-        layout(&service.name, &service.datacenter, service.slot, count, &zones)
+        layout(
+            &service.name,
+            &service.datacenter,
+            service.slot,
+            count,
+            &zones,
+        )
     }
 
     /// Creates a service, joining it to `service_to_join_with` when given.
@@ -249,7 +260,10 @@ impl Store {
         validate_service_name(&req.service_name)?;
         let config = UserConfig::parse(&req.user_config)?;
         let plan = self.plan(&req.plan)?.clone();
-        let cloud = req.cloud.clone().unwrap_or_else(|| DEFAULT_CLOUD.to_string());
+        let cloud = req
+            .cloud
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CLOUD.to_string());
         if self.catalog.cloud(&cloud).is_none() {
             return Err(ControlError::BadRequest(format!(
                 "Unknown cloud '{cloud}'; available clouds: {}",
@@ -448,7 +462,11 @@ impl Store {
     }
 
     /// Deletes a service. Its peer, if any, becomes standalone and is returned.
-    pub fn delete_service(&self, project: &str, name: &str) -> Result<(Service, Option<Service>), ControlError> {
+    pub fn delete_service(
+        &self,
+        project: &str,
+        name: &str,
+    ) -> Result<(Service, Option<Service>), ControlError> {
         self.write(|tx| {
             project_in(tx, project)?;
             let service = service_in(tx, project, name)?.ok_or_else(|| not_found(project, name))?;
@@ -495,13 +513,18 @@ impl Store {
                 params![now, pair_id],
             )?;
             tx.execute("DELETE FROM pairs WHERE id = ?1", params![pair_id])?;
-            let (a, b) = if service.name < peer.name { (&service.name, &peer.name) } else { (&peer.name, &service.name) };
+            let (a, b) = if service.name < peer.name {
+                (&service.name, &peer.name)
+            } else {
+                (&peer.name, &service.name)
+            };
             tx.execute(
                 "INSERT INTO splits (project, a, b, split_time) VALUES (?1, ?2, ?3, ?4)",
                 params![project, a, b, now],
             )?;
             let s = service_in(tx, project, name)?.ok_or_else(|| not_found(project, name))?;
-            let p = service_in(tx, project, &peer.name)?.ok_or_else(|| not_found(project, &peer.name))?;
+            let p = service_in(tx, project, &peer.name)?
+                .ok_or_else(|| not_found(project, &peer.name))?;
             Ok((s, p))
         })
     }
@@ -517,7 +540,9 @@ impl Store {
 }
 
 fn not_found(project: &str, name: &str) -> ControlError {
-    ControlError::NotFound(format!("Service '{name}' does not exist in project '{project}'"))
+    ControlError::NotFound(format!(
+        "Service '{name}' does not exist in project '{project}'"
+    ))
 }
 
 fn project_in(c: &Connection, name: &str) -> Result<Project, ControlError> {
@@ -608,7 +633,9 @@ fn insert_service(tx: &Transaction<'_>, s: &Service) -> Result<(), ControlError>
 /// The lowest address block `127.0.k.0/24` no service uses (k in 1..=255).
 fn free_slot(c: &Connection) -> Result<u8, ControlError> {
     let mut stmt = c.prepare("SELECT slot FROM services ORDER BY slot")?;
-    let used: Vec<i64> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let used: Vec<i64> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     (1..=255u8)
         .find(|k| !used.contains(&i64::from(*k)))
         .ok_or_else(|| {
@@ -619,7 +646,7 @@ fn free_slot(c: &Connection) -> Result<u8, ControlError> {
 }
 
 fn check_disk(plan: &Plan, disk_mb: u64) -> Result<(), ControlError> {
-    if disk_mb % 1024 != 0 || disk_mb < plan.disk_space_mb || disk_mb > plan.disk_space_cap_mb {
+    if !disk_mb.is_multiple_of(1024) || disk_mb < plan.disk_space_mb || disk_mb > plan.disk_space_cap_mb {
         return Err(ControlError::BadRequest(format!(
             "Invalid disk size {disk_mb} MiB for plan '{}': use whole GiB from {} to {} GiB",
             plan.name,

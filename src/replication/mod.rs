@@ -24,7 +24,12 @@ use std::fmt::Write as _;
 pub const SYSTEM_KEYSPACES: [&str; 3] = ["system_auth", "system_distributed", "system_traces"];
 
 /// Keyspaces that are local to each node or managed by Cassandra itself.
-const LOCAL_KEYSPACES: [&str; 4] = ["system", "system_schema", "system_views", "system_virtual_schema"];
+const LOCAL_KEYSPACES: [&str; 4] = [
+    "system",
+    "system_schema",
+    "system_views",
+    "system_virtual_schema",
+];
 
 /// The longest keyspace name Cassandra accepts.
 pub const MAX_KEYSPACE_NAME: usize = 48;
@@ -35,13 +40,66 @@ pub const DEFAULT_RF: u32 = 3;
 /// Cassandra's reserved CQL keywords (apache/cassandra `reserved_keywords.txt`).
 /// A keyspace named like one of them must be quoted.
 const RESERVED: &[&str] = &[
-    "ADD", "ALLOW", "ALTER", "AND", "APPLY", "ASC", "AUTHORIZE", "BATCH", "BEGIN", "BY",
-    "CHECK", "COLUMNFAMILY", "CONSTRAINT", "CREATE", "DELETE", "DESC", "DESCRIBE", "DROP",
-    "ENTRIES", "EXECUTE", "FROM", "FULL", "GRANT", "IF", "IN", "INDEX", "INFINITY", "INSERT",
-    "INTO", "IS", "KEYSPACE", "LENGTH", "LIMIT", "MATERIALIZED", "MODIFY", "NAN", "NORECURSIVE",
-    "NOT", "NULL", "OF", "ON", "OR", "ORDER", "PRIMARY", "RENAME", "REVOKE", "SCHEMA", "SELECT",
-    "SET", "TABLE", "TO", "TOKEN", "TRUNCATE", "UNLOGGED", "UPDATE", "USE", "USING", "VIEW",
-    "WHERE", "WITH",
+    "ADD",
+    "ALLOW",
+    "ALTER",
+    "AND",
+    "APPLY",
+    "ASC",
+    "AUTHORIZE",
+    "BATCH",
+    "BEGIN",
+    "BY",
+    "CHECK",
+    "COLUMNFAMILY",
+    "CONSTRAINT",
+    "CREATE",
+    "DELETE",
+    "DESC",
+    "DESCRIBE",
+    "DROP",
+    "ENTRIES",
+    "EXECUTE",
+    "FROM",
+    "FULL",
+    "GRANT",
+    "IF",
+    "IN",
+    "INDEX",
+    "INFINITY",
+    "INSERT",
+    "INTO",
+    "IS",
+    "KEYSPACE",
+    "LENGTH",
+    "LIMIT",
+    "MATERIALIZED",
+    "MODIFY",
+    "NAN",
+    "NORECURSIVE",
+    "NOT",
+    "NULL",
+    "OF",
+    "ON",
+    "OR",
+    "ORDER",
+    "PRIMARY",
+    "RENAME",
+    "REVOKE",
+    "SCHEMA",
+    "SELECT",
+    "SET",
+    "TABLE",
+    "TO",
+    "TOKEN",
+    "TRUNCATE",
+    "UNLOGGED",
+    "UPDATE",
+    "USE",
+    "USING",
+    "VIEW",
+    "WHERE",
+    "WITH",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -141,7 +199,9 @@ pub fn keyspace_name(name: &str) -> Result<KeyspaceName, ReplicationError> {
 /// double-quoted (with `"` doubled) otherwise.
 pub fn quote_identifier(name: &str) -> String {
     let bare = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !RESERVED.contains(&name.to_ascii_uppercase().as_str());
     if bare {
         name.to_string()
@@ -157,7 +217,11 @@ pub fn quote_string(s: &str) -> String {
 
 impl Topology {
     fn names(&self) -> String {
-        self.datacenters.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+        self.datacenters
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Resolves `--rf` (none, `N`, or `DC=N` per datacenter) to a checked
@@ -166,8 +230,11 @@ impl Topology {
         if self.datacenters.is_empty() {
             return Err(ReplicationError::NoDatacenter);
         }
-        let mut rf: Vec<(String, Option<u32>)> =
-            self.datacenters.iter().map(|d| (d.name.clone(), None)).collect();
+        let mut rf: Vec<(String, Option<u32>)> = self
+            .datacenters
+            .iter()
+            .map(|d| (d.name.clone(), None))
+            .collect();
         for item in spec {
             match item.split_once('=') {
                 None => {
@@ -176,10 +243,9 @@ impl Topology {
                 }
                 Some((dc, n)) => {
                     let n = parse_rf(n)?;
-                    let slot = rf
-                        .iter_mut()
-                        .find(|(name, _)| name == dc)
-                        .ok_or_else(|| ReplicationError::UnknownDatacenter(dc.to_string(), self.names()))?;
+                    let slot = rf.iter_mut().find(|(name, _)| name == dc).ok_or_else(|| {
+                        ReplicationError::UnknownDatacenter(dc.to_string(), self.names())
+                    })?;
                     slot.1 = Some(n);
                 }
             }
@@ -196,13 +262,21 @@ impl Topology {
                 return Err(ReplicationError::RfBelowTwo { dc: name, rf: n });
             }
             if n as usize > dc.nodes.len() {
-                return Err(ReplicationError::RfAboveNodes { dc: name, rf: n, nodes: dc.nodes.len() });
+                return Err(ReplicationError::RfAboveNodes {
+                    dc: name,
+                    rf: n,
+                    nodes: dc.nodes.len(),
+                });
             }
             out.push((name, n));
         }
         if out.iter().any(|(_, n)| *n != out[0].1) {
             return Err(ReplicationError::Unbalanced {
-                details: out.iter().map(|(d, n)| format!("'{d}': {n}")).collect::<Vec<_>>().join(", "),
+                details: out
+                    .iter()
+                    .map(|(d, n)| format!("'{d}': {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
         Ok(Replication(out))
@@ -210,7 +284,9 @@ impl Topology {
 }
 
 fn parse_rf(s: &str) -> Result<u32, ReplicationError> {
-    s.trim().parse::<u32>().map_err(|_| ReplicationError::BadRfSpec(s.to_string()))
+    s.trim()
+        .parse::<u32>()
+        .map_err(|_| ReplicationError::BadRfSpec(s.to_string()))
 }
 
 impl Replication {
@@ -276,23 +352,41 @@ pub fn setup_scripts(
         system.push_str(&alter_keyspace(ks, rf));
         system.push('\n');
     }
-    files.push(Script { file_name: names[0].clone(), contents: system });
+    files.push(Script {
+        file_name: names[0].clone(),
+        contents: system,
+    });
 
     for (i, ks) in keyspaces.iter().enumerate() {
         let n = i + 2;
-        let mut s = header(topology, rf, (n, total), &format!("keyspace {}", ks.cql), &names[n - 1]);
+        let mut s = header(
+            topology,
+            rf,
+            (n, total),
+            &format!("keyspace {}", ks.cql),
+            &names[n - 1],
+        );
         s.push_str("-- CREATE makes the keyspace if it is new; ALTER fixes the replication of\n-- a keyspace that already exists.\n");
         after(&mut s, topology, names.get(n).map(String::as_str));
         s.push_str(&create_keyspace(ks, rf));
         s.push('\n');
         s.push_str(&alter_keyspace(&ks.cql, rf));
         s.push('\n');
-        files.push(Script { file_name: names[n - 1].clone(), contents: s });
+        files.push(Script {
+            file_name: names[n - 1].clone(),
+            contents: s,
+        });
     }
     Ok(files)
 }
 
-fn header(topology: &Topology, rf: &Replication, (n, total): (usize, usize), what: &str, file: &str) -> String {
+fn header(
+    topology: &Topology,
+    rf: &Replication,
+    (n, total): (usize, usize),
+    what: &str,
+    file: &str,
+) -> String {
     let mut s = format!("-- ccrsim replication script {n} of {total}: {what}\n");
     let dcs: Vec<String> = topology
         .datacenters
@@ -300,9 +394,19 @@ fn header(topology: &Topology, rf: &Replication, (n, total): (usize, usize), wha
         .map(|d| format!("{} (datacenter {})", d.service, d.name))
         .collect();
     if topology.datacenters.len() > 1 {
-        let _ = writeln!(s, "-- For the CCR pair {} in project {}.", dcs.join(" and "), topology.project);
+        let _ = writeln!(
+            s,
+            "-- For the CCR pair {} in project {}.",
+            dcs.join(" and "),
+            topology.project
+        );
     } else {
-        let _ = writeln!(s, "-- For the standalone service {} in project {}.", dcs.join(", "), topology.project);
+        let _ = writeln!(
+            s,
+            "-- For the standalone service {} in project {}.",
+            dcs.join(", "),
+            topology.project
+        );
     }
     let _ = writeln!(
         s,
@@ -311,7 +415,10 @@ fn header(topology: &Topology, rf: &Replication, (n, total): (usize, usize), wha
     );
     s.push_str("-- Run it on any node of either datacenter, for example:\n");
     if let Some(node) = topology.datacenters.first().and_then(|d| d.nodes.first()) {
-        let _ = writeln!(s, "--   cqlsh {node} 9042 -u avnadmin -p PASSWORD -f {file}");
+        let _ = writeln!(
+            s,
+            "--   cqlsh {node} 9042 -u avnadmin -p PASSWORD -f {file}"
+        );
     }
     s
 }
@@ -348,12 +455,24 @@ mod tests {
     use super::*;
 
     fn pair(nodes: usize) -> Topology {
-        let ips = |k: usize| (1..=nodes).map(|i| format!("127.0.{k}.{i}")).collect::<Vec<_>>();
+        let ips = |k: usize| {
+            (1..=nodes)
+                .map(|i| format!("127.0.{k}.{i}"))
+                .collect::<Vec<_>>()
+        };
         Topology {
             project: "p".into(),
             datacenters: vec![
-                Datacenter { name: "dc1".into(), service: "svc1".into(), nodes: ips(1) },
-                Datacenter { name: "dc2".into(), service: "svc2".into(), nodes: ips(2) },
+                Datacenter {
+                    name: "dc1".into(),
+                    service: "svc1".into(),
+                    nodes: ips(1),
+                },
+                Datacenter {
+                    name: "dc2".into(),
+                    service: "svc2".into(),
+                    nodes: ips(2),
+                },
             ],
             joined: Some(("dc2".into(), "dc1".into())),
         }
@@ -365,28 +484,55 @@ mod tests {
 
     #[test]
     fn default_rf_is_three_capped_by_nodes() {
-        assert_eq!(pair(3).replication(&[]).unwrap().map(), "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}");
+        assert_eq!(
+            pair(3).replication(&[]).unwrap().map(),
+            "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}"
+        );
         assert_eq!(pair(6).replication(&[]).unwrap().0[0].1, 3);
         assert_eq!(pair(2).replication(&[]).unwrap().0[0].1, 2);
         assert_eq!(
             pair(1).replication(&[]).unwrap_err(),
-            ReplicationError::RfBelowTwo { dc: "dc1".into(), rf: 1 }
+            ReplicationError::RfBelowTwo {
+                dc: "dc1".into(),
+                rf: 1
+            }
         );
     }
 
     #[test]
     fn refuses_what_aiven_refuses() {
         let t = pair(3);
-        assert!(matches!(t.replication(&spec(&["1"])), Err(ReplicationError::RfBelowTwo { .. })));
-        assert!(matches!(t.replication(&spec(&["4"])), Err(ReplicationError::RfAboveNodes { nodes: 3, .. })));
+        assert!(matches!(
+            t.replication(&spec(&["1"])),
+            Err(ReplicationError::RfBelowTwo { .. })
+        ));
+        assert!(matches!(
+            t.replication(&spec(&["4"])),
+            Err(ReplicationError::RfAboveNodes { nodes: 3, .. })
+        ));
         let e = t.replication(&spec(&["dc1=3", "dc2=2"])).unwrap_err();
         assert!(matches!(e, ReplicationError::Unbalanced { .. }));
         assert!(e.to_string().contains("Aiven limitation 4"), "{e}");
-        assert!(matches!(t.replication(&spec(&["dc1=3"])), Err(ReplicationError::MissingDatacenter(_))));
-        assert!(matches!(t.replication(&spec(&["dc9=3"])), Err(ReplicationError::UnknownDatacenter(..))));
-        assert!(matches!(t.replication(&spec(&["x"])), Err(ReplicationError::BadRfSpec(_))));
-        assert!(matches!(t.replication(&spec(&["-2"])), Err(ReplicationError::BadRfSpec(_))));
-        assert_eq!(t.replication(&spec(&["dc1=2", "dc2=2"])).unwrap().0, vec![("dc1".into(), 2), ("dc2".into(), 2)]);
+        assert!(matches!(
+            t.replication(&spec(&["dc1=3"])),
+            Err(ReplicationError::MissingDatacenter(_))
+        ));
+        assert!(matches!(
+            t.replication(&spec(&["dc9=3"])),
+            Err(ReplicationError::UnknownDatacenter(..))
+        ));
+        assert!(matches!(
+            t.replication(&spec(&["x"])),
+            Err(ReplicationError::BadRfSpec(_))
+        ));
+        assert!(matches!(
+            t.replication(&spec(&["-2"])),
+            Err(ReplicationError::BadRfSpec(_))
+        ));
+        assert_eq!(
+            t.replication(&spec(&["dc1=2", "dc2=2"])).unwrap().0,
+            vec![("dc1".into(), 2), ("dc2".into(), 2)]
+        );
     }
 
     #[test]
@@ -398,11 +544,25 @@ mod tests {
         assert_eq!(keyspace_name("select").unwrap().cql, "\"select\"");
         assert_eq!(keyspace_name("token").unwrap().cql, "\"token\"");
         assert_eq!(keyspace_name(&"a".repeat(48)).unwrap().cql, "a".repeat(48));
-        for bad in ["", "my-ks", "my ks", "ks;drop", "k\"s", &"a".repeat(49), "é"] {
-            assert_eq!(keyspace_name(bad).unwrap_err(), ReplicationError::BadKeyspaceName(bad.to_string()));
+        for bad in [
+            "",
+            "my-ks",
+            "my ks",
+            "ks;drop",
+            "k\"s",
+            &"a".repeat(49),
+            "é",
+        ] {
+            assert_eq!(
+                keyspace_name(bad).unwrap_err(),
+                ReplicationError::BadKeyspaceName(bad.to_string())
+            );
         }
         for sys in ["system", "system_auth", "SYSTEM_TRACES", "system_schema"] {
-            assert!(matches!(keyspace_name(sys), Err(ReplicationError::SystemKeyspace(_))));
+            assert!(matches!(
+                keyspace_name(sys),
+                Err(ReplicationError::SystemKeyspace(_))
+            ));
         }
     }
 
@@ -411,7 +571,10 @@ mod tests {
         let mut t = pair(3);
         t.datacenters[0].name = "it's dc".into();
         let rf = t.replication(&[]).unwrap();
-        assert_eq!(rf.map(), "{'class': 'NetworkTopologyStrategy', 'it''s dc': 3, 'dc2': 3}");
+        assert_eq!(
+            rf.map(),
+            "{'class': 'NetworkTopologyStrategy', 'it''s dc': 3, 'dc2': 3}"
+        );
         let ks = keyspace_name("Shop").unwrap();
         assert_eq!(
             create_keyspace(&ks, &rf),
@@ -427,20 +590,56 @@ mod tests {
         let ks = [keyspace_name("a").unwrap(), keyspace_name("B").unwrap()];
         let files = setup_scripts(&t, &ks, &rf).unwrap();
         let names: Vec<_> = files.iter().map(|f| f.file_name.as_str()).collect();
-        assert_eq!(names, ["01-system-keyspaces.cql", "02-keyspace-a.cql", "03-keyspace-B.cql"]);
+        assert_eq!(
+            names,
+            [
+                "01-system-keyspaces.cql",
+                "02-keyspace-a.cql",
+                "03-keyspace-B.cql"
+            ]
+        );
         for f in &files {
-            assert!(f.contents.starts_with("-- ccrsim replication script"), "{}", f.file_name);
-            assert!(f.contents.contains("svc1 (datacenter dc1) and svc2 (datacenter dc2)"));
+            assert!(
+                f.contents.starts_with("-- ccrsim replication script"),
+                "{}",
+                f.file_name
+            );
+            assert!(
+                f.contents
+                    .contains("svc1 (datacenter dc1) and svc2 (datacenter dc2)")
+            );
         }
         for ks in SYSTEM_KEYSPACES {
-            assert!(files[0].contents.contains(&format!("ALTER KEYSPACE {ks} WITH replication")));
+            assert!(
+                files[0]
+                    .contents
+                    .contains(&format!("ALTER KEYSPACE {ks} WITH replication"))
+            );
         }
-        assert!(files[0].contents.contains("After it: run 02-keyspace-a.cql"));
+        assert!(
+            files[0]
+                .contents
+                .contains("After it: run 02-keyspace-a.cql")
+        );
         assert!(files[2].contents.contains("nodetool rebuild -- dc1"));
-        assert!(files[2].contents.contains("127.0.2.1, 127.0.2.2, 127.0.2.3"));
-        assert!(files[2].contents.contains("CREATE KEYSPACE IF NOT EXISTS \"B\""));
-        assert_eq!(setup_scripts(&t, &[], &rf).unwrap_err(), ReplicationError::NoKeyspace);
+        assert!(
+            files[2]
+                .contents
+                .contains("127.0.2.1, 127.0.2.2, 127.0.2.3")
+        );
+        assert!(
+            files[2]
+                .contents
+                .contains("CREATE KEYSPACE IF NOT EXISTS \"B\"")
+        );
+        assert_eq!(
+            setup_scripts(&t, &[], &rf).unwrap_err(),
+            ReplicationError::NoKeyspace
+        );
         let twice = [keyspace_name("a").unwrap(), keyspace_name("a").unwrap()];
-        assert_eq!(setup_scripts(&t, &twice, &rf).unwrap_err(), ReplicationError::DuplicateKeyspace("a".into()));
+        assert_eq!(
+            setup_scripts(&t, &twice, &rf).unwrap_err(),
+            ReplicationError::DuplicateKeyspace("a".into())
+        );
     }
 }
