@@ -646,7 +646,10 @@ fn free_slot(c: &Connection) -> Result<u8, ControlError> {
 }
 
 fn check_disk(plan: &Plan, disk_mb: u64) -> Result<(), ControlError> {
-    if !disk_mb.is_multiple_of(1024) || disk_mb < plan.disk_space_mb || disk_mb > plan.disk_space_cap_mb {
+    if !disk_mb.is_multiple_of(1024)
+        || disk_mb < plan.disk_space_mb
+        || disk_mb > plan.disk_space_cap_mb
+    {
         return Err(ControlError::BadRequest(format!(
             "Invalid disk size {disk_mb} MiB for plan '{}': use whole GiB from {} to {} GiB",
             plan.name,
