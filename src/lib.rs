@@ -14,4 +14,5 @@
 
 pub mod cli;
 pub mod control;
+pub mod node;
 pub mod replication;

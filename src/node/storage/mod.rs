@@ -1,0 +1,911 @@
+//! # Storage: a node's durable data
+//!
+//! Each node keeps its data in an embedded LSM-tree key-value store,
+//! [fjall](https://docs.rs/fjall), under its data directory: one fjall
+//! keyspace per table (so TRUNCATE and DROP are cheap), and a `meta`
+//! keyspace for node-local state such as the schema. The LSM engine plays
+//! the part of Cassandra's commit log, memtables and SSTables; this module
+//! adds Cassandra's data model on top (see [`partition`] and [`cell`]).
+//!
+//! ## Keys
+//! Within a table's keyspace, a partition's entries share the prefix
+//! `token (8 bytes, order-preserving) | key length (u32) | partition key`, so
+//! a range scan walks the ring in token order as Cassandra does. After the
+//! prefix comes one section byte: partition deletion, range tombstones,
+//! static cells, or rows; a row's entries continue with its clustering
+//! (self-delimiting) and the entry kind (marker, row deletion, cell,
+//! collection deletion), a cell with its column name and element path.
+//!
+//! ## Writes
+//! [`Storage::apply`] writes one partition's [`Mutation`] as one atomic
+//! fjall batch, under a lock striped by partition, after reconciling each
+//! entry with the stored one ([`cell::reconcile`]), so the store holds the
+//! winning version of every cell whatever order writes arrive in.
+//!
+//! ## Durability
+//! A durable write is flushed from the process to the operating system
+//! before `apply` returns, so an acknowledged write survives a SIGKILL. As
+//! in Cassandra's `commitlog_sync`, `periodic` also syncs the journal to disk
+//! every period (default 10 s) and `batch` syncs before returning. Writes to
+//! a keyspace with `durable_writes = false` skip the flush and may be lost by
+//! a crash, as in Cassandra.
+//!
+//! Everything here is blocking: async callers use `spawn_blocking`.
+
+pub mod cell;
+pub mod partition;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
+
+use cell::{Cell, Deletion};
+use partition::{Bound, Clustering, ColumnData, PartitionData, RangeTombstone, RowData};
+
+/// A metadata key and its value.
+pub type MetaEntry = (Vec<u8>, Vec<u8>);
+
+/// A table's id (Cassandra's table UUID).
+pub type TableId = [u8; 16];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage engine: {0}")]
+    Engine(#[from] fjall::Error),
+    #[error("corrupt stored entry: {0}")]
+    Corrupt(&'static str),
+    #[error("invalid mutation: {0}")]
+    InvalidMutation(&'static str),
+}
+
+/// When the journal is synced to disk (Cassandra's `commitlog_sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitlogSync {
+    /// Sync every period; writes are flushed to the OS before they are acknowledged.
+    Periodic(Duration),
+    /// Sync before every write is acknowledged.
+    Batch,
+}
+
+impl Default for CommitlogSync {
+    fn default() -> Self {
+        CommitlogSync::Periodic(Duration::from_secs(10))
+    }
+}
+
+/// All the entries to write to one partition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mutation {
+    pub table: TableId,
+    pub token: i64,
+    pub key: Vec<u8>,
+    pub partition_deletion: Option<Deletion>,
+    pub range_tombstones: Vec<RangeTombstone>,
+    pub static_row: RowData,
+    pub rows: Vec<(Clustering, RowData)>,
+}
+
+const STRIPES: usize = 64;
+
+const SECTION_PARTITION_DELETION: u8 = 0x00;
+const SECTION_RANGE_TOMBSTONE: u8 = 0x01;
+const SECTION_STATIC_CELL: u8 = 0x02;
+const SECTION_STATIC_COMPLEX_DELETION: u8 = 0x03;
+const SECTION_ROW: u8 = 0x10;
+
+const ROW_MARKER: u8 = 0x00;
+const ROW_DELETION: u8 = 0x01;
+const ROW_CELL: u8 = 0x02;
+const ROW_COMPLEX_DELETION: u8 = 0x03;
+
+pub struct Storage {
+    db: Database,
+    meta: Keyspace,
+    tables: RwLock<HashMap<TableId, Keyspace>>,
+    stripes: Vec<Mutex<()>>,
+    sync: CommitlogSync,
+    stop: Arc<AtomicBool>,
+    syncer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Storage {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path, sync: CommitlogSync) -> Result<Storage, StorageError> {
+        let db = Database::builder(dir).open()?;
+        let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let syncer = match sync {
+            CommitlogSync::Periodic(period) => {
+                let (db, stop) = (db.clone(), stop.clone());
+                Some(std::thread::spawn(move || {
+                    while !stop.load(AtomicOrdering::Acquire) {
+                        std::thread::park_timeout(period);
+                        if let Err(e) = db.persist(PersistMode::SyncData) {
+                            tracing::error!("periodic commit log sync failed: {e}");
+                        }
+                    }
+                }))
+            }
+            CommitlogSync::Batch => None,
+        };
+        Ok(Storage {
+            db,
+            meta,
+            tables: RwLock::new(HashMap::new()),
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            sync,
+            stop,
+            syncer: Mutex::new(syncer),
+        })
+    }
+
+    fn generation_key(table: &TableId) -> Vec<u8> {
+        let mut k = b"table-generation/".to_vec();
+        k.extend_from_slice(table);
+        k
+    }
+
+    fn table(&self, table: &TableId) -> Result<Keyspace, StorageError> {
+        if let Some(ks) = self
+            .tables
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(table)
+        {
+            return Ok(ks.clone());
+        }
+        let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(ks) = tables.get(table) {
+            return Ok(ks.clone());
+        }
+        let generation = match self.meta.get(Self::generation_key(table))? {
+            Some(v) => u64::from_be_bytes(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| StorageError::Corrupt("table generation"))?,
+            ),
+            None => 0,
+        };
+        let ks = self.db.keyspace(
+            &keyspace_name(table, generation),
+            KeyspaceCreateOptions::default,
+        )?;
+        tables.insert(*table, ks.clone());
+        Ok(ks)
+    }
+
+    fn persist_mode(&self, durable: bool) -> Option<PersistMode> {
+        match (durable, self.sync) {
+            (false, _) => None,
+            (true, CommitlogSync::Periodic(_)) => Some(PersistMode::Buffer),
+            (true, CommitlogSync::Batch) => Some(PersistMode::SyncData),
+        }
+    }
+
+    fn stripe(&self, table: &TableId, key: &[u8]) -> &Mutex<()> {
+        // FNV-1a over table and key: cheap and good enough to spread locks.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in table.iter().chain(key) {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        &self.stripes[(h % STRIPES as u64) as usize]
+    }
+
+    /// Writes a mutation atomically, keeping the winning version of every entry.
+    pub fn apply(&self, m: &Mutation, durable: bool) -> Result<(), StorageError> {
+        let ks = self.table(&m.table)?;
+        let prefix = partition_prefix(m.token, &m.key);
+        let _guard = self
+            .stripe(&m.table, &m.key)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut batch: OwnedWriteBatch = self.db.batch().durability(self.persist_mode(durable));
+        let mut key = Vec::with_capacity(prefix.len() + 64);
+
+        if let Some(d) = m.partition_deletion {
+            key.clear();
+            key.extend_from_slice(&prefix);
+            key.push(SECTION_PARTITION_DELETION);
+            put_deletion(&ks, &mut batch, &key, d)?;
+        }
+        for rt in &m.range_tombstones {
+            key.clear();
+            key.extend_from_slice(&prefix);
+            key.push(SECTION_RANGE_TOMBSTONE);
+            encode_bound(&mut key, &rt.start);
+            encode_bound(&mut key, &rt.end);
+            put_deletion(&ks, &mut batch, &key, rt.deletion)?;
+        }
+        if m.static_row.deletion.is_some() || m.static_row.marker.is_some() {
+            return Err(StorageError::InvalidMutation(
+                "a static row has neither a row deletion nor a primary-key marker",
+            ));
+        }
+        for (name, data) in &m.static_row.columns {
+            match data {
+                ColumnData::Simple(c) => {
+                    key.clear();
+                    key.extend_from_slice(&prefix);
+                    key.push(SECTION_STATIC_CELL);
+                    encode_name(&mut key, name);
+                    put_cell(&ks, &mut batch, &key, c)?;
+                }
+                ColumnData::Complex { deletion, cells } => {
+                    if !deletion.is_live() {
+                        key.clear();
+                        key.extend_from_slice(&prefix);
+                        key.push(SECTION_STATIC_COMPLEX_DELETION);
+                        encode_name(&mut key, name);
+                        put_deletion(&ks, &mut batch, &key, *deletion)?;
+                    }
+                    for (path, c) in cells {
+                        key.clear();
+                        key.extend_from_slice(&prefix);
+                        key.push(SECTION_STATIC_CELL);
+                        encode_name(&mut key, name);
+                        key.extend_from_slice(path);
+                        put_cell(&ks, &mut batch, &key, c)?;
+                    }
+                }
+            }
+        }
+        for (clustering, row) in &m.rows {
+            let mut row_prefix = prefix.clone();
+            row_prefix.push(SECTION_ROW);
+            encode_clustering(&mut row_prefix, clustering);
+            if let Some(marker) = &row.marker {
+                key.clear();
+                key.extend_from_slice(&row_prefix);
+                key.push(ROW_MARKER);
+                put_cell(&ks, &mut batch, &key, marker)?;
+            }
+            if let Some(d) = row.deletion {
+                key.clear();
+                key.extend_from_slice(&row_prefix);
+                key.push(ROW_DELETION);
+                put_deletion(&ks, &mut batch, &key, d)?;
+            }
+            for (name, data) in &row.columns {
+                match data {
+                    ColumnData::Simple(c) => {
+                        key.clear();
+                        key.extend_from_slice(&row_prefix);
+                        key.push(ROW_CELL);
+                        encode_name(&mut key, name);
+                        put_cell(&ks, &mut batch, &key, c)?;
+                    }
+                    ColumnData::Complex { deletion, cells } => {
+                        if !deletion.is_live() {
+                            key.clear();
+                            key.extend_from_slice(&row_prefix);
+                            key.push(ROW_COMPLEX_DELETION);
+                            encode_name(&mut key, name);
+                            put_deletion(&ks, &mut batch, &key, *deletion)?;
+                        }
+                        for (path, c) in cells {
+                            key.clear();
+                            key.extend_from_slice(&row_prefix);
+                            key.push(ROW_CELL);
+                            encode_name(&mut key, name);
+                            key.extend_from_slice(path);
+                            put_cell(&ks, &mut batch, &key, c)?;
+                        }
+                    }
+                }
+            }
+        }
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// Everything stored for one partition, or `None` when nothing is.
+    pub fn read_partition(
+        &self,
+        table: &TableId,
+        token: i64,
+        key: &[u8],
+    ) -> Result<Option<PartitionData>, StorageError> {
+        let ks = self.table(table)?;
+        let prefix = partition_prefix(token, key);
+        let mut p = PartitionData {
+            key: key.to_vec(),
+            token,
+            ..Default::default()
+        };
+        let mut any = false;
+        for guard in ks.prefix(&prefix) {
+            let (k, v) = guard.into_inner()?;
+            add_entry(&mut p, &k[prefix.len()..], &v)?;
+            any = true;
+        }
+        Ok(any.then_some(p))
+    }
+
+    /// Partitions in ring order, starting after `(token, key)` of `after`
+    /// (or at the start of the ring), up to `limit` partitions, stopping past
+    /// `end_token` (inclusive).
+    pub fn scan(
+        &self,
+        table: &TableId,
+        after: Option<(i64, &[u8])>,
+        start_token: i64,
+        end_token: i64,
+        limit: usize,
+    ) -> Result<Vec<PartitionData>, StorageError> {
+        let ks = self.table(table)?;
+        let start = match after {
+            Some((t, k)) => {
+                let mut p = partition_prefix(t, k);
+                p.push(0xFF); // past every entry of that partition
+                p
+            }
+            None => ordered_token(start_token).to_vec(),
+        };
+        let mut out: Vec<PartitionData> = Vec::new();
+        for guard in ks.range(start..) {
+            let (k, v) = guard.into_inner()?;
+            let (token, pkey, rest) = split_prefix(&k)?;
+            if token > end_token {
+                break;
+            }
+            let same = out
+                .last()
+                .is_some_and(|p| p.token == token && p.key == pkey);
+            if !same {
+                if out.len() == limit {
+                    break;
+                }
+                out.push(PartitionData {
+                    key: pkey.to_vec(),
+                    token,
+                    ..Default::default()
+                });
+            }
+            let p = out.last_mut().expect("pushed above");
+            add_entry(p, rest, &v)?;
+        }
+        Ok(out)
+    }
+
+    /// Deletes every partition of a table (TRUNCATE, DROP TABLE).
+    pub fn truncate(&self, table: &TableId) -> Result<(), StorageError> {
+        let old = self.table(table)?;
+        let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
+        let generation = match self.meta.get(Self::generation_key(table))? {
+            Some(v) => u64::from_be_bytes(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| StorageError::Corrupt("table generation"))?,
+            ),
+            None => 0,
+        };
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncData));
+        batch.insert(
+            &self.meta,
+            Self::generation_key(table),
+            (generation + 1).to_be_bytes().to_vec(),
+        );
+        batch.commit()?;
+        tables.remove(table);
+        self.db.delete_keyspace(old)?;
+        Ok(())
+    }
+
+    /// Node-local metadata (schema, tokens, hints bookkeeping...).
+    pub fn put_meta(&self, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncData));
+        batch.insert(&self.meta, key.to_vec(), value.to_vec());
+        batch.commit()?;
+        Ok(())
+    }
+
+    pub fn get_meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.meta.get(key)?.map(|v| v.to_vec()))
+    }
+
+    pub fn delete_meta(&self, key: &[u8]) -> Result<(), StorageError> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncData));
+        batch.remove(&self.meta, key.to_vec());
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// Every metadata entry whose key starts with `prefix`.
+    pub fn meta_prefix(&self, prefix: &[u8]) -> Result<Vec<MetaEntry>, StorageError> {
+        self.meta
+            .prefix(prefix)
+            .map(|g| {
+                g.into_inner()
+                    .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(StorageError::from)
+            })
+            .collect()
+    }
+
+    /// Syncs everything to disk (drain, clean shutdown).
+    pub fn flush(&self) -> Result<(), StorageError> {
+        self.db.persist(PersistMode::SyncAll)?;
+        Ok(())
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        self.stop.store(true, AtomicOrdering::Release);
+        if let Some(h) = self.syncer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            h.thread().unpark();
+            let _ = h.join();
+        }
+        let _ = self.db.persist(PersistMode::SyncAll);
+    }
+}
+
+fn keyspace_name(table: &TableId, generation: u64) -> String {
+    let hex: String = table.iter().map(|b| format!("{b:02x}")).collect();
+    format!("t{hex}-{generation}")
+}
+
+/// The token as bytes whose order is the token's signed order.
+fn ordered_token(token: i64) -> [u8; 8] {
+    ((token as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn partition_prefix(token: i64, key: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(12 + key.len());
+    p.extend_from_slice(&ordered_token(token));
+    p.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    p.extend_from_slice(key);
+    p
+}
+
+fn split_prefix(k: &[u8]) -> Result<(i64, &[u8], &[u8]), StorageError> {
+    let bad = StorageError::Corrupt("partition prefix");
+    let t: [u8; 8] = k
+        .get(..8)
+        .and_then(|s| s.try_into().ok())
+        .ok_or(StorageError::Corrupt("partition prefix"))?;
+    let token = (u64::from_be_bytes(t) ^ (1 << 63)) as i64;
+    let len: [u8; 4] = k.get(8..12).and_then(|s| s.try_into().ok()).ok_or(bad)?;
+    let len = u32::from_be_bytes(len) as usize;
+    let key = k
+        .get(12..12 + len)
+        .ok_or(StorageError::Corrupt("partition key"))?;
+    Ok((token, key, &k[12 + len..]))
+}
+
+fn encode_name(out: &mut Vec<u8>, name: &str) {
+    out.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    out.extend_from_slice(name.as_bytes());
+}
+
+fn encode_clustering(out: &mut Vec<u8>, c: &[Vec<u8>]) {
+    out.push(c.len() as u8);
+    for v in c {
+        out.extend_from_slice(&(v.len() as u32).to_be_bytes());
+        out.extend_from_slice(v);
+    }
+}
+
+fn encode_bound(out: &mut Vec<u8>, b: &Bound) {
+    match b {
+        Bound::Unbounded => out.push(0),
+        Bound::Inclusive(c) => {
+            out.push(1);
+            encode_clustering(out, c);
+        }
+        Bound::Exclusive(c) => {
+            out.push(2);
+            encode_clustering(out, c);
+        }
+    }
+}
+
+/// A cursor over stored bytes whose every read is checked.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], StorageError> {
+        if self.0.len() < n {
+            return Err(StorageError::Corrupt(what));
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Ok(a)
+    }
+    fn u8(&mut self, what: &'static str) -> Result<u8, StorageError> {
+        Ok(self.take(1, what)?[0])
+    }
+    fn u16(&mut self, what: &'static str) -> Result<u16, StorageError> {
+        Ok(u16::from_be_bytes(
+            self.take(2, what)?
+                .try_into()
+                .map_err(|_| StorageError::Corrupt(what))?,
+        ))
+    }
+    fn u32(&mut self, what: &'static str) -> Result<u32, StorageError> {
+        Ok(u32::from_be_bytes(
+            self.take(4, what)?
+                .try_into()
+                .map_err(|_| StorageError::Corrupt(what))?,
+        ))
+    }
+    fn i64(&mut self, what: &'static str) -> Result<i64, StorageError> {
+        Ok(i64::from_be_bytes(
+            self.take(8, what)?
+                .try_into()
+                .map_err(|_| StorageError::Corrupt(what))?,
+        ))
+    }
+    fn name(&mut self) -> Result<String, StorageError> {
+        let n = self.u16("column name length")? as usize;
+        String::from_utf8(self.take(n, "column name")?.to_vec())
+            .map_err(|_| StorageError::Corrupt("column name"))
+    }
+    fn clustering(&mut self) -> Result<Clustering, StorageError> {
+        let n = self.u8("clustering size")? as usize;
+        let mut c = Vec::with_capacity(n);
+        for _ in 0..n {
+            let len = self.u32("clustering length")? as usize;
+            c.push(self.take(len, "clustering value")?.to_vec());
+        }
+        Ok(c)
+    }
+    fn bound(&mut self) -> Result<Bound, StorageError> {
+        Ok(match self.u8("bound kind")? {
+            0 => Bound::Unbounded,
+            1 => Bound::Inclusive(self.clustering()?),
+            2 => Bound::Exclusive(self.clustering()?),
+            _ => return Err(StorageError::Corrupt("bound kind")),
+        })
+    }
+}
+
+fn encode_cell(c: &Cell) -> Vec<u8> {
+    let mut v = Vec::with_capacity(21 + c.value.as_ref().map_or(0, Vec::len));
+    v.push(u8::from(c.value.is_none()));
+    v.extend_from_slice(&c.timestamp.to_be_bytes());
+    v.extend_from_slice(&c.ttl.to_be_bytes());
+    v.extend_from_slice(&c.local_deletion_time.to_be_bytes());
+    if let Some(value) = &c.value {
+        v.extend_from_slice(value);
+    }
+    v
+}
+
+fn decode_cell(bytes: &[u8]) -> Result<Cell, StorageError> {
+    let mut r = Reader(bytes);
+    let tombstone = r.u8("cell flags")? & 1 == 1;
+    let timestamp = r.i64("cell timestamp")?;
+    let ttl = r.u32("cell ttl")? as i32;
+    let local_deletion_time = r.i64("cell deletion time")?;
+    Ok(Cell {
+        timestamp,
+        ttl,
+        local_deletion_time,
+        value: (!tombstone).then(|| r.0.to_vec()),
+    })
+}
+
+fn encode_deletion(d: Deletion) -> Vec<u8> {
+    let mut v = Vec::with_capacity(16);
+    v.extend_from_slice(&d.marked_at.to_be_bytes());
+    v.extend_from_slice(&d.local_deletion_time.to_be_bytes());
+    v
+}
+
+fn decode_deletion(bytes: &[u8]) -> Result<Deletion, StorageError> {
+    let mut r = Reader(bytes);
+    Ok(Deletion {
+        marked_at: r.i64("deletion timestamp")?,
+        local_deletion_time: r.i64("deletion time")?,
+    })
+}
+
+fn put_cell(
+    ks: &Keyspace,
+    batch: &mut OwnedWriteBatch,
+    key: &[u8],
+    c: &Cell,
+) -> Result<(), StorageError> {
+    if let Some(existing) = ks.get(key)? {
+        let existing = decode_cell(&existing)?;
+        if cell::winner(&existing, c) != std::cmp::Ordering::Less {
+            return Ok(());
+        }
+    }
+    batch.insert(ks, key.to_vec(), encode_cell(c));
+    Ok(())
+}
+
+fn put_deletion(
+    ks: &Keyspace,
+    batch: &mut OwnedWriteBatch,
+    key: &[u8],
+    d: Deletion,
+) -> Result<(), StorageError> {
+    let d = match ks.get(key)? {
+        Some(existing) => decode_deletion(&existing)?.max(d),
+        None => d,
+    };
+    batch.insert(ks, key.to_vec(), encode_deletion(d));
+    Ok(())
+}
+
+fn row_mut(p: &mut PartitionData, clustering: Clustering) -> &mut RowData {
+    // Entries of one row are adjacent in key order, so the last row is the usual match.
+    if p.rows.last().is_none_or(|(c, _)| *c != clustering) {
+        p.rows.push((clustering, RowData::default()));
+    }
+    &mut p.rows.last_mut().expect("pushed above").1
+}
+
+fn add_column_entry(
+    row: &mut RowData,
+    name: String,
+    path: &[u8],
+    deletion: Option<Deletion>,
+    cell: Option<Cell>,
+) {
+    let entry = row.columns.entry(name);
+    match (path.is_empty(), deletion, cell) {
+        (true, None, Some(c)) => {
+            entry.or_insert(ColumnData::Simple(c));
+        }
+        (_, d, c) => {
+            let data = entry.or_insert_with(|| ColumnData::Complex {
+                deletion: Deletion::LIVE,
+                cells: Default::default(),
+            });
+            if let ColumnData::Complex { deletion, cells } = data {
+                if let Some(d) = d {
+                    *deletion = (*deletion).max(d);
+                }
+                if let Some(c) = c {
+                    cells.insert(path.to_vec(), c);
+                }
+            }
+        }
+    }
+}
+
+/// Adds one stored entry (key past the partition prefix, value) to `p`.
+fn add_entry(p: &mut PartitionData, rest: &[u8], value: &[u8]) -> Result<(), StorageError> {
+    let mut r = Reader(rest);
+    match r.u8("section")? {
+        SECTION_PARTITION_DELETION => {
+            let d = decode_deletion(value)?;
+            p.deletion = Some(p.deletion.map_or(d, |x| x.max(d)));
+        }
+        SECTION_RANGE_TOMBSTONE => {
+            let start = r.bound()?;
+            let end = r.bound()?;
+            p.range_tombstones.push(RangeTombstone {
+                start,
+                end,
+                deletion: decode_deletion(value)?,
+            });
+        }
+        SECTION_STATIC_CELL => {
+            let name = r.name()?;
+            add_column_entry(
+                &mut p.static_row,
+                name,
+                r.0,
+                None,
+                Some(decode_cell(value)?),
+            );
+        }
+        SECTION_STATIC_COMPLEX_DELETION => {
+            let name = r.name()?;
+            add_column_entry(
+                &mut p.static_row,
+                name,
+                &[],
+                Some(decode_deletion(value)?),
+                None,
+            );
+        }
+        SECTION_ROW => {
+            let clustering = r.clustering()?;
+            let row = row_mut(p, clustering);
+            match r.u8("row entry kind")? {
+                ROW_MARKER => row.marker = Some(decode_cell(value)?),
+                ROW_DELETION => row.deletion = Some(decode_deletion(value)?),
+                ROW_CELL => {
+                    let name = r.name()?;
+                    add_column_entry(row, name, r.0, None, Some(decode_cell(value)?));
+                }
+                ROW_COMPLEX_DELETION => {
+                    let name = r.name()?;
+                    add_column_entry(row, name, &[], Some(decode_deletion(value)?), None);
+                }
+                _ => return Err(StorageError::Corrupt("row entry kind")),
+            }
+        }
+        _ => return Err(StorageError::Corrupt("section")),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Ordering;
+
+    const T: TableId = [7; 16];
+
+    fn cmp(a: &[Vec<u8>], b: &[Vec<u8>]) -> Ordering {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| x.cmp(y))
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or(Ordering::Equal)
+    }
+
+    fn write(s: &Storage, token: i64, key: &[u8], ck: &[u8], col: &str, ts: i64, v: &[u8]) {
+        let mut row = RowData {
+            marker: Some(Cell::live(ts, vec![])),
+            ..Default::default()
+        };
+        row.columns
+            .insert(col.into(), ColumnData::Simple(Cell::live(ts, v.to_vec())));
+        let m = Mutation {
+            table: T,
+            token,
+            key: key.to_vec(),
+            rows: vec![(vec![ck.to_vec()], row)],
+            ..Default::default()
+        };
+        s.apply(&m, true).unwrap();
+    }
+
+    fn value(s: &Storage, token: i64, key: &[u8], col: &str) -> Option<Vec<u8>> {
+        let p = s.read_partition(&T, token, key).unwrap()?;
+        let live = p.resolve(0, &cmp);
+        live.rows.first().and_then(|r| match r.columns.get(col) {
+            Some(partition::LiveColumn::Simple(c)) => c.value.clone(),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn last_write_wins_whatever_the_arrival_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Storage::open(dir.path(), CommitlogSync::Batch).unwrap();
+        write(&s, 5, b"k", b"c", "v", 20, b"new");
+        write(&s, 5, b"k", b"c", "v", 10, b"old");
+        assert_eq!(value(&s, 5, b"k", "v").as_deref(), Some(&b"new"[..]));
+        write(&s, 5, b"k", b"c", "v", 30, b"newer");
+        assert_eq!(value(&s, 5, b"k", "v").as_deref(), Some(&b"newer"[..]));
+        assert!(s.read_partition(&T, 5, b"other").unwrap().is_none());
+    }
+
+    #[test]
+    fn survives_reopen_and_truncate_empties() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Storage::open(dir.path(), CommitlogSync::default()).unwrap();
+            write(&s, -3, b"a", b"1", "v", 1, b"x");
+            s.put_meta(b"schema/ks", b"{}").unwrap();
+        }
+        let s = Storage::open(dir.path(), CommitlogSync::default()).unwrap();
+        assert_eq!(value(&s, -3, b"a", "v").as_deref(), Some(&b"x"[..]));
+        assert_eq!(
+            s.get_meta(b"schema/ks").unwrap().as_deref(),
+            Some(&b"{}"[..])
+        );
+        s.truncate(&T).unwrap();
+        assert!(s.read_partition(&T, -3, b"a").unwrap().is_none());
+        write(&s, -3, b"a", b"1", "v", 2, b"y");
+        drop(s);
+        let s = Storage::open(dir.path(), CommitlogSync::default()).unwrap();
+        assert_eq!(value(&s, -3, b"a", "v").as_deref(), Some(&b"y"[..]));
+    }
+
+    #[test]
+    fn scan_walks_the_ring_in_token_order_with_paging() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Storage::open(dir.path(), CommitlogSync::default()).unwrap();
+        let tokens = [i64::MAX, 0, -1, i64::MIN + 1, 42, 7];
+        for (i, t) in tokens.iter().enumerate() {
+            write(&s, *t, format!("k{i}").as_bytes(), b"c", "v", 1, b"x");
+            write(&s, *t, format!("k{i}").as_bytes(), b"d", "v", 1, b"y");
+        }
+        let mut seen = Vec::new();
+        let mut after: Option<(i64, Vec<u8>)> = None;
+        loop {
+            let page = s
+                .scan(
+                    &T,
+                    after.as_ref().map(|(t, k)| (*t, k.as_slice())),
+                    i64::MIN,
+                    i64::MAX,
+                    2,
+                )
+                .unwrap();
+            if page.is_empty() {
+                break;
+            }
+            for p in &page {
+                assert_eq!(p.rows.len(), 2, "both rows of a partition in one page");
+                seen.push(p.token);
+            }
+            let last = page.last().unwrap();
+            after = Some((last.token, last.key.clone()));
+        }
+        let mut sorted = tokens.to_vec();
+        sorted.sort();
+        assert_eq!(seen, sorted);
+        let some = s.scan(&T, None, 0, 42, 100).unwrap();
+        assert_eq!(some.iter().map(|p| p.token).collect::<Vec<_>>(), [0, 7, 42]);
+    }
+
+    #[test]
+    fn deletions_and_collections_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Storage::open(dir.path(), CommitlogSync::default()).unwrap();
+        let mut cells = std::collections::BTreeMap::new();
+        cells.insert(b"e1".to_vec(), Cell::live(5, vec![]));
+        let mut row = RowData::default();
+        row.columns.insert(
+            "set".into(),
+            ColumnData::Complex {
+                deletion: Deletion {
+                    marked_at: 4,
+                    local_deletion_time: 1,
+                },
+                cells,
+            },
+        );
+        let mut static_row = RowData::default();
+        static_row.columns.insert(
+            "s".into(),
+            ColumnData::Simple(Cell::live(5, b"st".to_vec())),
+        );
+        let m = Mutation {
+            table: T,
+            token: 1,
+            key: b"p".to_vec(),
+            partition_deletion: Some(Deletion {
+                marked_at: 2,
+                local_deletion_time: 1,
+            }),
+            range_tombstones: vec![RangeTombstone {
+                start: Bound::Inclusive(vec![b"a".to_vec()]),
+                end: Bound::Unbounded,
+                deletion: Deletion {
+                    marked_at: 3,
+                    local_deletion_time: 1,
+                },
+            }],
+            static_row,
+            rows: vec![(vec![b"z".to_vec()], row)],
+        };
+        s.apply(&m, true).unwrap();
+        let p = s.read_partition(&T, 1, b"p").unwrap().unwrap();
+        assert_eq!(p.deletion, m.partition_deletion);
+        assert_eq!(p.range_tombstones, m.range_tombstones);
+        assert_eq!(p.static_row, m.static_row);
+        assert_eq!(p.rows, m.rows);
+    }
+
+    #[test]
+    fn corrupt_entries_are_errors_not_panics() {
+        let mut p = PartitionData::default();
+        for bad in [
+            &[][..],
+            &[0x10],
+            &[0x10, 1, 0, 0, 0, 9],
+            &[0x02, 0, 5, b'a'],
+            &[0x77],
+        ] {
+            assert!(add_entry(&mut p, bad, &[0; 21]).is_err(), "{bad:?}");
+        }
+        assert!(decode_cell(&[0, 1]).is_err());
+    }
+}
