@@ -1,0 +1,293 @@
+//! A node's settings, from flags or from the environment variables of the
+//! official `cassandra` Docker image, so that the ccrsim node image is a
+//! drop-in for it.
+//!
+//! | flag | environment | default |
+//! |---|---|---|
+//! | `--cluster-name` | `CASSANDRA_CLUSTER_NAME` | `Test Cluster` |
+//! | `--dc` | `CASSANDRA_DC` | `datacenter1` |
+//! | `--rack` | `CASSANDRA_RACK` | `rack1` |
+//! | `--seeds` | `CASSANDRA_SEEDS` | the node itself |
+//! | `--listen-address` | `CASSANDRA_LISTEN_ADDRESS` | `auto`: the address the host name resolves to, else 127.0.0.1 |
+//! | `--broadcast-address` | `CASSANDRA_BROADCAST_ADDRESS` | the listen address |
+//! | `--rpc-address` | `CASSANDRA_RPC_ADDRESS` | the listen address |
+//! | `--broadcast-rpc-address` | `CASSANDRA_BROADCAST_RPC_ADDRESS` | the rpc address |
+//! | `--num-tokens` | `CASSANDRA_NUM_TOKENS` | 16 |
+//! | `--endpoint-snitch` | `CASSANDRA_ENDPOINT_SNITCH` | `SimpleSnitch` |
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::node::storage::CommitlogSync;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Authenticator {
+    /// `org.apache.cassandra.auth.PasswordAuthenticator`: SASL PLAIN logins against roles.
+    Password,
+    /// `org.apache.cassandra.auth.AllowAllAuthenticator`: no login.
+    AllowAll,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyncMode {
+    Periodic,
+    Batch,
+}
+
+/// `ccrsim node` flags.
+#[derive(Debug, Clone, Args)]
+pub struct NodeArgs {
+    #[arg(long, env = "CASSANDRA_CLUSTER_NAME", default_value = "Test Cluster")]
+    pub cluster_name: String,
+    #[arg(long, env = "CASSANDRA_DC", default_value = "datacenter1")]
+    pub dc: String,
+    #[arg(long, env = "CASSANDRA_RACK", default_value = "rack1")]
+    pub rack: String,
+    /// Comma-separated seed addresses.
+    #[arg(long, env = "CASSANDRA_SEEDS", value_delimiter = ',')]
+    pub seeds: Vec<String>,
+    /// An address, or `auto` for the address the host name resolves to.
+    #[arg(long, env = "CASSANDRA_LISTEN_ADDRESS", default_value = "auto")]
+    pub listen_address: String,
+    #[arg(long, env = "CASSANDRA_BROADCAST_ADDRESS")]
+    pub broadcast_address: Option<String>,
+    #[arg(long, env = "CASSANDRA_RPC_ADDRESS")]
+    pub rpc_address: Option<String>,
+    #[arg(long, env = "CASSANDRA_BROADCAST_RPC_ADDRESS")]
+    pub broadcast_rpc_address: Option<String>,
+    #[arg(long, env = "CASSANDRA_NUM_TOKENS", default_value_t = 16)]
+    pub num_tokens: u16,
+    #[arg(
+        long,
+        env = "CASSANDRA_ENDPOINT_SNITCH",
+        default_value = "SimpleSnitch"
+    )]
+    pub endpoint_snitch: String,
+    #[arg(long, env = "CASSANDRA_CQL_PORT", default_value_t = 9042)]
+    pub cql_port: u16,
+    #[arg(long, env = "CASSANDRA_STORAGE_PORT", default_value_t = 7000)]
+    pub storage_port: u16,
+    /// Where the node keeps its data.
+    #[arg(long, env = "CASSANDRA_DATA_DIR", default_value = "/var/lib/cassandra")]
+    pub data_dir: PathBuf,
+    #[arg(long, value_enum, default_value = "password")]
+    pub authenticator: Authenticator,
+    /// The default superuser created on first start.
+    #[arg(long, default_value = "cassandra")]
+    pub superuser_name: String,
+    #[arg(
+        long,
+        env = "CCRSIM_SUPERUSER_PASSWORD",
+        default_value = "cassandra",
+        hide_env_values = true
+    )]
+    pub superuser_password: String,
+    /// Cassandra's `commitlog_sync`.
+    #[arg(long, value_enum, default_value = "periodic")]
+    pub commitlog_sync: SyncMode,
+    /// Cassandra's `commitlog_sync_period` in milliseconds (periodic mode).
+    #[arg(long, default_value_t = 10_000)]
+    pub commitlog_sync_period_ms: u64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("invalid {what} '{value}': {reason}")]
+    Address {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+/// A node's resolved settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    pub cluster_name: String,
+    pub dc: String,
+    pub rack: String,
+    pub seeds: Vec<IpAddr>,
+    pub listen_address: IpAddr,
+    pub broadcast_address: IpAddr,
+    pub rpc_address: IpAddr,
+    pub broadcast_rpc_address: IpAddr,
+    pub num_tokens: u16,
+    pub endpoint_snitch: String,
+    pub cql_port: u16,
+    pub storage_port: u16,
+    pub data_dir: PathBuf,
+    pub authenticator: Authenticator,
+    pub superuser_name: String,
+    pub superuser_password: String,
+    pub commitlog_sync: CommitlogSync,
+}
+
+fn parse_addr(what: &'static str, value: &str) -> Result<IpAddr, ConfigError> {
+    let v = value.trim();
+    if v.eq_ignore_ascii_case("auto") {
+        return Ok(own_address());
+    }
+    if let Ok(ip) = v.parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    // A host name, as Docker users give container names.
+    (v, 0)
+        .to_socket_addrs()
+        .map_err(|e| ConfigError::Address {
+            what,
+            value: v.to_string(),
+            reason: e.to_string(),
+        })?
+        .map(|a: SocketAddr| a.ip())
+        .find(IpAddr::is_ipv4)
+        .ok_or_else(|| ConfigError::Address {
+            what,
+            value: v.to_string(),
+            reason: "no IPv4 address".into(),
+        })
+}
+
+/// The address this host's name resolves to (a container's own interface),
+/// or 127.0.0.1.
+pub fn own_address() -> IpAddr {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    let host = host.trim();
+    if !host.is_empty()
+        && let Ok(addrs) = (host, 0).to_socket_addrs()
+    {
+        for a in addrs {
+            if a.ip().is_ipv4() && !a.ip().is_loopback() {
+                return a.ip();
+            }
+        }
+    }
+    IpAddr::V4(Ipv4Addr::LOCALHOST)
+}
+
+impl NodeArgs {
+    pub fn resolve(&self) -> Result<NodeConfig, ConfigError> {
+        let listen_address = parse_addr("listen address", &self.listen_address)?;
+        let opt = |what, v: &Option<String>, default: IpAddr| match v {
+            Some(s) if !s.trim().is_empty() => parse_addr(what, s),
+            _ => Ok(default),
+        };
+        let broadcast_address = opt("broadcast address", &self.broadcast_address, listen_address)?;
+        let rpc_address = opt("rpc address", &self.rpc_address, listen_address)?;
+        let broadcast_rpc_address = opt(
+            "broadcast rpc address",
+            &self.broadcast_rpc_address,
+            if rpc_address.is_unspecified() {
+                broadcast_address
+            } else {
+                rpc_address
+            },
+        )?;
+        let mut seeds = Vec::new();
+        for s in self.seeds.iter().filter(|s| !s.trim().is_empty()) {
+            // Seeds may carry a storage port (`10.0.0.1:7000`), as in cassandra.yaml.
+            let host = s
+                .trim()
+                .rsplit_once(':')
+                .filter(|(_, p)| p.parse::<u16>().is_ok())
+                .map_or(s.trim(), |(h, _)| h);
+            seeds.push(parse_addr("seed", host)?);
+        }
+        if seeds.is_empty() {
+            seeds.push(broadcast_address);
+        }
+        if self.num_tokens == 0 {
+            return Err(ConfigError::Invalid("num_tokens must be at least 1".into()));
+        }
+        if self.dc.trim().is_empty() || self.rack.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "datacenter and rack must not be empty".into(),
+            ));
+        }
+        let commitlog_sync = match self.commitlog_sync {
+            SyncMode::Batch => CommitlogSync::Batch,
+            SyncMode::Periodic => {
+                CommitlogSync::Periodic(Duration::from_millis(self.commitlog_sync_period_ms.max(1)))
+            }
+        };
+        Ok(NodeConfig {
+            cluster_name: self.cluster_name.clone(),
+            dc: self.dc.clone(),
+            rack: self.rack.clone(),
+            seeds,
+            listen_address,
+            broadcast_address,
+            rpc_address,
+            broadcast_rpc_address,
+            num_tokens: self.num_tokens,
+            endpoint_snitch: self.endpoint_snitch.clone(),
+            cql_port: self.cql_port,
+            storage_port: self.storage_port,
+            data_dir: self.data_dir.clone(),
+            authenticator: self.authenticator,
+            superuser_name: self.superuser_name.clone(),
+            superuser_password: self.superuser_password.clone(),
+            commitlog_sync,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        node: NodeArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<NodeConfig, ConfigError> {
+        let mut argv = vec!["t"];
+        argv.extend_from_slice(args);
+        T::try_parse_from(argv).unwrap().node.resolve()
+    }
+
+    #[test]
+    fn flags_resolve_with_cassandra_defaults() {
+        let c = parse(&[
+            "--listen-address",
+            "127.0.1.1",
+            "--dc",
+            "dc1",
+            "--seeds",
+            "127.0.1.1:7000,127.0.2.1",
+            "--data-dir",
+            "/tmp/x",
+        ])
+        .unwrap();
+        assert_eq!(c.listen_address, "127.0.1.1".parse::<IpAddr>().unwrap());
+        assert_eq!(c.broadcast_rpc_address, c.listen_address);
+        assert_eq!(c.seeds.len(), 2);
+        assert_eq!(
+            (
+                c.cluster_name.as_str(),
+                c.rack.as_str(),
+                c.num_tokens,
+                c.cql_port
+            ),
+            ("Test Cluster", "rack1", 16, 9042)
+        );
+        let solo = parse(&["--listen-address", "127.0.3.1"]).unwrap();
+        assert_eq!(
+            solo.seeds,
+            vec![solo.listen_address],
+            "a lone node seeds itself"
+        );
+        assert!(parse(&["--listen-address", "no.such.host.invalid"]).is_err());
+        assert!(parse(&["--num-tokens", "0", "--listen-address", "127.0.0.1"]).is_err());
+        assert!(!own_address().is_unspecified());
+    }
+}
