@@ -14,6 +14,7 @@
 //! Murmur3 partitioner, the CQL parser, schema and system tables, the query
 //! executor, and the server that ties them to sockets.
 
+pub mod auth;
 pub mod config;
 pub mod schema;
 pub mod storage;
