@@ -9,13 +9,21 @@
 //!
 //! - [`storage`]: durable data on an embedded LSM engine, with Cassandra's
 //!   cells, timestamps, tombstones, TTLs and row liveness.
+//! - [`schema`]: keyspaces (replication strategies validated as Cassandra
+//!   does), tables, columns, options, and the schema version.
+//! - [`config`]: a node's settings from flags or the official Docker image's
+//!   `CASSANDRA_*` environment variables.
+//! - [`auth`]: PasswordAuthenticator logins (SASL PLAIN, bcrypt).
+//! - [`ring`]: the node's host id and tokens, kept across restarts.
+//! - [`types`]: CQL data types.
 //!
-//! Arriving next: the native protocol codec, CQL types and values, the
-//! Murmur3 partitioner, the CQL parser, schema and system tables, the query
-//! executor, and the server that ties them to sockets.
+//! Arriving next: the native protocol codec, CQL values, the Murmur3
+//! partitioner, the CQL parser, system tables, the query executor, and the
+//! server that ties them to sockets (`ccrsim node`).
 
 pub mod auth;
 pub mod config;
+pub mod ring;
 pub mod schema;
 pub mod storage;
 pub mod types;
