@@ -28,3 +28,4 @@ pub mod ring;
 pub mod schema;
 pub mod storage;
 pub mod types;
+pub mod write;
