@@ -23,6 +23,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod error;
 pub mod query;
 pub mod ring;
 pub mod schema;
