@@ -13,6 +13,8 @@
 //! version is, so nodes (and drivers waiting for schema agreement) can tell
 //! whether they agree.
 
+pub mod persist;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
