@@ -27,6 +27,7 @@ pub mod error;
 pub mod query;
 pub mod ring;
 pub mod schema;
+pub mod server;
 pub mod storage;
 pub mod types;
 pub mod write;
