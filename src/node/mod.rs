@@ -23,7 +23,9 @@
 
 pub mod auth;
 pub mod config;
+pub mod consistency;
 pub mod error;
+pub mod placement;
 pub mod query;
 pub mod ring;
 pub mod schema;
