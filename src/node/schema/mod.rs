@@ -473,7 +473,7 @@ impl TableMeta {
             if is_multicell(ty) {
                 return Err(invalid(format!(
                     "Invalid non-frozen collection type {} for PRIMARY KEY component {c}",
-                    type_text(ty)
+                    ty.to_string()
                 )));
             }
         }
@@ -637,43 +637,6 @@ impl TableMeta {
         }
         self.columns.retain(|c| !names.contains(&c.name));
         Ok(())
-    }
-}
-
-/// A CQL type as `system_schema.columns.type` shows it. (The types module
-/// has the full Display; this local copy keeps the schema independent.)
-pub fn type_text(ty: &CqlType) -> String {
-    match ty {
-        CqlType::Ascii => "ascii".into(),
-        CqlType::Bigint => "bigint".into(),
-        CqlType::Blob => "blob".into(),
-        CqlType::Boolean => "boolean".into(),
-        CqlType::Counter => "counter".into(),
-        CqlType::Date => "date".into(),
-        CqlType::Decimal => "decimal".into(),
-        CqlType::Double => "double".into(),
-        CqlType::Duration => "duration".into(),
-        CqlType::Float => "float".into(),
-        CqlType::Inet => "inet".into(),
-        CqlType::Int => "int".into(),
-        CqlType::Smallint => "smallint".into(),
-        CqlType::Text => "text".into(),
-        CqlType::Time => "time".into(),
-        CqlType::Timestamp => "timestamp".into(),
-        CqlType::Timeuuid => "timeuuid".into(),
-        CqlType::Tinyint => "tinyint".into(),
-        CqlType::Uuid => "uuid".into(),
-        CqlType::Varint => "varint".into(),
-        CqlType::List(t) => format!("list<{}>", type_text(t)),
-        CqlType::Set(t) => format!("set<{}>", type_text(t)),
-        CqlType::Map(k, v) => format!("map<{}, {}>", type_text(k), type_text(v)),
-        CqlType::Tuple(ts) => format!(
-            "tuple<{}>",
-            ts.iter().map(type_text).collect::<Vec<_>>().join(", ")
-        ),
-        CqlType::Udt { name, .. } => name.clone(),
-        CqlType::Frozen(t) => format!("frozen<{}>", type_text(t)),
-        CqlType::Custom(c) => format!("'{c}'"),
     }
 }
 
@@ -908,7 +871,7 @@ impl Schema {
             for t in ks.tables.values() {
                 let _ = write!(text, "T{}|{:?}|{:?};", t.name, t.id, t.options);
                 for c in &t.columns {
-                    let _ = write!(text, "C{}|{}|{:?};", c.name, type_text(&c.ty), c.kind);
+                    let _ = write!(text, "C{}|{}|{:?};", c.name, c.ty.to_string(), c.kind);
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! The schema as JSON, kept in the node's metadata so that it survives
-//! restarts. Types are stored as their CQL text and read back through the
-//! type parser the caller passes in.
+//! restarts. Types are stored as their CQL text and read back with the
+//! type parser.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     ColumnKind, ColumnMeta, Keyspace, KeyspaceMeta, OptionValue, Order, Schema, SchemaError,
-    Strategy, TableMeta, TableOptions, type_text,
+    Strategy, TableMeta, TableOptions,
 };
 use crate::node::types::CqlType;
 
@@ -71,7 +71,7 @@ pub fn to_json(schema: &Schema) -> Value {
                                 ColumnKind::Regular => ("regular", -1, "none"),
                                 ColumnKind::Static => ("static", -1, "none"),
                             };
-                            json!({"name": c.name, "type": type_text(&c.ty), "kind": kind, "position": position, "order": order})
+                            json!({"name": c.name, "type": c.ty.to_string(), "kind": kind, "position": position, "order": order})
                         })
                         .collect();
                     let other: Map<String, Value> = t.options.other.iter().map(|(k, v)| (k.clone(), option_json(v))).collect();
@@ -101,11 +101,8 @@ fn corrupt(what: &str) -> SchemaError {
     SchemaError::Invalid(format!("stored schema is unreadable: {what}"))
 }
 
-/// Reads a schema written by [`to_json`]; `parse_type` reads CQL type text.
-pub fn from_json(
-    v: &Value,
-    parse_type: &dyn Fn(&str) -> Option<CqlType>,
-) -> Result<Schema, SchemaError> {
+/// Reads a schema written by [`to_json`].
+pub fn from_json(v: &Value) -> Result<Schema, SchemaError> {
     let mut schema = Schema::default();
     for ks in v["keyspaces"]
         .as_array()
@@ -152,8 +149,8 @@ pub fn from_json(
                     .ok_or_else(|| corrupt("column name"))?
                     .to_string();
                 let ty_text = c["type"].as_str().ok_or_else(|| corrupt("column type"))?;
-                let ty = parse_type(ty_text)
-                    .ok_or_else(|| corrupt(&format!("column type {ty_text}")))?;
+                let ty = CqlType::parse(ty_text)
+                    .map_err(|e| corrupt(&format!("column type {ty_text}: {e}")))?;
                 let pos = c["position"].as_i64().unwrap_or(-1).clamp(0, 255) as u8;
                 let kind = match c["kind"].as_str() {
                     Some("partition_key") => ColumnKind::PartitionKey(pos),
@@ -221,15 +218,6 @@ mod tests {
     use super::*;
     use crate::node::schema::TableSpec;
 
-    fn parse(t: &str) -> Option<CqlType> {
-        Some(match t {
-            "text" => CqlType::Text,
-            "int" => CqlType::Int,
-            "set<int>" => CqlType::Set(Box::new(CqlType::Int)),
-            _ => return None,
-        })
-    }
-
     #[test]
     fn schema_round_trips() {
         let mut s = Schema::default();
@@ -270,9 +258,9 @@ mod tests {
         s.create_table(TableMeta::create("ks", "t", [5; 16], &spec).unwrap(), false)
             .unwrap();
         let text = to_json(&s).to_string();
-        let back = from_json(&serde_json::from_str(&text).unwrap(), &parse).unwrap();
+        let back = from_json(&serde_json::from_str(&text).unwrap()).unwrap();
         assert_eq!(back, s);
         assert_eq!(back.version(), s.version());
-        assert!(from_json(&json!({"keyspaces": [{"name": 1}]}), &parse).is_err());
+        assert!(from_json(&json!({"keyspaces": [{"name": 1}]})).is_err());
     }
 }
