@@ -473,7 +473,7 @@ impl TableMeta {
             if is_multicell(ty) {
                 return Err(invalid(format!(
                     "Invalid non-frozen collection type {} for PRIMARY KEY component {c}",
-                    ty.to_string()
+                    ty
                 )));
             }
         }
@@ -871,7 +871,7 @@ impl Schema {
             for t in ks.tables.values() {
                 let _ = write!(text, "T{}|{:?}|{:?};", t.name, t.id, t.options);
                 for c in &t.columns {
-                    let _ = write!(text, "C{}|{}|{:?};", c.name, c.ty.to_string(), c.kind);
+                    let _ = write!(text, "C{}|{}|{:?};", c.name, c.ty, c.kind);
                 }
             }
         }
