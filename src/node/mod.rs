@@ -32,6 +32,7 @@ pub mod ring;
 pub mod schema;
 pub mod server;
 pub mod storage;
+pub mod system;
 pub mod types;
 pub mod value;
 pub mod write;
