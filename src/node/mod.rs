@@ -27,6 +27,7 @@ pub mod consistency;
 pub mod error;
 pub mod partitioner;
 pub mod placement;
+pub mod protocol;
 pub mod query;
 pub mod ring;
 pub mod schema;
