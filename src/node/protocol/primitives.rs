@@ -28,6 +28,9 @@ pub enum Value<'a> {
     Bytes(&'a [u8]),
 }
 
+/// One entry of a custom payload: a key and its (maybe null) bytes.
+pub type PayloadEntry<'a> = (&'a str, Option<&'a [u8]>);
+
 pub struct Reader<'a> {
     buf: &'a [u8],
 }
@@ -134,10 +137,7 @@ impl<'a> Reader<'a> {
     }
 
     /// [bytes map] (custom payloads).
-    pub fn bytes_map(
-        &mut self,
-        what: &str,
-    ) -> Result<Vec<(&'a str, Option<&'a [u8]>)>, DecodeError> {
+    pub fn bytes_map(&mut self, what: &str) -> Result<Vec<PayloadEntry<'a>>, DecodeError> {
         let n = usize::from(self.u16(what)?);
         if n * 6 > self.remaining() {
             return Err(short(what));
