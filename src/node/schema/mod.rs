@@ -892,6 +892,89 @@ fn fnv64(seed: u64, bytes: &[u8]) -> u64 {
     })
 }
 
+/// Names of the system keyspaces that hold replicated data, with the
+/// replication Cassandra 4.1 creates them with (SimpleStrategy, which users
+/// must change for a multi-datacenter cluster: the replication scripts do).
+pub const REPLICATED_SYSTEM_KEYSPACES: [(&str, u32); 3] = [
+    ("system_auth", 1),
+    ("system_distributed", 3),
+    ("system_traces", 2),
+];
+
+/// A stable id for a system table, derived from its keyspace and name.
+pub fn system_table_id(keyspace: &str, table: &str) -> [u8; 16] {
+    let text = format!("{keyspace}.{table}");
+    let a = fnv64(0xcbf2_9ce4_8422_2325, text.as_bytes());
+    let b = fnv64(0x8422_2325_cbf2_9ce4, text.as_bytes());
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&a.to_be_bytes());
+    out[8..].copy_from_slice(&b.to_be_bytes());
+    out[6] = (out[6] & 0x0f) | 0x30;
+    out[8] = (out[8] & 0x3f) | 0x80;
+    out
+}
+
+/// `system_auth.roles`, where roles and their password hashes live.
+pub fn roles_table() -> TableMeta {
+    let text = CqlType::Text;
+    let spec = TableSpec {
+        columns: vec![
+            ("role".into(), text.clone(), false),
+            ("can_login".into(), CqlType::Boolean, false),
+            ("is_superuser".into(), CqlType::Boolean, false),
+            (
+                "member_of".into(),
+                CqlType::Set(Box::new(text.clone())),
+                false,
+            ),
+            ("salted_hash".into(), text, false),
+        ],
+        partition_key: vec!["role".into()],
+        options: vec![
+            (
+                "comment".into(),
+                OptionValue::Text("role definitions".into()),
+            ),
+            ("gc_grace_seconds".into(), OptionValue::Number(7_776_000.0)),
+        ],
+        ..Default::default()
+    };
+    TableMeta::create(
+        "system_auth",
+        "roles",
+        system_table_id("system_auth", "roles"),
+        &spec,
+    )
+    .expect("the roles table is valid")
+}
+
+impl Schema {
+    /// A schema holding the replicated system keyspaces as Cassandra creates them.
+    pub fn bootstrap() -> Schema {
+        let mut s = Schema::default();
+        for (name, rf) in REPLICATED_SYSTEM_KEYSPACES {
+            s.keyspaces.insert(
+                name.to_string(),
+                Keyspace {
+                    meta: KeyspaceMeta {
+                        name: name.to_string(),
+                        strategy: Strategy::Simple {
+                            replication_factor: rf,
+                        },
+                        durable_writes: true,
+                    },
+                    tables: BTreeMap::new(),
+                },
+            );
+        }
+        let roles = roles_table();
+        if let Some(ks) = s.keyspaces.get_mut("system_auth") {
+            ks.tables.insert(roles.name.clone(), Arc::new(roles));
+        }
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
