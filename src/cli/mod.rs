@@ -84,6 +84,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the control-plane daemon (HTTP API) until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Run one Cassandra-style node (CQL on port 9042) until Ctrl-C or SIGTERM.
+    Node(crate::node::config::NodeArgs),
     /// Projects.
     #[command(subcommand)]
     Project(ProjectCmd),
@@ -277,7 +279,7 @@ pub fn main() -> i32 {
         }
     };
     // CCRSIM_LOG=debug|info|warn|error (default: info for `serve`, warn otherwise).
-    let default = if matches!(cli.command, Command::Serve(_)) {
+    let default = if matches!(cli.command, Command::Serve(_) | Command::Node(_)) {
         "info"
     } else {
         "warn"
@@ -340,10 +342,13 @@ async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError
     if let Command::Serve(args) = &cli.command {
         return serve(&cli, args, out).await;
     }
+    if let Command::Node(args) = &cli.command {
+        return node(args).await;
+    }
     let api = ApiClient::new(&cli.url, token(&cli)?);
     let p = format!("/v1/project/{}", seg(&cli.project));
     match &cli.command {
-        Command::Serve(_) => unreachable!("handled above"),
+        Command::Serve(_) | Command::Node(_) => unreachable!("handled above"),
         Command::Project(cmd) => project(&api, cmd, out).await,
         Command::Service(cmd) => service(&api, &p, cmd, out).await,
         Command::Ccr(cmd) => ccr(&api, &p, cmd, out).await,
@@ -425,6 +430,18 @@ async fn serve(cli: &Cli, args: &ServeArgs, out: &mut (dyn Write + Send)) -> Res
     shutdown_signal().await;
     w(out, "shutting down\n")?;
     server.shutdown().await;
+    Ok(())
+}
+
+async fn node(args: &crate::node::config::NodeArgs) -> Result<(), CliError> {
+    let config = args.resolve().map_err(|e| CliError::Usage(e.to_string()))?;
+    let node = crate::node::instance::Node::start(config)
+        .await
+        .map_err(|e| CliError::Io(e.to_string()))?;
+    shutdown_signal().await;
+    tracing::info!("Stopping the node: closing client connections and flushing storage");
+    node.stop().await;
+    tracing::info!("Node stopped");
     Ok(())
 }
 

@@ -24,7 +24,9 @@
 pub mod auth;
 pub mod config;
 pub mod consistency;
+pub mod cql;
 pub mod error;
+pub mod instance;
 pub mod partitioner;
 pub mod placement;
 pub mod protocol;

@@ -287,6 +287,11 @@ impl MutationBuilder {
         self
     }
 
+    /// The partition key this builder writes to.
+    pub fn key(&self) -> &[u8] {
+        &self.m.key
+    }
+
     pub fn is_empty(&self) -> bool {
         self.m.partition_deletion.is_none()
             && self.m.range_tombstones.is_empty()

@@ -1,0 +1,876 @@
+//! INSERT, UPDATE and DELETE: statements to storage mutations, and
+//! lightweight transactions (`IF ...`) as a local compare-and-set.
+//!
+//! Each statement plans its WHERE clause like a SELECT, then writes one
+//! mutation per partition with every affected row in it. Operations that
+//! need the current value (list element assignment and removal) read it
+//! first, as Cassandra does. Conditional statements run under the node's
+//! LWT lock: read, check, write, so two conditional writes to the same row
+//! never both succeed; the next issue replaces this with Paxos among
+//! replicas.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use super::ast::*;
+use super::exec::{
+    Binder, Engine, Result, Session, column, element_types, has_condition, now_micros,
+};
+use super::select::{Restrictions, column_bytes};
+use super::systables::LOCAL_KEYSPACES;
+use crate::node::error::QueryError;
+use crate::node::partitioner;
+use crate::node::protocol::frame::{ColumnSpec, ResultBody, Rows};
+use crate::node::query::Comparator;
+use crate::node::schema::{ColumnKind, ColumnMeta, TableMeta};
+use crate::node::storage::Mutation;
+use crate::node::storage::partition::{Clustering, LiveColumn, LivePartition};
+use crate::node::types::CqlType;
+use crate::node::value::{self, CqlValue};
+use crate::node::write::{ListOp, MutationBuilder};
+
+const MAX_TTL: i64 = 630_720_000;
+
+fn key_parts_missing(t: &TableMeta, given: &[bool], what: &str, clustering: bool) -> QueryError {
+    let cols: Vec<&ColumnMeta> = if clustering {
+        t.clustering().collect()
+    } else {
+        t.partition_key().collect()
+    };
+    let missing: Vec<&str> = cols
+        .iter()
+        .zip(given)
+        .filter(|(_, g)| !**g)
+        .map(|(c, _)| c.name.as_str())
+        .collect();
+    QueryError::Invalid(format!("Some {what} are missing: {}", missing.join(", ")))
+}
+
+/// Where a statement writes: partition keys, and rows in each (`None`: static only).
+struct Targets {
+    keys: Vec<(i64, Vec<u8>)>,
+    rows: Option<Vec<Clustering>>,
+}
+
+impl Engine {
+    fn writable(&self, s: &Session, q: &QualifiedName) -> Result<std::sync::Arc<TableMeta>> {
+        let t = self.table(s, q)?;
+        if LOCAL_KEYSPACES.contains(&t.keyspace.as_str()) {
+            return Err(QueryError::Unauthorized(format!(
+                "{} keyspace is not user-modifiable.",
+                t.keyspace
+            )));
+        }
+        Ok(t)
+    }
+
+    fn durable(&self, t: &TableMeta) -> bool {
+        self.schema()
+            .keyspace(&t.keyspace)
+            .is_none_or(|k| k.meta.durable_writes)
+    }
+
+    pub(super) fn apply_all(&self, ms: &[(Mutation, bool)]) -> Result<()> {
+        for (m, durable) in ms {
+            self.storage.apply(m, *durable)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn modify(
+        &self,
+        s: &Session,
+        stmt: &Statement,
+        b: &Binder<'_>,
+        default_ts: Option<i64>,
+    ) -> Result<ResultBody> {
+        if has_condition(stmt) {
+            return self.cas(s, stmt, b, default_ts);
+        }
+        let ms = self.mutations(s, stmt, b, default_ts)?;
+        self.apply_all(&ms)?;
+        Ok(ResultBody::Void)
+    }
+
+    fn timestamp_of(&self, using: &Using, b: &Binder<'_>, default_ts: Option<i64>) -> Result<i64> {
+        match &using.timestamp {
+            Some(t) => b.i64(t, "[timestamp]"),
+            None => Ok(default_ts.unwrap_or_else(|| self.timestamp())),
+        }
+    }
+
+    fn ttl_of(&self, using: &Using, b: &Binder<'_>, t: &TableMeta) -> Result<i32> {
+        let ttl = match &using.ttl {
+            Some(x) if b.is_unset(x) => i64::from(t.options.default_time_to_live),
+            Some(x) => b.i64(x, "[ttl]")?,
+            None => i64::from(t.options.default_time_to_live),
+        };
+        if ttl < 0 {
+            return Err(QueryError::Invalid(format!(
+                "A TTL must be greater or equal to 0, but was {ttl}"
+            )));
+        }
+        if ttl > MAX_TTL {
+            return Err(QueryError::Invalid(format!(
+                "ttl is too large. requested ({ttl}) maximum ({MAX_TTL})"
+            )));
+        }
+        Ok(ttl as i32)
+    }
+
+    fn targets(
+        &self,
+        t: &TableMeta,
+        relations: &[Relation],
+        b: &Binder<'_>,
+        rows_needed: bool,
+        allow_ranges: bool,
+    ) -> Result<(Targets, Restrictions)> {
+        let r = Restrictions::plan(t, relations, b)?;
+        if let Some(f) = r.filters.first() {
+            let col = column(t, &f.column)?;
+            if matches!(col.kind, ColumnKind::Regular | ColumnKind::Static) {
+                return Err(QueryError::Invalid(format!(
+                    "Non PRIMARY KEY columns found in where clause: {}",
+                    f.column
+                )));
+            }
+        }
+        let given: Vec<bool> = r.pk.iter().map(Option::is_some).collect();
+        let Some(keys) = r.keys() else {
+            if r.token_start.is_some() || r.token_end.is_some() {
+                return Err(QueryError::Invalid(
+                    "The token function cannot be used in WHERE clauses for UPDATE and DELETE statements".into(),
+                ));
+            }
+            return Err(key_parts_missing(t, &given, "partition key parts", false));
+        };
+        for (_, k) in &keys {
+            if k.is_empty() {
+                return Err(QueryError::Invalid("Key may not be empty".into()));
+            }
+        }
+        let nck = t.clustering().count();
+        let rows = if nck == 0 {
+            Some(vec![Vec::new()])
+        } else if let Some(cs) = r.full_clusterings(nck) {
+            Some(cs.to_vec())
+        } else if !rows_needed || allow_ranges {
+            None
+        } else {
+            let given: Vec<bool> = (0..nck).map(|i| i < r.ck_fixed).collect();
+            return Err(key_parts_missing(t, &given, "clustering keys", true));
+        };
+        Ok((Targets { keys, rows }, r))
+    }
+
+    /// The mutations of an INSERT, UPDATE or DELETE.
+    pub(super) fn mutations(
+        &self,
+        s: &Session,
+        stmt: &Statement,
+        b: &Binder<'_>,
+        default_ts: Option<i64>,
+    ) -> Result<Vec<(Mutation, bool)>> {
+        let now = now_micros() / 1_000_000;
+        match stmt {
+            Statement::Insert(ins) => {
+                let t = self.writable(s, &ins.table)?;
+                let ts = self.timestamp_of(&ins.using, b, default_ts)?;
+                let ttl = self.ttl_of(&ins.using, b, &t)?;
+                let mut by_name: BTreeMap<&str, &Term> = BTreeMap::new();
+                for (c, v) in ins.columns.iter().zip(&ins.values) {
+                    column(&t, c)?;
+                    if by_name.insert(c.as_str(), v).is_some() {
+                        return Err(QueryError::Invalid(format!(
+                            "Multiple definitions found for column {c}"
+                        )));
+                    }
+                }
+                let mut pk = Vec::new();
+                let mut pk_given = Vec::new();
+                for c in t.partition_key() {
+                    pk_given.push(by_name.contains_key(c.name.as_str()));
+                }
+                if pk_given.iter().any(|g| !g) {
+                    return Err(key_parts_missing(
+                        &t,
+                        &pk_given,
+                        "partition key parts",
+                        false,
+                    ));
+                }
+                for c in t.partition_key() {
+                    let v = b
+                        .bytes(by_name[c.name.as_str()], &c.ty, &c.name)?
+                        .ok_or_else(|| {
+                            QueryError::Invalid(format!(
+                                "Invalid null value in condition for column {}",
+                                c.name
+                            ))
+                        })?;
+                    pk.push(v);
+                }
+                let ck_given: Vec<bool> = t
+                    .clustering()
+                    .map(|c| by_name.contains_key(c.name.as_str()))
+                    .collect();
+                if ck_given.iter().any(|g| !g) {
+                    return Err(key_parts_missing(&t, &ck_given, "clustering keys", true));
+                }
+                let mut ck = Vec::new();
+                for c in t.clustering() {
+                    let v = b
+                        .bytes(by_name[c.name.as_str()], &c.ty, &c.name)?
+                        .ok_or_else(|| {
+                            QueryError::Invalid(format!(
+                                "Invalid null value in condition for column {}",
+                                c.name
+                            ))
+                        })?;
+                    ck.push(v);
+                }
+                let refs: Vec<&[u8]> = pk.iter().map(Vec::as_slice).collect();
+                let key = partitioner::partition_key_bytes(&refs);
+                if key.is_empty() {
+                    return Err(QueryError::Invalid("Key may not be empty".into()));
+                }
+                let mut m = MutationBuilder::new(t.id, partitioner::token(&key), key, ts, ttl, now);
+                m.marker(&ck);
+                for col in &t.columns {
+                    if matches!(
+                        col.kind,
+                        ColumnKind::PartitionKey(_) | ColumnKind::Clustering(..)
+                    ) {
+                        continue;
+                    }
+                    if let Some(term) = by_name.get(col.name.as_str()) {
+                        let row = (col.kind != ColumnKind::Static).then_some(&ck);
+                        set_column(&mut m, row, col, term, b)?;
+                    }
+                }
+                Ok(vec![(m.build(), self.durable(&t))])
+            }
+            Statement::Update(u) => {
+                let t = self.writable(s, &u.table)?;
+                let ts = self.timestamp_of(&u.using, b, default_ts)?;
+                let ttl = self.ttl_of(&u.using, b, &t)?;
+                let mut cols = Vec::new();
+                for a in &u.assignments {
+                    let col = column(&t, a.column())?;
+                    if matches!(
+                        col.kind,
+                        ColumnKind::PartitionKey(_) | ColumnKind::Clustering(..)
+                    ) {
+                        return Err(QueryError::Invalid(format!(
+                            "PRIMARY KEY part {} found in SET part",
+                            col.name
+                        )));
+                    }
+                    cols.push(col.clone());
+                }
+                let only_static = cols.iter().all(|c| c.kind == ColumnKind::Static);
+                let (targets, _) = self.targets(&t, &u.relations, b, !only_static, false)?;
+                let mut out = Vec::new();
+                for (token, key) in &targets.keys {
+                    let mut m = MutationBuilder::new(t.id, *token, key.clone(), ts, ttl, now);
+                    let rows: Vec<Option<&Clustering>> = match &targets.rows {
+                        Some(rows) if !only_static => rows.iter().map(Some).collect(),
+                        _ => vec![None],
+                    };
+                    for row in rows {
+                        for (a, col) in u.assignments.iter().zip(&cols) {
+                            let at = if col.kind == ColumnKind::Static {
+                                None
+                            } else {
+                                row
+                            };
+                            self.assign(&t, &mut m, *token, key, at, col, a, b, now)?;
+                        }
+                    }
+                    out.push((m.build(), self.durable(&t)));
+                }
+                Ok(out)
+            }
+            Statement::Delete(d) => {
+                let t = self.writable(s, &d.table)?;
+                let ts = self.timestamp_of(&d.using, b, default_ts)?;
+                let mut cols = Vec::new();
+                for tg in &d.targets {
+                    let name = match tg {
+                        DeleteTarget::Column(c) | DeleteTarget::Element(c, _) => c,
+                    };
+                    let col = column(&t, name)?;
+                    if matches!(
+                        col.kind,
+                        ColumnKind::PartitionKey(_) | ColumnKind::Clustering(..)
+                    ) {
+                        return Err(QueryError::Invalid(format!(
+                            "Invalid identifier {name} for deletion (should not be a PRIMARY KEY part)"
+                        )));
+                    }
+                    cols.push(col.clone());
+                }
+                let only_static =
+                    !cols.is_empty() && cols.iter().all(|c| c.kind == ColumnKind::Static);
+                let (targets, r) = self.targets(
+                    &t,
+                    &d.relations,
+                    b,
+                    !cols.is_empty() && !only_static,
+                    cols.is_empty(),
+                )?;
+                let mut out = Vec::new();
+                for (token, key) in &targets.keys {
+                    let mut m = MutationBuilder::new(t.id, *token, key.clone(), ts, 0, now);
+                    if cols.is_empty() {
+                        match &targets.rows {
+                            Some(rows) if t.clustering().count() > 0 || !rows.is_empty() => {
+                                if t.clustering().count() == 0 {
+                                    m.delete_partition();
+                                } else {
+                                    for c in rows {
+                                        m.delete_row(c);
+                                    }
+                                }
+                            }
+                            _ => {
+                                let slices = r.slices();
+                                if slices.is_empty() {
+                                    m.delete_partition();
+                                } else {
+                                    for sl in slices {
+                                        m.delete_range(sl.start, sl.end);
+                                    }
+                                }
+                            }
+                        }
+                    } else {
+                        let rows: Vec<Option<&Clustering>> = match &targets.rows {
+                            Some(rows) if !only_static => rows.iter().map(Some).collect(),
+                            _ => vec![None],
+                        };
+                        for row in rows {
+                            for (tg, col) in d.targets.iter().zip(&cols) {
+                                let at = if col.kind == ColumnKind::Static {
+                                    None
+                                } else {
+                                    row
+                                };
+                                match tg {
+                                    DeleteTarget::Column(_) => {
+                                        if col.ty.is_multicell() {
+                                            m.clear_collection(at, &col.name);
+                                        } else {
+                                            m.set(at, &col.name, None);
+                                        }
+                                    }
+                                    DeleteTarget::Element(_, key) => {
+                                        self.delete_element(
+                                            &t, &mut m, *token, at, col, b, now, key,
+                                        )?;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    out.push((m.build(), self.durable(&t)));
+                }
+                Ok(out)
+            }
+            _ => Err(QueryError::Invalid(
+                "Only INSERT, UPDATE or DELETE statements are allowed in a BATCH".into(),
+            )),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn delete_element(
+        &self,
+        t: &TableMeta,
+        m: &mut MutationBuilder,
+        token: i64,
+        at: Option<&Clustering>,
+        col: &ColumnMeta,
+        b: &Binder<'_>,
+        now: i64,
+        key: &Term,
+    ) -> Result<()> {
+        let (kt, _) = element_types(&col.ty);
+        let k = b.bytes(key, &kt, &col.name)?.ok_or_else(|| {
+            QueryError::Invalid(format!("Invalid null value for {} key", col.name))
+        })?;
+        match col.ty.unfrozen() {
+            CqlType::Map(..) | CqlType::Set(_) if col.ty.is_multicell() => {
+                m.remove_keyed(at, &col.name, vec![k]);
+            }
+            CqlType::List(_) if col.ty.is_multicell() => {
+                let idx = i32::from_be_bytes(k.as_slice().try_into().unwrap_or([0; 4]));
+                let pkey = m_key(m);
+                let current = self.current_list(t, token, &pkey, at, &col.name, now)?;
+                let Some((path, _)) = usize::try_from(idx).ok().and_then(|i| current.get(i)) else {
+                    return Err(QueryError::Invalid(format!(
+                        "Attempted to delete an element from a list which is null or index {idx} is out of bound"
+                    )));
+                };
+                m.remove_keyed(at, &col.name, vec![path.clone()]);
+            }
+            _ => {
+                return Err(QueryError::Invalid(format!(
+                    "Invalid operation ({}[...]) for non-collection column {}",
+                    col.name, col.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The live elements (path, value) of a list column, in order.
+    fn current_list(
+        &self,
+        t: &TableMeta,
+        token: i64,
+        key: &[u8],
+        at: Option<&Clustering>,
+        column: &str,
+        now: i64,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let Some(p) = self.storage.read_partition(&t.id, token, key)? else {
+            return Ok(Vec::new());
+        };
+        let comparator = Comparator::for_table(t, value::compare);
+        let live = p.resolve(now, &|a, b| comparator.compare(a, b));
+        let cols = match at {
+            None => Some(&live.static_columns),
+            Some(c) => live
+                .rows
+                .iter()
+                .find(|r| r.clustering == *c)
+                .map(|r| &r.columns),
+        };
+        Ok(match cols.and_then(|c| c.get(column)) {
+            Some(LiveColumn::Complex(els)) => els
+                .iter()
+                .map(|(p, c)| (p.clone(), c.value.clone().unwrap_or_default()))
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assign(
+        &self,
+        t: &TableMeta,
+        m: &mut MutationBuilder,
+        token: i64,
+        key: &[u8],
+        at: Option<&Clustering>,
+        col: &ColumnMeta,
+        a: &Assignment,
+        b: &Binder<'_>,
+        now: i64,
+    ) -> Result<()> {
+        let name = col.name.as_str();
+        let multicell = col.ty.is_multicell();
+        let bad = |op: &str| {
+            QueryError::Invalid(format!(
+                "Invalid operation ({name} = {name} {op} ...) for non collection column {name}"
+            ))
+        };
+        match a {
+            Assignment::Set { value, .. } => set_column(m, at, col, value, b)?,
+            Assignment::SetElement { key: k, value, .. } => {
+                let (kt, vt) = element_types(&col.ty);
+                match col.ty.unfrozen() {
+                    CqlType::Map(..) if multicell => {
+                        let k = b
+                            .bytes(k, &kt, name)?
+                            .ok_or_else(|| QueryError::Invalid("Invalid null map key".into()))?;
+                        match b.bytes(value, &vt, name)? {
+                            Some(v) => m.add_keyed(at, name, vec![(k, v)]),
+                            None => m.remove_keyed(at, name, vec![k]),
+                        };
+                    }
+                    CqlType::List(_) if multicell => {
+                        let idx = match b.value(k, &CqlType::Int, name)? {
+                            Some(CqlValue::Int(i)) => i,
+                            _ => {
+                                return Err(QueryError::Invalid(
+                                    "Invalid null value for list index".into(),
+                                ));
+                            }
+                        };
+                        let current = self.current_list(t, token, key, at, name, now)?;
+                        let Some((path, _)) =
+                            usize::try_from(idx).ok().and_then(|i| current.get(i))
+                        else {
+                            return Err(QueryError::Invalid(format!(
+                                "List index {idx} out of bound, list has size {}",
+                                current.len()
+                            )));
+                        };
+                        match b.bytes(value, &vt, name)? {
+                            Some(v) => m.add_keyed(at, name, vec![(path.clone(), v)]),
+                            None => m.remove_keyed(at, name, vec![path.clone()]),
+                        };
+                    }
+                    _ => {
+                        return Err(QueryError::Invalid(format!(
+                            "Invalid operation ({name}[..] = ...) for non list/map column {name}"
+                        )));
+                    }
+                }
+            }
+            Assignment::Add { value, .. } | Assignment::Prepend { value, .. } => {
+                if col.ty.is_counter() {
+                    return Err(QueryError::unsupported("Counters are"));
+                }
+                if !multicell {
+                    return Err(bad("+"));
+                }
+                let v = b.value(value, &col.ty, name)?;
+                match (v, col.ty.unfrozen()) {
+                    (None, _) => {}
+                    (Some(CqlValue::List(items)), CqlType::List(_)) => {
+                        let op = if matches!(a, Assignment::Prepend { .. }) {
+                            ListOp::Prepend
+                        } else {
+                            ListOp::Append
+                        };
+                        m.add_list(at, name, op, items.iter().map(CqlValue::to_bytes).collect());
+                    }
+                    (Some(CqlValue::Set(items)), CqlType::Set(_))
+                        if matches!(a, Assignment::Add { .. }) =>
+                    {
+                        m.add_keyed(
+                            at,
+                            name,
+                            items.iter().map(|i| (i.to_bytes(), Vec::new())).collect(),
+                        );
+                    }
+                    (Some(CqlValue::Map(entries)), CqlType::Map(..))
+                        if matches!(a, Assignment::Add { .. }) =>
+                    {
+                        m.add_keyed(
+                            at,
+                            name,
+                            entries
+                                .iter()
+                                .map(|(k, v)| (k.to_bytes(), v.to_bytes()))
+                                .collect(),
+                        );
+                    }
+                    _ => {
+                        return Err(QueryError::Invalid(format!(
+                            "Invalid operation ({name} = ... + {name}) for non list column {name}"
+                        )));
+                    }
+                }
+            }
+            Assignment::Remove { value, .. } => {
+                if col.ty.is_counter() {
+                    return Err(QueryError::unsupported("Counters are"));
+                }
+                if !multicell {
+                    return Err(bad("-"));
+                }
+                match col.ty.unfrozen() {
+                    CqlType::Set(_) => {
+                        if let Some(CqlValue::Set(items)) = b.value(value, &col.ty, name)? {
+                            m.remove_keyed(
+                                at,
+                                name,
+                                items.iter().map(CqlValue::to_bytes).collect(),
+                            );
+                        }
+                    }
+                    CqlType::Map(k, _) => {
+                        let st = CqlType::Set(k.clone());
+                        if let Some(CqlValue::Set(items)) = b.value(value, &st, name)? {
+                            m.remove_keyed(
+                                at,
+                                name,
+                                items.iter().map(CqlValue::to_bytes).collect(),
+                            );
+                        }
+                    }
+                    CqlType::List(e) => {
+                        if let Some(CqlValue::List(items)) = b.value(value, &col.ty, name)? {
+                            let drop: Vec<Vec<u8>> = items.iter().map(CqlValue::to_bytes).collect();
+                            let current = self.current_list(t, token, key, at, name, now)?;
+                            let paths = current
+                                .into_iter()
+                                .filter(|(_, v)| {
+                                    drop.iter()
+                                        .any(|d| value::compare(e, d, v) == Ordering::Equal)
+                                })
+                                .map(|(p, _)| p)
+                                .collect();
+                            m.remove_keyed(at, name, paths);
+                        }
+                    }
+                    _ => return Err(bad("-")),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A conditional statement: read, check and write under the LWT lock.
+    fn cas(
+        &self,
+        s: &Session,
+        stmt: &Statement,
+        b: &Binder<'_>,
+        default_ts: Option<i64>,
+    ) -> Result<ResultBody> {
+        let (q, condition, relations): (&QualifiedName, Condition, Option<&[Relation]>) = match stmt
+        {
+            Statement::Insert(i) => (&i.table, Condition::NotExists, None),
+            Statement::Update(u) => (&u.table, u.condition.clone(), Some(&u.relations)),
+            Statement::Delete(d) => (&d.table, d.condition.clone(), Some(&d.relations)),
+            _ => return Err(QueryError::Server("not a conditional statement".into())),
+        };
+        let t = self.writable(s, q)?;
+        let ms = self.mutations(s, stmt, b, default_ts)?;
+        let [(m, durable)] = ms.as_slice() else {
+            return Err(QueryError::Invalid(
+                "IN on the partition key is not supported with conditional updates".into(),
+            ));
+        };
+        let row_clustering: Option<Clustering> = match relations {
+            None => Some(m.rows.first().map(|r| r.0.clone()).unwrap_or_default()),
+            Some(rels) => {
+                let (targets, _) = self.targets(&t, rels, b, false, false)?;
+                match targets.rows {
+                    Some(rows) if rows.len() == 1 => rows.into_iter().next(),
+                    Some(_) => {
+                        return Err(QueryError::Invalid(
+                            "IN on the clustering key columns is not supported with conditional updates".into(),
+                        ));
+                    }
+                    None => None,
+                }
+            }
+        };
+        let now = now_micros() / 1_000_000;
+        let _lock = self.lwt.lock().unwrap_or_else(|e| e.into_inner());
+        let comparator = Comparator::for_table(&t, value::compare);
+        let live: Option<LivePartition> = self
+            .storage
+            .read_partition(&t.id, m.token, &m.key)?
+            .map(|p| p.resolve(now, &|a, b| comparator.compare(a, b)));
+        let row = live.as_ref().and_then(|p| match &row_clustering {
+            Some(c) => p.rows.iter().find(|r| r.clustering == *c),
+            None => None,
+        });
+        let static_cols = live.as_ref().map(|p| &p.static_columns);
+        let get = |name: &str| -> Option<&LiveColumn> {
+            let col = t.column(name)?;
+            if col.kind == ColumnKind::Static {
+                static_cols?.get(name)
+            } else {
+                row?.columns.get(name)
+            }
+        };
+        let spec = |name: &str, ty: CqlType| ColumnSpec {
+            keyspace: t.keyspace.clone(),
+            table: t.name.clone(),
+            name: name.to_string(),
+            ty,
+        };
+        let mut pk_parts: Option<Vec<Vec<u8>>> = None;
+        let mut key_value = |col: &ColumnMeta| -> Option<Vec<u8>> {
+            match col.kind {
+                ColumnKind::PartitionKey(i) => {
+                    if pk_parts.is_none() {
+                        pk_parts = crate::node::query::split_partition_key(&t, &m.key);
+                    }
+                    pk_parts.as_ref()?.get(usize::from(i)).cloned()
+                }
+                ColumnKind::Clustering(i, _) => {
+                    row_clustering.as_ref()?.get(usize::from(i)).cloned()
+                }
+                _ => get(&col.name).and_then(|v| column_bytes(&col.ty, v)),
+            }
+        };
+        let (applied, shown): (bool, Vec<&ColumnMeta>) = match &condition {
+            Condition::NotExists | Condition::Exists => {
+                let exists = match &row_clustering {
+                    Some(_) => row.is_some(),
+                    None => static_cols.is_some_and(|c| !c.is_empty()),
+                };
+                let applied = exists == matches!(condition, Condition::Exists);
+                (
+                    applied,
+                    if exists {
+                        t.columns.iter().collect()
+                    } else {
+                        Vec::new()
+                    },
+                )
+            }
+            Condition::Columns(conds) => {
+                let mut ok = true;
+                let mut shown = Vec::new();
+                for c in conds {
+                    let col = column(&t, &c.column)?;
+                    if !shown.iter().any(|x: &&ColumnMeta| x.name == col.name) {
+                        shown.push(col);
+                    }
+                    ok &= self.check_condition(col, c, get(&c.column), b)?;
+                }
+                (ok, shown)
+            }
+            Condition::None => (true, Vec::new()),
+        };
+        if applied {
+            self.storage.apply(m, *durable)?;
+        }
+        let mut columns = vec![spec("[applied]", CqlType::Boolean)];
+        let mut values = vec![Some(vec![u8::from(applied)])];
+        if !applied {
+            for col in shown {
+                columns.push(spec(&col.name, col.ty.clone()));
+                values.push(key_value(col));
+            }
+        }
+        Ok(ResultBody::Rows(Rows {
+            columns,
+            rows: vec![values],
+            paging_state: None,
+            no_metadata: false,
+        }))
+    }
+
+    fn check_condition(
+        &self,
+        col: &ColumnMeta,
+        c: &ColumnCondition,
+        current: Option<&LiveColumn>,
+        b: &Binder<'_>,
+    ) -> Result<bool> {
+        let (ty, cur): (CqlType, Option<Vec<u8>>) = match &c.element {
+            None => (
+                match &col.ty {
+                    t if t.is_multicell() => t.clone().frozen(),
+                    t => t.clone(),
+                },
+                current.and_then(|v| column_bytes(&col.ty, v)),
+            ),
+            Some(k) => {
+                let (kt, vt) = element_types(&col.ty);
+                let key = b.bytes(k, &kt, &col.name)?;
+                let found = match (current, key) {
+                    (Some(LiveColumn::Complex(els)), Some(key)) => match col.ty.unfrozen() {
+                        CqlType::List(_) => {
+                            let idx =
+                                i32::from_be_bytes(key.as_slice().try_into().unwrap_or([0; 4]));
+                            usize::try_from(idx)
+                                .ok()
+                                .and_then(|i| els.get(i))
+                                .and_then(|(_, c)| c.value.clone())
+                        }
+                        _ => els
+                            .iter()
+                            .find(|(p, _)| value::compare(&kt, p, &key) == Ordering::Equal)
+                            .and_then(|(_, c)| c.value.clone()),
+                    },
+                    _ => None,
+                };
+                (vt, found)
+            }
+        };
+        let mut wanted = Vec::new();
+        for v in &c.values {
+            wanted.push(b.bytes(v, &ty, &col.name)?);
+        }
+        let test = |want: &Option<Vec<u8>>, op: Op| -> bool {
+            match (&cur, want) {
+                (None, None) => matches!(op, Op::Eq | Op::In),
+                (Some(_), None) => op == Op::Ne,
+                (None, Some(_)) => op == Op::Ne,
+                (Some(a), Some(w)) => {
+                    let o = value::compare(&ty, a, w);
+                    match op {
+                        Op::Eq | Op::In => o == Ordering::Equal,
+                        Op::Ne => o != Ordering::Equal,
+                        Op::Lt => o == Ordering::Less,
+                        Op::Le => o != Ordering::Greater,
+                        Op::Gt => o == Ordering::Greater,
+                        Op::Ge => o != Ordering::Less,
+                        _ => false,
+                    }
+                }
+            }
+        };
+        Ok(match c.op {
+            Op::In => wanted.iter().any(|w| test(w, Op::In)),
+            Op::Contains | Op::ContainsKey => {
+                return Err(QueryError::unsupported("CONTAINS in conditions is"));
+            }
+            op => test(&wanted[0], op),
+        })
+    }
+}
+
+fn m_key(m: &MutationBuilder) -> Vec<u8> {
+    m.key().to_vec()
+}
+
+/// Writes a column's new value (a whole collection overwrites).
+fn set_column(
+    m: &mut MutationBuilder,
+    at: Option<&Clustering>,
+    col: &ColumnMeta,
+    term: &Term,
+    b: &Binder<'_>,
+) -> Result<()> {
+    if b.is_unset(term) {
+        return Ok(());
+    }
+    if col.ty.is_counter() {
+        return Err(QueryError::unsupported("Counters are"));
+    }
+    if !col.ty.is_multicell() {
+        let v = b.bytes(term, &col.ty, &col.name)?;
+        m.set(at, &col.name, v);
+        return Ok(());
+    }
+    match b.value(term, &col.ty, &col.name)? {
+        None => {
+            m.clear_collection(at, &col.name);
+        }
+        Some(CqlValue::List(items)) => {
+            m.overwrite_list(
+                at,
+                &col.name,
+                items.iter().map(CqlValue::to_bytes).collect(),
+            );
+        }
+        Some(CqlValue::Set(items)) => {
+            m.overwrite_keyed(
+                at,
+                &col.name,
+                items.iter().map(|i| (i.to_bytes(), Vec::new())).collect(),
+            );
+        }
+        Some(CqlValue::Map(entries)) => {
+            m.overwrite_keyed(
+                at,
+                &col.name,
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.to_bytes(), v.to_bytes()))
+                    .collect(),
+            );
+        }
+        Some(other) => {
+            return Err(QueryError::Invalid(format!(
+                "Invalid value {other} for collection column {}",
+                col.name
+            )));
+        }
+    }
+    Ok(())
+}

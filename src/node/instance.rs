@@ -1,0 +1,424 @@
+//! A running node: storage, engine and CQL listener, started and stopped
+//! as one value, so a test or the control plane can run many in one process
+//! and `ccrsim node` is a thin wrapper.
+//!
+//! The connection protocol lives here too ([`Dispatch`]): the handshake
+//! (OPTIONS, STARTUP, AUTHENTICATE with SASL PLAIN), REGISTER for pushed
+//! events, and the requests that run statements. Statements run on tokio's
+//! blocking pool (storage and bcrypt block); the frame is decoded there as
+//! well, so nothing borrowed crosses threads.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc};
+
+use super::auth::sasl_plain;
+use super::config::{Authenticator, NodeConfig};
+use super::cql::exec::{Engine, EngineConfig, Options, Session};
+use super::error::QueryError;
+use super::protocol::frame::{
+    BatchStatement, Event, Header, Opcode, Request, Response, ResultBody, check_version,
+    decode_request, encode_response, error_frame,
+};
+use super::ring::LocalIdentity;
+use super::server::{BoxFuture, CqlServer, Dispatcher, RawFrame, Reply};
+use super::storage::Storage;
+use super::system::{NodeInfo, RELEASE_VERSION};
+
+pub const PASSWORD_AUTHENTICATOR: &str = "org.apache.cassandra.auth.PasswordAuthenticator";
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("cannot open the data directory {dir}: {reason}")]
+    Storage { dir: String, reason: String },
+    #[error("cannot listen for CQL clients on {addr}: {reason}")]
+    Listen { addr: SocketAddr, reason: String },
+    #[error("{0}")]
+    Start(String),
+}
+
+/// A started node.
+pub struct Node {
+    pub engine: Arc<Engine>,
+    pub cql_addr: SocketAddr,
+    server: CqlServer,
+}
+
+impl Node {
+    /// Opens the data directory, loads or creates the node's identity and
+    /// schema, and starts listening for CQL clients.
+    pub async fn start(cfg: NodeConfig) -> Result<Node, NodeError> {
+        let dir = cfg.data_dir.clone();
+        let sync = cfg.commitlog_sync;
+        let num_tokens = cfg.num_tokens;
+        let storage = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir).map_err(|e| NodeError::Storage {
+                dir: dir.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            let storage = Storage::open(&dir, sync).map_err(|e| NodeError::Storage {
+                dir: dir.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            let identity = LocalIdentity::load_or_create(&storage, num_tokens, None)
+                .map_err(|e| NodeError::Start(format!("node identity: {e}")))?;
+            Ok::<_, NodeError>((storage, identity))
+        })
+        .await
+        .map_err(|e| NodeError::Start(e.to_string()))??;
+        let (storage, identity) = storage;
+        let info = NodeInfo {
+            host_id: identity.host_id,
+            datacenter: cfg.dc.clone(),
+            rack: cfg.rack.clone(),
+            listen_address: cfg.listen_address,
+            listen_port: cfg.storage_port,
+            broadcast_address: cfg.broadcast_address,
+            rpc_address: cfg.broadcast_rpc_address,
+            native_port: cfg.cql_port,
+            tokens: identity.tokens.clone(),
+            schema_version: [0; 16],
+            release_version: RELEASE_VERSION.to_string(),
+        };
+        let ecfg = EngineConfig {
+            cluster_name: cfg.cluster_name.clone(),
+            auth_enabled: cfg.authenticator == Authenticator::Password,
+            superuser_name: cfg.superuser_name.clone(),
+            superuser_password: cfg.superuser_password.clone(),
+        };
+        let storage = Arc::new(storage);
+        let engine = tokio::task::spawn_blocking(move || Engine::open(storage, info, ecfg))
+            .await
+            .map_err(|e| NodeError::Start(e.to_string()))?
+            .map_err(|e| NodeError::Start(e.to_string()))?;
+        let engine = Arc::new(engine);
+        let addr = SocketAddr::new(cfg.rpc_address, cfg.cql_port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| NodeError::Listen {
+                addr,
+                reason: e.to_string(),
+            })?;
+        let (events, _) = broadcast::channel(256);
+        let dispatch = Arc::new(Dispatch {
+            engine: engine.clone(),
+            events,
+        });
+        let server = CqlServer::start(listener, dispatch).map_err(|e| NodeError::Listen {
+            addr,
+            reason: e.to_string(),
+        })?;
+        let cql_addr = server.addr;
+        tracing::info!(
+            "Starting listening for CQL clients on /{}:{} (unencrypted)...",
+            cql_addr.ip(),
+            cql_addr.port()
+        );
+        Ok(Node {
+            engine,
+            cql_addr,
+            server,
+        })
+    }
+
+    /// Stops accepting clients, lets requests in flight finish, flushes storage.
+    pub async fn stop(self) {
+        self.server.shutdown().await;
+        let storage = self.engine.storage.clone();
+        let _ = tokio::task::spawn_blocking(move || storage.flush()).await;
+    }
+}
+
+/// The connection protocol.
+pub struct Dispatch {
+    engine: Arc<Engine>,
+    events: broadcast::Sender<Event>,
+}
+
+#[derive(Default)]
+struct ConnState {
+    started: bool,
+    authenticated: bool,
+    session: Session,
+}
+
+pub struct Conn {
+    state: Mutex<ConnState>,
+    events: mpsc::Sender<Vec<u8>>,
+    forwarder: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+fn respond(stream: i16, r: &Response) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_response(&mut out, stream, r);
+    out
+}
+
+fn error(stream: i16, e: &QueryError) -> Vec<u8> {
+    error_frame(0x84, stream, e)
+}
+
+impl Dispatcher for Dispatch {
+    type Conn = Conn;
+
+    fn open(&self, _peer: SocketAddr, events: mpsc::Sender<Vec<u8>>) -> Arc<Conn> {
+        Arc::new(Conn {
+            state: Mutex::new(ConnState::default()),
+            events,
+            forwarder: Mutex::new(None),
+        })
+    }
+
+    fn is_sequential(&self, conn: &Conn, frame: &RawFrame) -> bool {
+        let ready = {
+            let s = conn.state.lock().unwrap_or_else(|e| e.into_inner());
+            s.started && s.authenticated
+        };
+        !ready
+            || matches!(
+                Opcode::from_u8(frame.opcode()),
+                Some(Opcode::Startup | Opcode::AuthResponse | Opcode::Register | Opcode::Options)
+            )
+    }
+
+    fn handle(self: &Arc<Self>, conn: Arc<Conn>, frame: RawFrame) -> BoxFuture<Reply> {
+        let me = self.clone();
+        Box::pin(async move { me.handle_frame(conn, frame).await })
+    }
+
+    fn fatal(&self, _conn: &Conn, header: &[u8; 9], message: &str) -> Vec<u8> {
+        let stream = i16::from_be_bytes([header[2], header[3]]);
+        error(stream, &QueryError::Protocol(message.to_string()))
+    }
+
+    fn close(&self, conn: &Conn) {
+        if let Some(f) = conn
+            .forwarder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            f.abort();
+        }
+    }
+}
+
+impl Dispatch {
+    async fn handle_frame(self: Arc<Self>, conn: Arc<Conn>, frame: RawFrame) -> Reply {
+        let stream = frame.stream();
+        if let Err(bytes) = check_version(frame.version(), stream) {
+            return Reply::SendAndClose(bytes);
+        }
+        let header = Header::parse(&frame.header);
+        let opcode = Opcode::from_u8(header.opcode);
+        let (started, authenticated) = {
+            let s = conn.state.lock().unwrap_or_else(|e| e.into_inner());
+            (s.started, s.authenticated)
+        };
+        match opcode {
+            Some(Opcode::Options) => {
+                return Reply::Send(respond(
+                    stream,
+                    &Response::Supported(vec![
+                        ("CQL_VERSION", vec![super::system::CQL_VERSION]),
+                        ("COMPRESSION", vec![]),
+                        ("PROTOCOL_VERSIONS", vec!["4/v4"]),
+                    ]),
+                ));
+            }
+            Some(Opcode::Startup) => {
+                if let Err(e) = decode_request(&header, &frame.body) {
+                    return Reply::SendAndClose(error(stream, &QueryError::Protocol(e.0)));
+                }
+                let auth = self.engine.auth_enabled;
+                {
+                    let mut s = conn.state.lock().unwrap_or_else(|e| e.into_inner());
+                    s.started = true;
+                    s.authenticated = !auth;
+                }
+                return Reply::Send(if auth {
+                    respond(stream, &Response::Authenticate(PASSWORD_AUTHENTICATOR))
+                } else {
+                    respond(stream, &Response::Ready)
+                });
+            }
+            _ if !started => {
+                return Reply::SendAndClose(error(
+                    stream,
+                    &QueryError::Protocol(format!(
+                        "Unexpected message {}, expecting STARTUP or OPTIONS",
+                        opcode.map_or("UNKNOWN".to_string(), |o| format!("{o:?}").to_uppercase())
+                    )),
+                ));
+            }
+            Some(Opcode::AuthResponse) => {
+                let engine = self.engine.clone();
+                let body = frame.body;
+                let result = tokio::task::spawn_blocking(move || {
+                    let req =
+                        decode_request(&header, &body).map_err(|e| QueryError::Protocol(e.0))?;
+                    let Request::AuthResponse(token) = req else {
+                        return Err(QueryError::Protocol("not an AUTH_RESPONSE".into()));
+                    };
+                    let (user, password) = sasl_plain(token.unwrap_or_default())?;
+                    let superuser = engine.login(&user, &password)?;
+                    Ok((user, superuser))
+                })
+                .await
+                .unwrap_or_else(|e| Err(QueryError::Server(e.to_string())));
+                return match result {
+                    Ok((user, superuser)) => {
+                        let mut s = conn.state.lock().unwrap_or_else(|e| e.into_inner());
+                        s.authenticated = true;
+                        s.session.user = Some(user);
+                        s.session.superuser = superuser;
+                        Reply::Send(respond(stream, &Response::AuthSuccess))
+                    }
+                    Err(e) => Reply::Send(error(stream, &e)),
+                };
+            }
+            _ if !authenticated => {
+                return Reply::SendAndClose(error(
+                    stream,
+                    &QueryError::Protocol(
+                        "Unexpected message, expecting SASL_RESPONSE (AUTH_RESPONSE)".into(),
+                    ),
+                ));
+            }
+            Some(Opcode::Register) => {
+                let mut rx = self.events.subscribe();
+                let tx = conn.events.clone();
+                let task = tokio::spawn(async move {
+                    loop {
+                        match rx.recv().await {
+                            Ok(ev) => {
+                                let bytes = respond(-1, &Response::Event(ev));
+                                if tx.send(bytes).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        }
+                    }
+                });
+                if let Some(old) = conn
+                    .forwarder
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .replace(task)
+                {
+                    old.abort();
+                }
+                return Reply::Send(respond(stream, &Response::Ready));
+            }
+            _ => {}
+        }
+        let engine = self.engine.clone();
+        let conn2 = conn.clone();
+        let out = tokio::task::spawn_blocking(move || run(&engine, &conn2, header, &frame.body))
+            .await
+            .unwrap_or_else(|e| Err(QueryError::Server(format!("request failed: {e}"))));
+        match out {
+            Ok(body) => {
+                if let ResultBody::SchemaChange(sc) = &body {
+                    let _ = self.events.send(Event::SchemaChange(sc.clone()));
+                }
+                Reply::Send(respond(stream, &Response::Result(body)))
+            }
+            Err(e @ QueryError::Protocol(_)) => Reply::SendAndClose(error(stream, &e)),
+            Err(e) => Reply::Send(error(stream, &e)),
+        }
+    }
+}
+
+fn options<'a>(p: &super::protocol::frame::QueryParams<'a>) -> Options<'a> {
+    Options {
+        values: p.values.clone(),
+        names: p.names.clone(),
+        page_size: p.page_size,
+        paging_state: p.paging_state,
+        default_timestamp: p.default_timestamp,
+        skip_metadata: p.skip_metadata,
+    }
+}
+
+/// Decodes and runs a QUERY, PREPARE, EXECUTE or BATCH (on a blocking thread).
+fn run(
+    engine: &Engine,
+    conn: &Conn,
+    header: Header,
+    body: &[u8],
+) -> Result<ResultBody, QueryError> {
+    let req = decode_request(&header, body).map_err(|e| QueryError::Protocol(e.0))?;
+    let mut session = conn
+        .state
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .session
+        .clone();
+    let before = session.keyspace.clone();
+    let result = match req {
+        Request::Query { query, params } => engine.query(&mut session, query, &options(&params)),
+        Request::Prepare { query } => {
+            let p = engine.prepare(&session, query)?;
+            Ok(ResultBody::Prepared {
+                id: p.id.to_vec(),
+                bind: p.bind.clone(),
+                pk_indexes: p.pk_indexes.clone(),
+                result: p.result.clone(),
+            })
+        }
+        Request::Execute { id, params } => {
+            let p = engine
+                .cached(id)
+                .ok_or_else(|| QueryError::Unprepared(id.to_vec()))?;
+            let mut s = session.clone();
+            if p.keyspace.is_some() {
+                s.keyspace = p.keyspace.clone();
+            }
+            let r = engine.execute(&mut s, &p.statement, &p.bind, &options(&params));
+            if let Ok(ResultBody::SetKeyspace(k)) = &r {
+                session.keyspace = Some(k.clone());
+            }
+            r
+        }
+        Request::Batch {
+            statements,
+            default_timestamp,
+            ..
+        } => {
+            let mut items = Vec::with_capacity(statements.len());
+            for (st, values) in statements {
+                match st {
+                    BatchStatement::Query(text) => {
+                        let stmt = super::cql::parse(text)?;
+                        let bind = engine.bind_specs(&session, &stmt)?;
+                        items.push((stmt, bind, values));
+                    }
+                    BatchStatement::Prepared(id) => {
+                        let p = engine
+                            .cached(id)
+                            .ok_or_else(|| QueryError::Unprepared(id.to_vec()))?;
+                        items.push((p.statement.clone(), p.bind.clone(), values));
+                    }
+                }
+            }
+            engine.batch_message(&mut session, &items, default_timestamp)
+        }
+        other => Err(QueryError::Protocol(format!(
+            "Unexpected message {:?} after the handshake",
+            std::mem::discriminant(&other)
+        ))),
+    };
+    if session.keyspace != before {
+        conn.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .session
+            .keyspace = session.keyspace.clone();
+    }
+    result
+}
