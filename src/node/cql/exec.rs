@@ -92,6 +92,8 @@ pub struct Engine {
     ddl: Mutex<()>,
     pub(super) lwt: Mutex<()>,
     clock: AtomicI64,
+    /// Added to the wall clock: tests move time forward (TTL expiry) without sleeping.
+    clock_offset: AtomicI64,
     prepared: Mutex<HashMap<[u8; 16], Arc<Prepared>>>,
     hasher: std::collections::hash_map::RandomState,
 }
@@ -174,6 +176,7 @@ impl Engine {
             ddl: Mutex::new(()),
             lwt: Mutex::new(()),
             clock: AtomicI64::new(0),
+            clock_offset: AtomicI64::new(0),
             prepared: Mutex::new(HashMap::new()),
             hasher: std::collections::hash_map::RandomState::new(),
         };
@@ -215,9 +218,19 @@ impl Engine {
         Ok(())
     }
 
+    /// The engine's clock in microseconds since the epoch.
+    pub fn now_micros(&self) -> i64 {
+        now_micros() + self.clock_offset.load(AtomicOrdering::Relaxed)
+    }
+
+    /// Moves the engine's clock forward (for tests of TTL expiry).
+    pub fn advance_clock(&self, micros: i64) {
+        self.clock_offset.fetch_add(micros, AtomicOrdering::Relaxed);
+    }
+
     /// A write timestamp: microseconds, strictly increasing on this node.
     pub fn timestamp(&self) -> i64 {
-        let now = now_micros();
+        let now = self.now_micros();
         let mut last = self.clock.load(AtomicOrdering::Relaxed);
         loop {
             let next = now.max(last + 1);
@@ -256,7 +269,7 @@ impl Engine {
             limit: None,
             per_partition_limit: None,
             distinct: false,
-            now: now_micros() / 1_000_000,
+            now: self.now_micros() / 1_000_000,
         };
         let page = query::execute(&self.storage, &cmd, crate::node::value::compare, None, None)?;
         let Some(row) = page.rows.first() else {
@@ -280,7 +293,7 @@ impl Engine {
             key,
             ts,
             0,
-            now_micros() / 1_000_000,
+            self.now_micros() / 1_000_000,
         );
         let ck = Vec::new();
         b.marker(&ck);
@@ -388,7 +401,7 @@ impl Engine {
                     key,
                     self.timestamp(),
                     0,
-                    now_micros() / 1_000_000,
+                    self.now_micros() / 1_000_000,
                 );
                 b.delete_partition();
                 self.storage.apply(&b.build(), true)?;
@@ -413,7 +426,7 @@ impl Engine {
             limit: None,
             per_partition_limit: None,
             distinct: false,
-            now: now_micros() / 1_000_000,
+            now: self.now_micros() / 1_000_000,
         };
         let page = query::execute(&self.storage, &cmd, crate::node::value::compare, None, None)?;
         let mut roles: Vec<(String, bool, bool)> = page
@@ -1404,7 +1417,7 @@ impl<'a> Binder<'a> {
 
     /// An integer parameter (`LIMIT`, `USING TTL`, `USING TIMESTAMP`).
     pub fn i64(&self, term: &Term, name: &str) -> Result<i64> {
-        let ty = if name == "[timestamp]" {
+        let ty = if name == "[timestamp]" || name == "partition key token" {
             CqlType::Bigint
         } else {
             CqlType::Int

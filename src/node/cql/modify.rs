@@ -13,9 +13,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::ast::*;
-use super::exec::{
-    Binder, Engine, Result, Session, column, element_types, has_condition, now_micros,
-};
+use super::exec::{Binder, Engine, Result, Session, column, element_types, has_condition};
 use super::select::{Restrictions, column_bytes};
 use super::systables::LOCAL_KEYSPACES;
 use crate::node::error::QueryError;
@@ -172,7 +170,7 @@ impl Engine {
         b: &Binder<'_>,
         default_ts: Option<i64>,
     ) -> Result<Vec<(Mutation, bool)>> {
-        let now = now_micros() / 1_000_000;
+        let now = self.now_micros() / 1_000_000;
         match stmt {
             Statement::Insert(ins) => {
                 let t = self.writable(s, &ins.table)?;
@@ -215,11 +213,20 @@ impl Engine {
                     .clustering()
                     .map(|c| by_name.contains_key(c.name.as_str()))
                     .collect();
-                if ck_given.iter().any(|g| !g) {
+                // Only static columns and no clustering: a write to the partition's static row.
+                let static_only = !ck_given.is_empty()
+                    && ck_given.iter().all(|g| !g)
+                    && by_name.keys().all(|c| {
+                        t.column(c).is_some_and(|c| {
+                            matches!(c.kind, ColumnKind::PartitionKey(_) | ColumnKind::Static)
+                        })
+                    })
+                    && by_name.len() > pk_given.len();
+                if ck_given.iter().any(|g| !g) && !static_only {
                     return Err(key_parts_missing(&t, &ck_given, "clustering keys", true));
                 }
                 let mut ck = Vec::new();
-                for c in t.clustering() {
+                for c in t.clustering().filter(|_| !static_only) {
                     let v = b
                         .bytes(by_name[c.name.as_str()], &c.ty, &c.name)?
                         .ok_or_else(|| {
@@ -236,7 +243,9 @@ impl Engine {
                     return Err(QueryError::Invalid("Key may not be empty".into()));
                 }
                 let mut m = MutationBuilder::new(t.id, partitioner::token(&key), key, ts, ttl, now);
-                m.marker(&ck);
+                if !static_only {
+                    m.marker(&ck);
+                }
                 for col in &t.columns {
                     if matches!(
                         col.kind,
@@ -653,7 +662,7 @@ impl Engine {
                 }
             }
         };
-        let now = now_micros() / 1_000_000;
+        let now = self.now_micros() / 1_000_000;
         let _lock = self.lwt.lock().unwrap_or_else(|e| e.into_inner());
         let comparator = Comparator::for_table(&t, value::compare);
         let live: Option<LivePartition> = self

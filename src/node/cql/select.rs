@@ -12,7 +12,7 @@ use std::ops::Bound as RangeBound;
 use std::sync::Arc;
 
 use super::ast::*;
-use super::exec::{Binder, Engine, Options, Result, Session, column, element_types, now_micros};
+use super::exec::{Binder, Engine, Options, Result, Session, column, element_types};
 use super::systables::{self, LOCAL_KEYSPACES, Sources};
 use crate::node::error::QueryError;
 use crate::node::partitioner;
@@ -762,7 +762,7 @@ impl Engine {
                 end: r.token_end.unwrap_or(RangeBound::Unbounded),
             },
         };
-        let now = now_micros() / 1_000_000;
+        let now = self.now_micros() / 1_000_000;
         let mut slices = r.slices();
         if reversed {
             slices.reverse();
@@ -811,14 +811,33 @@ impl Engine {
                 no_metadata: o.skip_metadata,
             }));
         }
-        let from = match o.paging_state {
-            Some(bytes) => Some(Position::decode(bytes).ok_or_else(|| {
-                QueryError::Protocol("Invalid value for the paging state".into())
-            })?),
-            None => None,
+        // The paging state: rows returned so far (for LIMIT), then the position.
+        let (already, from) = match o.paging_state {
+            Some(bytes) => {
+                let bad = || QueryError::Protocol("Invalid value for the paging state".into());
+                let head: [u8; 4] = bytes
+                    .get(..4)
+                    .and_then(|h| h.try_into().ok())
+                    .ok_or_else(bad)?;
+                let pos = Position::decode(&bytes[4..]).ok_or_else(bad)?;
+                (u32::from_be_bytes(head) as usize, Some(pos))
+            }
+            None => (0, None),
         };
+        let mut cmd = cmd;
+        if let Some(l) = limit {
+            let left = l.saturating_sub(already);
+            if left == 0 {
+                return Ok(ResultBody::Rows(Rows {
+                    columns,
+                    rows: Vec::new(),
+                    paging_state: None,
+                    no_metadata: o.skip_metadata,
+                }));
+            }
+            cmd.limit = Some(left);
+        }
         let page_size = o.page_size.filter(|p| *p > 0).map(|p| p as usize);
-        // With a LIMIT, pages count what was already returned.
         let page = query::execute(
             &self.storage,
             &cmd,
@@ -826,7 +845,7 @@ impl Engine {
             page_size,
             from.as_ref(),
         )?;
-        let rows = page
+        let rows: Vec<Vec<Option<Vec<u8>>>> = page
             .rows
             .iter()
             .map(|row| {
@@ -836,10 +855,16 @@ impl Engine {
                     .collect()
             })
             .collect();
+        let returned = already + rows.len();
+        let paging_state = page.next.map(|p| {
+            let mut v = (returned as u32).to_be_bytes().to_vec();
+            v.extend(p.encode());
+            v
+        });
         Ok(ResultBody::Rows(Rows {
             columns,
             rows,
-            paging_state: page.next.map(|p| p.encode()),
+            paging_state,
             no_metadata: o.skip_metadata,
         }))
     }
@@ -862,7 +887,32 @@ impl Engine {
             gossip_generation: self.gossip_generation,
             schema: &schema,
         };
-        let mut rows = systables::rows(&src, &t.keyspace, &t.name);
+        let rows = systables::rows(&src, &t.keyspace, &t.name);
+        // In ring order, as Cassandra returns them: by partition key token,
+        // then clustering.
+        let pk: Vec<&ColumnMeta> = t.partition_key().collect();
+        let ck: Vec<&ColumnMeta> = t.clustering().collect();
+        let bytes_of = |row: &crate::node::system::Row, c: &ColumnMeta| {
+            row.get(c.name.as_str())
+                .cloned()
+                .flatten()
+                .map(|v| v.to_bytes())
+                .unwrap_or_default()
+        };
+        let mut keyed: Vec<(i64, Vec<Vec<u8>>, crate::node::system::Row)> = rows
+            .into_iter()
+            .map(|r| {
+                let parts: Vec<Vec<u8>> = pk.iter().map(|c| bytes_of(&r, c)).collect();
+                let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+                let token = partitioner::token(&partitioner::partition_key_bytes(&refs));
+                let cks = ck.iter().map(|c| bytes_of(&r, c)).collect();
+                (token, cks, r)
+            })
+            .collect();
+        let comparator = Comparator::for_table(t, value::compare);
+        keyed.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| comparator.compare(&a.1, &b.1)));
+        let mut rows: Vec<crate::node::system::Row> =
+            keyed.into_iter().map(|(_, _, r)| r).collect();
         // WHERE on a local table: `=`, `IN` and ranges, checked row by row.
         for rel in &sel.relations {
             let (c, ops): (&String, Vec<(Op, Vec<u8>)>) = match rel {

@@ -1,0 +1,249 @@
+//! CQL semantics as data: each file in `tests/cql/` is a session with one
+//! node's query engine (in-process, no sockets, its own data directory).
+//! Lines starting with `> ` are statements; the lines under each are what
+//! the node answers, rendered the way cqlsh shows it (`ok` for a void
+//! result, `error <Kind>: <message>` for an error). Directives:
+//!
+//! - `@login USER PASSWORD`: log in (the session starts as `cassandra`);
+//! - `@advance SECONDS`: move the node's clock forward (TTL expiry);
+//! - `@paged N <statement>`: run a SELECT page by page, N rows a page;
+//! - `@restart`: close the engine and open it again on the same data.
+//!
+//! `UPDATE_GOLDEN=1 cargo test --test cql_semantics` rewrites the expected
+//! output after a deliberate change; read the diff before committing it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ccrsim::node::cql::exec::{Engine, EngineConfig, Options, Session};
+use ccrsim::node::error::QueryError;
+use ccrsim::node::protocol::frame::{ResultBody, SchemaChangeTarget};
+use ccrsim::node::storage::{CommitlogSync, Storage};
+use ccrsim::node::system::NodeInfo;
+use ccrsim::node::value::CqlValue;
+
+fn open(dir: &Path) -> Engine {
+    let storage = Arc::new(Storage::open(dir, CommitlogSync::Batch).unwrap());
+    let info = NodeInfo {
+        host_id: [7; 16],
+        datacenter: "dc1".into(),
+        rack: "rack1".into(),
+        listen_address: "127.0.0.1".parse().unwrap(),
+        listen_port: 7000,
+        broadcast_address: "127.0.0.1".parse().unwrap(),
+        rpc_address: "127.0.0.1".parse().unwrap(),
+        native_port: 9042,
+        tokens: vec![0],
+        schema_version: [0; 16],
+        release_version: "4.1.3".into(),
+    };
+    Engine::open(
+        storage,
+        info,
+        EngineConfig {
+            cluster_name: "Test Cluster".into(),
+            auth_enabled: true,
+            superuser_name: "cassandra".into(),
+            superuser_password: "cassandra".into(),
+        },
+    )
+    .unwrap()
+}
+
+fn kind(e: &QueryError) -> &'static str {
+    match e {
+        QueryError::Server(_) => "Server",
+        QueryError::Protocol(_) => "Protocol",
+        QueryError::Authentication(_) => "Authentication",
+        QueryError::Unavailable { .. } => "Unavailable",
+        QueryError::WriteTimeout { .. } => "WriteTimeout",
+        QueryError::ReadTimeout { .. } => "ReadTimeout",
+        QueryError::Syntax(_) => "Syntax",
+        QueryError::Unauthorized(_) => "Unauthorized",
+        QueryError::Invalid(_) => "Invalid",
+        QueryError::Config(_) => "Config",
+        QueryError::AlreadyExists { .. } => "AlreadyExists",
+        QueryError::Unprepared(_) => "Unprepared",
+    }
+}
+
+/// Renders a result as cqlsh would (values right-aligned, like cqlsh's numbers).
+fn render(r: &Result<ResultBody, QueryError>, out: &mut Vec<String>) {
+    match r {
+        Err(e) => out.push(format!("error {}: {e}", kind(e))),
+        Ok(ResultBody::Void) => out.push("ok".into()),
+        Ok(ResultBody::SetKeyspace(k)) => out.push(format!("keyspace {k}")),
+        Ok(ResultBody::SchemaChange(c)) => out.push(match &c.target {
+            SchemaChangeTarget::Keyspace(k) => format!("schema change: {} KEYSPACE {k}", c.change),
+            SchemaChangeTarget::Table { keyspace, table } => {
+                format!("schema change: {} TABLE {keyspace}.{table}", c.change)
+            }
+        }),
+        Ok(ResultBody::Prepared { .. }) => out.push("prepared".into()),
+        Ok(ResultBody::Rows(rows)) => {
+            let header: Vec<String> = rows.columns.iter().map(|c| c.name.clone()).collect();
+            let cells: Vec<Vec<String>> = rows
+                .rows
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .zip(&rows.columns)
+                        .map(|(v, c)| match v {
+                            None => "null".to_string(),
+                            Some(b) => CqlValue::decode(&c.ty, b)
+                                .map(|v| v.to_cqlsh())
+                                .unwrap_or_else(|e| format!("<undecodable: {e}>")),
+                        })
+                        .collect()
+                })
+                .collect();
+            let widths: Vec<usize> = (0..header.len())
+                .map(|i| {
+                    cells
+                        .iter()
+                        .map(|r| r[i].chars().count())
+                        .chain([header[i].chars().count()])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let line = |vals: &[String]| {
+                let parts: Vec<String> = vals
+                    .iter()
+                    .zip(&widths)
+                    .map(|(v, w)| format!(" {v:>w$} "))
+                    .collect();
+                parts.join("|").trim_end().to_string()
+            };
+            out.push(line(&header));
+            out.push(
+                widths
+                    .iter()
+                    .map(|w| "-".repeat(w + 2))
+                    .collect::<Vec<_>>()
+                    .join("+"),
+            );
+            for r in &cells {
+                out.push(line(r));
+            }
+            out.push(format!("({} rows)", cells.len()));
+        }
+    }
+}
+
+fn run_script(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut engine = open(dir.path());
+    let mut session = Session {
+        keyspace: None,
+        user: Some("cassandra".into()),
+        superuser: true,
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut skipping = false;
+    for line in text.lines() {
+        let is_input = line.starts_with("> ") || line.starts_with('@');
+        let is_kept = line.starts_with('#') || line.trim().is_empty();
+        if !is_input && !is_kept {
+            if skipping {
+                continue;
+            }
+            // An output line: regenerated below.
+            continue;
+        }
+        skipping = false;
+        out.push(line.to_string());
+        if is_kept {
+            continue;
+        }
+        skipping = true;
+        if let Some(stmt) = line.strip_prefix("> ") {
+            let r = engine.query(&mut session, stmt, &Options::default());
+            render(&r, &mut out);
+        } else if let Some(rest) = line.strip_prefix("@login ") {
+            let mut it = rest.split_whitespace();
+            let (u, p) = (it.next().unwrap(), it.next().unwrap_or(""));
+            match engine.login(u, p) {
+                Ok(sup) => {
+                    session = Session {
+                        keyspace: session.keyspace.clone(),
+                        user: Some(u.into()),
+                        superuser: sup,
+                    };
+                    out.push(format!("logged in as {u}"));
+                }
+                Err(e) => out.push(format!("error {}: {e}", kind(&e))),
+            }
+        } else if let Some(secs) = line.strip_prefix("@advance ") {
+            let s: i64 = secs.trim().parse().unwrap();
+            engine.advance_clock(s * 1_000_000);
+            out.push(format!("clock +{s}s"));
+        } else if let Some(rest) = line.strip_prefix("@paged ") {
+            let (n, stmt) = rest.split_once(' ').unwrap();
+            let n: i32 = n.parse().unwrap();
+            let mut state: Option<Vec<u8>> = None;
+            let mut page = 1;
+            loop {
+                let o = Options {
+                    page_size: Some(n),
+                    paging_state: state.as_deref(),
+                    ..Default::default()
+                };
+                let r = engine.query(&mut session, stmt, &o);
+                out.push(format!("page {page}:"));
+                render(&r, &mut out);
+                match r {
+                    Ok(ResultBody::Rows(rows)) if rows.paging_state.is_some() && page < 50 => {
+                        state = rows.paging_state;
+                        page += 1;
+                    }
+                    _ => break,
+                }
+            }
+        } else if line.trim() == "@restart" {
+            drop(engine);
+            engine = open(dir.path());
+            out.push("restarted".into());
+        } else {
+            panic!("{}: unknown directive {line}", path.display());
+        }
+    }
+    let mut got = out.join("\n");
+    got.push('\n');
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(path, &got).unwrap();
+        return;
+    }
+    if got != text {
+        let g: Vec<&str> = got.lines().collect();
+        let t: Vec<&str> = text.lines().collect();
+        let first = g
+            .iter()
+            .zip(&t)
+            .position(|(a, b)| a != b)
+            .unwrap_or(g.len().min(t.len()));
+        panic!(
+            "{} differs from the engine's answers at line {}:\n  expected: {:?}\n  got:      {:?}\n(UPDATE_GOLDEN=1 rewrites it)",
+            path.display(),
+            first + 1,
+            t.get(first),
+            g.get(first)
+        );
+    }
+}
+
+#[test]
+fn cql_scripts() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cql");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no scripts in {}", dir.display());
+    for f in files {
+        run_script(&f);
+    }
+}
