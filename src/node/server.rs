@@ -222,6 +222,9 @@ async fn connection<D: Dispatcher>(
     // Let requests in flight finish before closing the writer.
     let _ = in_flight.acquire_many(MAX_IN_FLIGHT as u32).await;
     dispatcher.close(&conn);
+    // The connection state may hold senders (pushed events): drop them all
+    // so the writer drains and ends.
+    drop(conn);
     drop(tx);
     let _ = write_task.await;
 }

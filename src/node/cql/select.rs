@@ -678,9 +678,9 @@ impl Engine {
             Some(l) => {
                 let n = b.i64(l, "[limit]")?;
                 if n <= 0 {
-                    return Err(QueryError::Invalid(format!(
-                        "LIMIT must be strictly positive"
-                    )));
+                    return Err(QueryError::Invalid(
+                        "LIMIT must be strictly positive".into(),
+                    ));
                 }
                 Some(n as usize)
             }
