@@ -14,7 +14,7 @@
 //! `pk_indexes`.
 
 use std::collections::{BTreeSet, HashMap};
-use std::hash::{BuildHasher, Hasher};
+use std::hash::Hasher;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -95,7 +95,6 @@ pub struct Engine {
     /// Added to the wall clock: tests move time forward (TTL expiry) without sleeping.
     clock_offset: AtomicI64,
     prepared: Mutex<HashMap<[u8; 16], Arc<Prepared>>>,
-    hasher: std::collections::hash_map::RandomState,
 }
 
 pub(super) fn now_micros() -> i64 {
@@ -178,7 +177,6 @@ impl Engine {
             clock: AtomicI64::new(0),
             clock_offset: AtomicI64::new(0),
             prepared: Mutex::new(HashMap::new()),
-            hasher: std::collections::hash_map::RandomState::new(),
         };
         engine.persist_schema(&engine.schema())?;
         if engine.role(&cfg.superuser_name)?.is_none() {
@@ -491,12 +489,13 @@ impl Engine {
     // ----- prepared statements -----
 
     pub fn prepare(&self, s: &Session, query_text: &str) -> Result<Arc<Prepared>> {
-        let mut h = self.hasher.build_hasher();
+        // Deterministic (fixed-key SipHash), so every node gives a statement the same id.
+        let mut h = std::hash::DefaultHasher::new();
         h.write(s.keyspace.as_deref().unwrap_or("").as_bytes());
         h.write_u8(0);
         h.write(query_text.as_bytes());
         let a = h.finish();
-        let mut h = self.hasher.build_hasher();
+        let mut h = std::hash::DefaultHasher::new();
         h.write_u64(a);
         h.write(query_text.as_bytes());
         let b = h.finish();
