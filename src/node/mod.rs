@@ -26,6 +26,7 @@ pub mod config;
 pub mod consistency;
 pub mod cql;
 pub mod error;
+pub mod fuzz;
 pub mod instance;
 pub mod partitioner;
 pub mod placement;
