@@ -127,6 +127,33 @@ pub struct NodeConfig {
     pub commitlog_sync: CommitlogSync,
 }
 
+impl NodeConfig {
+    /// A single-node configuration on `addr`:9042 with Cassandra's defaults
+    /// (password authentication as cassandra/cassandra, periodic commit log),
+    /// for tests and benchmarks that run nodes in-process.
+    pub fn local(addr: IpAddr, data_dir: &std::path::Path) -> NodeConfig {
+        NodeConfig {
+            cluster_name: "Test Cluster".into(),
+            dc: "datacenter1".into(),
+            rack: "rack1".into(),
+            seeds: vec![addr],
+            listen_address: addr,
+            broadcast_address: addr,
+            rpc_address: addr,
+            broadcast_rpc_address: addr,
+            num_tokens: 16,
+            endpoint_snitch: "SimpleSnitch".into(),
+            cql_port: 9042,
+            storage_port: 7000,
+            data_dir: data_dir.to_path_buf(),
+            authenticator: Authenticator::Password,
+            superuser_name: "cassandra".into(),
+            superuser_password: "cassandra".into(),
+            commitlog_sync: CommitlogSync::default(),
+        }
+    }
+}
+
 fn parse_addr(what: &'static str, value: &str) -> Result<IpAddr, ConfigError> {
     let v = value.trim();
     if v.eq_ignore_ascii_case("auto") {

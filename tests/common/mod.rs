@@ -70,28 +70,12 @@ pub async fn cli(url: &str, token: &str, args: &[&str]) -> (String, String, i32)
     )
 }
 
-/// Starts a node in this process on `addr`:9042 with its data in `dir`.
+/// Starts a node in this process on `addr`:9042 with its data in `dir`
+/// (datacenter dc1, batch commit log).
 pub async fn start_node(addr: &str, dir: &Path) -> ccrsim::node::instance::Node {
-    let ip: std::net::IpAddr = addr.parse().unwrap();
-    let cfg = ccrsim::node::config::NodeConfig {
-        cluster_name: "Test Cluster".into(),
-        dc: "dc1".into(),
-        rack: "rack1".into(),
-        seeds: vec![ip],
-        listen_address: ip,
-        broadcast_address: ip,
-        rpc_address: ip,
-        broadcast_rpc_address: ip,
-        num_tokens: 16,
-        endpoint_snitch: "GossipingPropertyFileSnitch".into(),
-        cql_port: 9042,
-        storage_port: 7000,
-        data_dir: dir.to_path_buf(),
-        authenticator: ccrsim::node::config::Authenticator::Password,
-        superuser_name: "cassandra".into(),
-        superuser_password: "cassandra".into(),
-        commitlog_sync: ccrsim::node::storage::CommitlogSync::Batch,
-    };
+    let mut cfg = ccrsim::node::config::NodeConfig::local(addr.parse().unwrap(), dir);
+    cfg.dc = "dc1".into();
+    cfg.commitlog_sync = ccrsim::node::storage::CommitlogSync::Batch;
     ccrsim::node::instance::Node::start(cfg)
         .await
         .expect("node starts")

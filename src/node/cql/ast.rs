@@ -45,6 +45,20 @@ pub enum Op {
 }
 
 impl Op {
+    /// Whether `a op b` holds, given how `a` compares to `b` (`IN`: one of its values is equal).
+    pub fn holds(self, o: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::*;
+        match self {
+            Op::Eq | Op::In => o == Equal,
+            Op::Ne => o != Equal,
+            Op::Lt => o == Less,
+            Op::Le => o != Greater,
+            Op::Gt => o == Greater,
+            Op::Ge => o != Less,
+            Op::Contains | Op::ContainsKey => false,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Op::Eq => "=",

@@ -253,14 +253,10 @@ impl Engine {
             .ok_or_else(|| QueryError::Server("system_auth.roles is missing".into()))
     }
 
-    /// A role's row: (can_login, is_superuser, salted_hash).
-    pub fn role(&self, name: &str) -> Result<Option<(bool, bool, Option<String>)>> {
-        let t = self.roles_table()?;
-        let key = name.as_bytes().to_vec();
-        let token = partitioner::token(&key);
+    fn read_roles(&self, t: &Arc<TableMeta>, partitions: Partitions) -> Result<query::Page> {
         let cmd = ReadCommand {
             table: t.clone(),
-            partitions: Partitions::Keys(vec![(token, key)]),
+            partitions,
             slices: Vec::new(),
             filters: Vec::new(),
             reversed: false,
@@ -269,7 +265,21 @@ impl Engine {
             distinct: false,
             now: self.now_micros() / 1_000_000,
         };
-        let page = query::execute(&self.storage, &cmd, crate::node::value::compare, None, None)?;
+        Ok(query::execute(
+            &self.storage,
+            &cmd,
+            crate::node::value::compare,
+            None,
+            None,
+        )?)
+    }
+
+    /// A role's row: (can_login, is_superuser, salted_hash).
+    pub fn role(&self, name: &str) -> Result<Option<(bool, bool, Option<String>)>> {
+        let t = self.roles_table()?;
+        let key = name.as_bytes().to_vec();
+        let token = partitioner::token(&key);
+        let page = self.read_roles(&t, Partitions::Keys(vec![(token, key)]))?;
         let Some(row) = page.rows.first() else {
             return Ok(None);
         };
@@ -412,21 +422,13 @@ impl Engine {
 
     fn list_roles(&self, s: &Session, of: Option<&str>) -> Result<ResultBody> {
         let t = self.roles_table()?;
-        let cmd = ReadCommand {
-            table: t.clone(),
-            partitions: Partitions::Range {
+        let page = self.read_roles(
+            &t,
+            Partitions::Range {
                 start: std::ops::Bound::Unbounded,
                 end: std::ops::Bound::Unbounded,
             },
-            slices: Vec::new(),
-            filters: Vec::new(),
-            reversed: false,
-            limit: None,
-            per_partition_limit: None,
-            distinct: false,
-            now: self.now_micros() / 1_000_000,
-        };
-        let page = query::execute(&self.storage, &cmd, crate::node::value::compare, None, None)?;
+        )?;
         let mut roles: Vec<(String, bool, bool)> = page
             .rows
             .iter()

@@ -799,18 +799,7 @@ impl Engine {
                 (None, None) => matches!(op, Op::Eq | Op::In),
                 (Some(_), None) => op == Op::Ne,
                 (None, Some(_)) => op == Op::Ne,
-                (Some(a), Some(w)) => {
-                    let o = value::compare(&ty, a, w);
-                    match op {
-                        Op::Eq | Op::In => o == Ordering::Equal,
-                        Op::Ne => o != Ordering::Equal,
-                        Op::Lt => o == Ordering::Less,
-                        Op::Le => o != Ordering::Greater,
-                        Op::Gt => o == Ordering::Greater,
-                        Op::Ge => o != Ordering::Less,
-                        _ => false,
-                    }
-                }
+                (Some(a), Some(w)) => op.holds(value::compare(&ty, a, w)),
             }
         };
         Ok(match c.op {

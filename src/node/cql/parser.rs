@@ -77,20 +77,7 @@ const RESERVED: &[&str] = &[
 
 /// Parses one statement (a trailing `;` is allowed).
 pub fn parse(src: &str) -> Result<Statement, CqlError> {
-    let toks = lex(src)?;
-    let mut p = Parser {
-        src,
-        toks,
-        pos: 0,
-        markers: 0,
-        names: Vec::new(),
-    };
-    let stmt = p.statement()?;
-    p.eat_sym(";");
-    if p.peek() != &Tok::Eof {
-        return Err(p.unexpected("<EOF>"));
-    }
-    Ok(stmt)
+    parse_with_markers(src).map(|(s, _)| s)
 }
 
 /// Parses and also returns the names of the bind markers (`None` for `?`), in order.

@@ -7,7 +7,6 @@
 //! needs `ALLOW FILTERING`. The same plan serves UPDATE and DELETE, which
 //! need the partition keys and clusterings they write.
 
-use std::cmp::Ordering;
 use std::ops::Bound as RangeBound;
 use std::sync::Arc;
 
@@ -674,30 +673,24 @@ impl Engine {
         let outs = selection(&t, sel)?;
         let columns: Vec<ColumnSpec> = outs.iter().map(|(_, c)| c.clone()).collect();
         let count = outs.iter().any(|(o, _)| matches!(o, Out::Count));
-        let limit = match &sel.limit {
-            Some(l) => {
-                let n = b.i64(l, "[limit]")?;
-                if n <= 0 {
-                    return Err(QueryError::Invalid(
-                        "LIMIT must be strictly positive".into(),
-                    ));
-                }
-                Some(n as usize)
+        let positive = |term: &Option<Term>, name: &str, what: &str| -> Result<Option<usize>> {
+            let Some(term) = term else {
+                return Ok(None);
+            };
+            let n = b.i64(term, name)?;
+            if n <= 0 {
+                return Err(QueryError::Invalid(format!(
+                    "{what} must be strictly positive"
+                )));
             }
-            None => None,
+            Ok(Some(n as usize))
         };
-        let per_partition_limit = match &sel.per_partition_limit {
-            Some(l) => {
-                let n = b.i64(l, "[per_partition_limit]")?;
-                if n <= 0 {
-                    return Err(QueryError::Invalid(
-                        "PER PARTITION LIMIT must be strictly positive".into(),
-                    ));
-                }
-                Some(n as usize)
-            }
-            None => None,
-        };
+        let limit = positive(&sel.limit, "[limit]", "LIMIT")?;
+        let per_partition_limit = positive(
+            &sel.per_partition_limit,
+            "[per_partition_limit]",
+            "PER PARTITION LIMIT",
+        )?;
         if LOCAL_KEYSPACES.contains(&t.keyspace.as_str()) {
             return self.select_local(&t, sel, b, &outs, columns, limit);
         }
@@ -948,18 +941,8 @@ impl Engine {
                     return false;
                 };
                 let bytes = v.to_bytes();
-                let test = |(op, want): &(Op, Vec<u8>)| {
-                    let o = value::compare(&col.ty, &bytes, want);
-                    match op {
-                        Op::Eq => o == Ordering::Equal,
-                        Op::Ne => o != Ordering::Equal,
-                        Op::Lt => o == Ordering::Less,
-                        Op::Le => o != Ordering::Greater,
-                        Op::Gt => o == Ordering::Greater,
-                        Op::Ge => o != Ordering::Less,
-                        _ => false,
-                    }
-                };
+                let test =
+                    |(op, want): &(Op, Vec<u8>)| op.holds(value::compare(&col.ty, &bytes, want));
                 if any {
                     ops.iter().any(test)
                 } else {
