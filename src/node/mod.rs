@@ -22,6 +22,7 @@
 //! server that ties them to sockets (`ccrsim node`).
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod consistency;
 pub mod cql;

@@ -1,0 +1,406 @@
+//! Internode messages and their binary form.
+//!
+//! Nodes talk only through these messages, over TCP between their listen
+//! addresses (port 7000 by default), also when they share a process. A
+//! frame is `u32 length`, then `u8 version` (this is version 1; a peer
+//! speaking another answers nothing and is logged), `u8 verb`, `u64 id`,
+//! the sender's address and the address to answer to (a forwarded mutation
+//! is answered straight to its coordinator), then the verb's body.
+//! Decoding checks every length against what is left and never panics.
+
+use std::net::IpAddr;
+
+use super::gossip::{AppState, EndpointState, Status};
+
+pub const VERSION: u8 = 1;
+/// The largest frame a node accepts from a peer.
+pub const MAX_FRAME: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// Gossip round: the sender's known states.
+    GossipSyn(Vec<EndpointState>),
+    /// The answer: the receiver's known states.
+    GossipAck(Vec<EndpointState>),
+    /// Apply a mutation (a `storage::Mutation` in its wire form), then relay
+    /// it to `forward_to` (same id, answers go to the coordinator).
+    Mutation {
+        mutation: Vec<u8>,
+        durable: bool,
+        forward_to: Vec<IpAddr>,
+    },
+    MutationAck,
+    /// The replica could not apply the mutation.
+    MutationFailed(String),
+    /// Asks for the sender's schema.
+    SchemaPull,
+    /// A schema, stamped (microseconds, then host id) so the newest wins.
+    Schema {
+        stamp: i64,
+        host: [u8; 16],
+        json: Vec<u8>,
+    },
+}
+
+impl Body {
+    fn verb(&self) -> u8 {
+        match self {
+            Body::GossipSyn(_) => 1,
+            Body::GossipAck(_) => 2,
+            Body::Mutation { .. } => 3,
+            Body::MutationAck => 4,
+            Body::MutationFailed(_) => 5,
+            Body::SchemaPull => 6,
+            Body::Schema { .. } => 7,
+        }
+    }
+
+    /// Whether this answers a request (its id is the request's).
+    pub fn is_response(&self) -> bool {
+        matches!(
+            self,
+            Body::GossipAck(_) | Body::MutationAck | Body::MutationFailed(_) | Body::Schema { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: u64,
+    pub from: IpAddr,
+    pub reply_to: IpAddr,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed internode message: {0}")]
+pub struct MessageError(pub String);
+
+fn put_ip(out: &mut Vec<u8>, ip: &IpAddr) {
+    match ip {
+        IpAddr::V4(v) => {
+            out.push(4);
+            out.extend_from_slice(&v.octets());
+        }
+        IpAddr::V6(v) => {
+            out.push(16);
+            out.extend_from_slice(&v.octets());
+        }
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+    out.extend_from_slice(b);
+}
+
+fn put_state(out: &mut Vec<u8>, s: &EndpointState) {
+    put_ip(out, &s.address);
+    out.extend_from_slice(&s.generation.to_be_bytes());
+    out.extend_from_slice(&s.version.to_be_bytes());
+    let a = &s.app;
+    out.extend_from_slice(&a.host_id);
+    put_bytes(out, a.datacenter.as_bytes());
+    put_bytes(out, a.rack.as_bytes());
+    out.extend_from_slice(&(a.tokens.len() as u32).to_be_bytes());
+    for t in &a.tokens {
+        out.extend_from_slice(&t.to_be_bytes());
+    }
+    out.push(a.status.code());
+    out.extend_from_slice(&a.schema_version);
+    put_ip(out, &a.rpc_address);
+    out.extend_from_slice(&a.native_port.to_be_bytes());
+    put_bytes(out, a.release_version.as_bytes());
+}
+
+impl Message {
+    /// The frame, length prefix included.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![0, 0, 0, 0, VERSION, self.body.verb()];
+        out.extend_from_slice(&self.id.to_be_bytes());
+        put_ip(&mut out, &self.from);
+        put_ip(&mut out, &self.reply_to);
+        match &self.body {
+            Body::GossipSyn(states) | Body::GossipAck(states) => {
+                out.extend_from_slice(&(states.len() as u32).to_be_bytes());
+                for s in states {
+                    put_state(&mut out, s);
+                }
+            }
+            Body::Mutation {
+                mutation,
+                durable,
+                forward_to,
+            } => {
+                put_bytes(&mut out, mutation);
+                out.push(u8::from(*durable));
+                out.extend_from_slice(&(forward_to.len() as u32).to_be_bytes());
+                for ip in forward_to {
+                    put_ip(&mut out, ip);
+                }
+            }
+            Body::MutationAck | Body::SchemaPull => {}
+            Body::MutationFailed(m) => put_bytes(&mut out, m.as_bytes()),
+            Body::Schema { stamp, host, json } => {
+                out.extend_from_slice(&stamp.to_be_bytes());
+                out.extend_from_slice(host);
+                put_bytes(&mut out, json);
+            }
+        }
+        let len = (out.len() - 4) as u32;
+        out[..4].copy_from_slice(&len.to_be_bytes());
+        out
+    }
+
+    /// Decodes a frame's content (after the length prefix).
+    pub fn decode(b: &[u8]) -> Result<Message, MessageError> {
+        let mut r = Reader { b, pos: 0 };
+        let version = r.u8("version")?;
+        if version != VERSION {
+            return Err(MessageError(format!(
+                "unsupported internode version {version} (this node speaks {VERSION})"
+            )));
+        }
+        let verb = r.u8("verb")?;
+        let id = r.u64("id")?;
+        let from = r.ip("sender")?;
+        let reply_to = r.ip("reply address")?;
+        let body = match verb {
+            1 | 2 => {
+                let n = r.count(40, "states")?;
+                let mut states = Vec::with_capacity(n);
+                for _ in 0..n {
+                    states.push(r.state()?);
+                }
+                if verb == 1 {
+                    Body::GossipSyn(states)
+                } else {
+                    Body::GossipAck(states)
+                }
+            }
+            3 => {
+                let mutation = r.bytes("mutation")?.to_vec();
+                let durable = r.u8("durable")? != 0;
+                let n = r.count(5, "forward list")?;
+                let mut forward_to = Vec::with_capacity(n);
+                for _ in 0..n {
+                    forward_to.push(r.ip("forward address")?);
+                }
+                Body::Mutation {
+                    mutation,
+                    durable,
+                    forward_to,
+                }
+            }
+            4 => Body::MutationAck,
+            5 => Body::MutationFailed(r.string("failure")?),
+            6 => Body::SchemaPull,
+            7 => Body::Schema {
+                stamp: r.u64("stamp")? as i64,
+                host: r.array16("host id")?,
+                json: r.bytes("schema")?.to_vec(),
+            },
+            v => return Err(MessageError(format!("unknown verb {v}"))),
+        };
+        if r.pos != b.len() {
+            return Err(MessageError(format!(
+                "{} bytes after the body",
+                b.len() - r.pos
+            )));
+        }
+        Ok(Message {
+            id,
+            from,
+            reply_to,
+            body,
+        })
+    }
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], MessageError> {
+        if self.b.len() - self.pos < n {
+            return Err(MessageError(format!("truncated {what}")));
+        }
+        let s = &self.b[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u8(&mut self, what: &str) -> Result<u8, MessageError> {
+        Ok(self.take(1, what)?[0])
+    }
+    fn u16(&mut self, what: &str) -> Result<u16, MessageError> {
+        Ok(u16::from_be_bytes(
+            self.take(2, what)?.try_into().expect("2"),
+        ))
+    }
+    fn u32(&mut self, what: &str) -> Result<u32, MessageError> {
+        Ok(u32::from_be_bytes(
+            self.take(4, what)?.try_into().expect("4"),
+        ))
+    }
+    fn u64(&mut self, what: &str) -> Result<u64, MessageError> {
+        Ok(u64::from_be_bytes(
+            self.take(8, what)?.try_into().expect("8"),
+        ))
+    }
+    fn array16(&mut self, what: &str) -> Result<[u8; 16], MessageError> {
+        Ok(self.take(16, what)?.try_into().expect("16"))
+    }
+    /// A count of items of at least `min` bytes each, checked against what is left.
+    fn count(&mut self, min: usize, what: &str) -> Result<usize, MessageError> {
+        let n = self.u32(what)? as usize;
+        if n.saturating_mul(min) > self.b.len() - self.pos {
+            return Err(MessageError(format!("{what}: {n} items cannot fit")));
+        }
+        Ok(n)
+    }
+    fn bytes(&mut self, what: &str) -> Result<&'a [u8], MessageError> {
+        let n = self.u32(what)? as usize;
+        self.take(n, what)
+    }
+    fn string(&mut self, what: &str) -> Result<String, MessageError> {
+        String::from_utf8(self.bytes(what)?.to_vec())
+            .map_err(|_| MessageError(format!("{what} is not UTF-8")))
+    }
+    fn ip(&mut self, what: &str) -> Result<IpAddr, MessageError> {
+        match self.u8(what)? {
+            4 => {
+                let o: [u8; 4] = self.take(4, what)?.try_into().expect("4");
+                Ok(IpAddr::from(o))
+            }
+            16 => {
+                let o: [u8; 16] = self.take(16, what)?.try_into().expect("16");
+                Ok(IpAddr::from(o))
+            }
+            n => Err(MessageError(format!("{what}: bad address length {n}"))),
+        }
+    }
+    fn state(&mut self) -> Result<EndpointState, MessageError> {
+        let address = self.ip("address")?;
+        let generation = self.u64("generation")? as i64;
+        let version = self.u64("version")?;
+        let host_id = self.array16("host id")?;
+        let datacenter = self.string("datacenter")?;
+        let rack = self.string("rack")?;
+        let n = self.count(8, "tokens")?;
+        let mut tokens = Vec::with_capacity(n);
+        for _ in 0..n {
+            tokens.push(self.u64("token")? as i64);
+        }
+        let status = Status::from_code(self.u8("status")?)
+            .ok_or_else(|| MessageError("unknown status".into()))?;
+        let schema_version = self.array16("schema version")?;
+        let rpc_address = self.ip("rpc address")?;
+        let native_port = self.u16("native port")?;
+        let release_version = self.string("release version")?;
+        Ok(EndpointState {
+            address,
+            generation,
+            version,
+            app: AppState {
+                host_id,
+                datacenter,
+                rack,
+                tokens,
+                status,
+                schema_version,
+                rpc_address,
+                native_port,
+                release_version,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> EndpointState {
+        EndpointState {
+            address: "127.0.1.2".parse().unwrap(),
+            generation: 1_700_000_000,
+            version: 42,
+            app: AppState {
+                host_id: [9; 16],
+                datacenter: "dc1".into(),
+                rack: "rack-a".into(),
+                tokens: vec![i64::MIN, -1, 0, i64::MAX],
+                status: Status::Normal,
+                schema_version: [3; 16],
+                rpc_address: "::1".parse().unwrap(),
+                native_port: 9042,
+                release_version: "4.1.3".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        let from: IpAddr = "127.0.1.1".parse().unwrap();
+        let bodies = vec![
+            Body::GossipSyn(vec![state(), state()]),
+            Body::GossipAck(vec![]),
+            Body::Mutation {
+                mutation: vec![1, 2, 3],
+                durable: true,
+                forward_to: vec!["127.0.2.2".parse().unwrap(), "127.0.2.3".parse().unwrap()],
+            },
+            Body::MutationAck,
+            Body::MutationFailed("disk full".into()),
+            Body::SchemaPull,
+            Body::Schema {
+                stamp: 123,
+                host: [1; 16],
+                json: b"{}".to_vec(),
+            },
+        ];
+        for body in bodies {
+            let m = Message {
+                id: 7,
+                from,
+                reply_to: "127.0.2.1".parse().unwrap(),
+                body,
+            };
+            let bytes = m.encode();
+            let len = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+            assert_eq!(len, bytes.len() - 4);
+            assert_eq!(Message::decode(&bytes[4..]).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let m = Message {
+            id: 1,
+            from: "127.0.1.1".parse().unwrap(),
+            reply_to: "127.0.1.1".parse().unwrap(),
+            body: Body::GossipSyn(vec![state()]),
+        };
+        let bytes = m.encode();
+        for cut in 0..bytes.len() - 4 {
+            assert!(Message::decode(&bytes[4..4 + cut]).is_err(), "cut at {cut}");
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            let mut b = bytes[4..].to_vec();
+            for _ in 0..3 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let i = (x as usize) % b.len();
+                b[i] = (x >> 32) as u8;
+            }
+            let _ = Message::decode(&b);
+        }
+        let mut wrong = bytes[4..].to_vec();
+        wrong[0] = 9;
+        assert!(Message::decode(&wrong).unwrap_err().0.contains("version 9"));
+    }
+}
