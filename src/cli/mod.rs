@@ -357,6 +357,7 @@ async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError
 }
 
 async fn serve(cli: &Cli, args: &ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    let signal = ShutdownSignal::install();
     let config = ServeConfig {
         state_dir: cli.state_dir.clone(),
         listen: args.listen,
@@ -427,18 +428,19 @@ async fn serve(cli: &Cli, args: &ServeArgs, out: &mut (dyn Write + Send)) -> Res
         )?;
     }
     let _ = out.flush();
-    shutdown_signal().await;
+    signal.wait().await;
     w(out, "shutting down\n")?;
     server.shutdown().await;
     Ok(())
 }
 
 async fn node(args: &crate::node::config::NodeArgs) -> Result<(), CliError> {
+    let signal = ShutdownSignal::install();
     let config = args.resolve().map_err(|e| CliError::Usage(e.to_string()))?;
     let node = crate::node::instance::Node::start(config)
         .await
         .map_err(|e| CliError::Io(e.to_string()))?;
-    shutdown_signal().await;
+    signal.wait().await;
     tracing::info!("Stopping the node: closing client connections and flushing storage");
     node.stop().await;
     tracing::info!("Node stopped");
@@ -453,25 +455,40 @@ fn names(demo: &Demo) -> String {
         .join(" + ")
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Ctrl-C or SIGTERM, listened for from the moment this is made (so a
+/// signal that arrives while the daemon starts is not lost).
+struct ShutdownSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignal {
+    fn install() -> ShutdownSignal {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            ShutdownSignal {
+                term: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            ShutdownSignal {}
+        }
+    }
+
+    async fn wait(self) {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            if let Some(mut term) = self.term {
                 tokio::select! {
                     _ = ctrl_c => {},
                     _ = term.recv() => {},
                 }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
+                return;
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = ctrl_c.await;
     }
 }

@@ -15,6 +15,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 
 use super::auth::sasl_plain;
+use super::cluster::gossip::{AppState, Status};
+use super::cluster::member::{Core, GossipSettings, Member};
+use super::cluster::transport::Faults;
 use super::config::{Authenticator, NodeConfig};
 use super::cql::exec::{Engine, EngineConfig, Options, Session};
 use super::error::QueryError;
@@ -43,6 +46,7 @@ pub enum NodeError {
 pub struct Node {
     pub engine: Arc<Engine>,
     pub cql_addr: SocketAddr,
+    pub member: Member,
     server: CqlServer,
 }
 
@@ -50,6 +54,15 @@ impl Node {
     /// Opens the data directory, loads or creates the node's identity and
     /// schema, and starts listening for CQL clients.
     pub async fn start(cfg: NodeConfig) -> Result<Node, NodeError> {
+        Self::start_with(cfg, Arc::new(Faults::default()), GossipSettings::default()).await
+    }
+
+    /// Starts with a test network (`faults`) and gossip timing of the caller's choice.
+    pub async fn start_with(
+        cfg: NodeConfig,
+        faults: Arc<Faults>,
+        gossip: GossipSettings,
+    ) -> Result<Node, NodeError> {
         let dir = cfg.data_dir.clone();
         let sync = cfg.commitlog_sync;
         let num_tokens = cfg.num_tokens;
@@ -69,6 +82,7 @@ impl Node {
         .await
         .map_err(|e| NodeError::Start(e.to_string()))??;
         let (storage, identity) = storage;
+        let identity_tokens = identity.tokens.clone();
         let info = NodeInfo {
             host_id: identity.host_id,
             datacenter: cfg.dc.clone(),
@@ -78,7 +92,7 @@ impl Node {
             broadcast_address: cfg.broadcast_address,
             rpc_address: cfg.broadcast_rpc_address,
             native_port: cfg.cql_port,
-            tokens: identity.tokens.clone(),
+            tokens: identity_tokens,
             schema_version: [0; 16],
             release_version: RELEASE_VERSION.to_string(),
         };
@@ -102,9 +116,41 @@ impl Node {
                 reason: e.to_string(),
             })?;
         let (events, _) = broadcast::channel(256);
+        let app = AppState {
+            host_id: identity.host_id,
+            datacenter: cfg.dc.clone(),
+            rack: cfg.rack.clone(),
+            tokens: identity.tokens.clone(),
+            status: Status::Normal,
+            schema_version: engine.schema().version(),
+            rpc_address: cfg.broadcast_rpc_address,
+            native_port: cfg.cql_port,
+            release_version: RELEASE_VERSION.to_string(),
+        };
+        let seeds = if cfg.seeds.is_empty() {
+            vec![cfg.listen_address]
+        } else {
+            cfg.seeds.clone()
+        };
+        let member = Member::start(
+            engine.clone(),
+            cfg.listen_address,
+            cfg.storage_port,
+            app,
+            seeds,
+            gossip,
+            faults,
+            events.clone(),
+        )
+        .await
+        .map_err(|e| NodeError::Listen {
+            addr: SocketAddr::new(cfg.listen_address, cfg.storage_port),
+            reason: e.to_string(),
+        })?;
         let dispatch = Arc::new(Dispatch {
             engine: engine.clone(),
             events,
+            member: member.core.clone(),
         });
         let server = CqlServer::start(listener, dispatch).map_err(|e| NodeError::Listen {
             addr,
@@ -119,12 +165,14 @@ impl Node {
         Ok(Node {
             engine,
             cql_addr,
+            member,
             server,
         })
     }
 
     /// Stops accepting clients, lets requests in flight finish, flushes storage.
     pub async fn stop(self) {
+        self.member.stop().await;
         self.server.shutdown().await;
         let storage = self.engine.storage.clone();
         let _ = tokio::task::spawn_blocking(move || storage.flush()).await;
@@ -135,6 +183,7 @@ impl Node {
 pub struct Dispatch {
     engine: Arc<Engine>,
     events: broadcast::Sender<Event>,
+    member: Arc<Core>,
 }
 
 #[derive(Default)]
@@ -325,6 +374,7 @@ impl Dispatch {
             Ok(body) => {
                 if let ResultBody::SchemaChange(sc) = &body {
                     let _ = self.events.send(Event::SchemaChange(sc.clone()));
+                    self.member.push_schema();
                 }
                 Reply::Send(respond(stream, &Response::Result(body)))
             }

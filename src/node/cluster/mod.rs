@@ -15,4 +15,6 @@
 //! remote datacenters, hints), read repair, rebuild and `nodetool`.
 
 pub mod gossip;
+pub mod member;
 pub mod message;
+pub mod transport;

@@ -38,6 +38,7 @@ use crate::node::value::{CqlLiteral, CqlValue};
 use crate::node::write::MutationBuilder;
 
 const SCHEMA_KEY: &[u8] = b"schema";
+const SCHEMA_STAMP_KEY: &[u8] = b"schema_stamp";
 
 pub type Result<T> = std::result::Result<T, QueryError>;
 
@@ -84,7 +85,12 @@ pub struct EngineConfig {
 pub struct Engine {
     pub storage: Arc<Storage>,
     schema: RwLock<Arc<Schema>>,
+    /// When the schema last changed (microseconds) and on which host: the
+    /// newest stamp wins when nodes exchange schemas.
+    schema_stamp: RwLock<(i64, [u8; 16])>,
     local: RwLock<NodeInfo>,
+    /// The other nodes of the cluster, as `system.peers` shows them.
+    peers: RwLock<Vec<NodeInfo>>,
     pub cluster_name: String,
     pub gossip_generation: i32,
     pub auth_enabled: bool,
@@ -164,10 +170,19 @@ impl Engine {
             None => Schema::bootstrap(),
         };
         let gossip_generation = (now_micros() / 1_000_000) as i32;
+        let schema_stamp = match storage.get_meta(SCHEMA_STAMP_KEY)? {
+            Some(b) if b.len() == 24 => (
+                i64::from_be_bytes(b[..8].try_into().expect("8")),
+                b[8..].try_into().expect("16"),
+            ),
+            _ => (0, [0; 16]),
+        };
         let engine = Engine {
             storage,
             schema: RwLock::new(Arc::new(schema)),
+            schema_stamp: RwLock::new(schema_stamp),
             local: RwLock::new(local),
+            peers: RwLock::new(Vec::new()),
             cluster_name: cfg.cluster_name,
             gossip_generation,
             auth_enabled: cfg.auth_enabled,
@@ -192,6 +207,65 @@ impl Engine {
             )?;
         }
         Ok(engine)
+    }
+
+    /// The other nodes, for `system.peers`.
+    pub fn peers(&self) -> Vec<NodeInfo> {
+        self.peers.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_peers(&self, peers: Vec<NodeInfo>) {
+        *self.peers.write().unwrap_or_else(|e| e.into_inner()) = peers;
+    }
+
+    pub fn host_id(&self) -> [u8; 16] {
+        self.local.read().unwrap_or_else(|e| e.into_inner()).host_id
+    }
+
+    /// The schema with its stamp, as JSON, for another node.
+    pub fn schema_export(&self) -> Result<(i64, [u8; 16], Vec<u8>)> {
+        let _guard = self.ddl.lock().unwrap_or_else(|e| e.into_inner());
+        let (stamp, host) = *self.schema_stamp.read().unwrap_or_else(|e| e.into_inner());
+        let json = serde_json::to_vec(&persist::to_json(&self.schema()))
+            .map_err(|e| QueryError::Server(e.to_string()))?;
+        Ok((stamp, host, json))
+    }
+
+    /// Adopts a schema from another node if its stamp is newer than ours;
+    /// data of tables it no longer has is removed. Returns whether it did.
+    pub fn adopt_schema(&self, stamp: i64, host: [u8; 16], json: &[u8]) -> Result<bool> {
+        let _guard = self.ddl.lock().unwrap_or_else(|e| e.into_inner());
+        let current = *self.schema_stamp.read().unwrap_or_else(|e| e.into_inner());
+        if (stamp, host) <= current {
+            return Ok(false);
+        }
+        let v: serde_json::Value = serde_json::from_slice(json)
+            .map_err(|e| QueryError::Server(format!("schema from a peer is corrupt: {e}")))?;
+        let schema = persist::from_json(&v)
+            .map_err(|e| QueryError::Server(format!("schema from a peer is invalid: {e}")))?;
+        let old = self.schema();
+        self.persist_schema(&schema)?;
+        self.persist_stamp((stamp, host))?;
+        for ks in old.keyspaces.values() {
+            for t in ks.tables.values() {
+                if schema
+                    .table(&t.keyspace, &t.name)
+                    .is_none_or(|n| n.id != t.id)
+                {
+                    self.storage.truncate(&t.id)?;
+                }
+            }
+        }
+        *self.schema.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(schema);
+        Ok(true)
+    }
+
+    fn persist_stamp(&self, stamp: (i64, [u8; 16])) -> Result<()> {
+        let mut b = stamp.0.to_be_bytes().to_vec();
+        b.extend_from_slice(&stamp.1);
+        self.storage.put_meta(SCHEMA_STAMP_KEY, &b)?;
+        *self.schema_stamp.write().unwrap_or_else(|e| e.into_inner()) = stamp;
+        Ok(())
     }
 
     pub fn schema(&self) -> Arc<Schema> {
@@ -662,8 +736,9 @@ impl Engine {
 
     // ----- DDL -----
 
+    /// The datacenters of the cluster: this node's and its peers'.
     fn known_dcs(&self) -> BTreeSet<String> {
-        let mut s = BTreeSet::new();
+        let mut s: BTreeSet<String> = self.peers().into_iter().map(|p| p.datacenter).collect();
         s.insert(
             self.local
                 .read()
@@ -867,6 +942,7 @@ impl Engine {
             return Ok(ResultBody::Void);
         };
         self.persist_schema(&schema)?;
+        self.persist_stamp((self.timestamp(), self.host_id()))?;
         *self.schema.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(schema);
         for t in dropped {
             self.storage.truncate(&t.id)?;

@@ -873,9 +873,10 @@ impl Engine {
     ) -> Result<ResultBody> {
         let local = self.local_info();
         let schema = self.schema();
+        let peers = self.peers();
         let src = Sources {
             local: &local,
-            peers: &[],
+            peers: &peers,
             cluster_name: &self.cluster_name,
             gossip_generation: self.gossip_generation,
             schema: &schema,

@@ -1,0 +1,387 @@
+//! A node's membership in its cluster: the gossip loop, the internode
+//! handler, and what follows from what gossip learns (peers in
+//! `system.peers`, client events, schema exchange).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, watch};
+
+use super::gossip::{AppState, EndpointState, GossipEvent, Gossiper, Status};
+use super::message::{Body, Message};
+use super::transport::{Faults, Handler, Transport};
+use crate::node::cql::exec::Engine;
+use crate::node::protocol::frame::Event;
+use crate::node::server::BoxFuture;
+use crate::node::storage::Mutation;
+use crate::node::system::NodeInfo;
+
+/// Gossip timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GossipSettings {
+    pub interval: Duration,
+    /// Silence after which a peer is marked down.
+    pub convict_after: Duration,
+}
+
+impl Default for GossipSettings {
+    fn default() -> Self {
+        GossipSettings {
+            interval: Duration::from_millis(1000),
+            convict_after: Duration::from_millis(4000),
+        }
+    }
+}
+
+/// The state the handler and the gossip loop share.
+pub struct Core {
+    transport: OnceLock<Arc<Transport>>,
+    gossip: Mutex<Gossiper>,
+    engine: Arc<Engine>,
+    client_events: broadcast::Sender<Event>,
+    started: Instant,
+}
+
+/// A node's cluster side, running.
+pub struct Member {
+    pub core: Arc<Core>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn node_info(s: &EndpointState, storage_port: u16) -> NodeInfo {
+    NodeInfo {
+        host_id: s.app.host_id,
+        datacenter: s.app.datacenter.clone(),
+        rack: s.app.rack.clone(),
+        listen_address: s.address,
+        listen_port: storage_port,
+        broadcast_address: s.address,
+        rpc_address: s.app.rpc_address,
+        native_port: s.app.native_port,
+        tokens: s.app.tokens.clone(),
+        schema_version: s.app.schema_version,
+        release_version: s.app.release_version.clone(),
+    }
+}
+
+impl Core {
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn transport(&self) -> &Arc<Transport> {
+        self.transport.get().expect("transport set at start")
+    }
+
+    /// Whether a node is up, as gossip sees it.
+    pub fn is_alive(&self, addr: &IpAddr) -> bool {
+        self.gossip
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_alive(addr)
+    }
+
+    /// Every known node's state (this node's included).
+    pub fn states(&self) -> Vec<EndpointState> {
+        self.gossip
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .all_states()
+    }
+
+    /// Acts on what gossip learnt: peers for `system.peers`, client events.
+    fn apply(&self, events: Vec<GossipEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        let (peers, native): (Vec<NodeInfo>, Vec<(IpAddr, SocketAddr)>) = {
+            let g = self.gossip.lock().unwrap_or_else(|e| e.into_inner());
+            let me = g.me();
+            let port = self.engine.local_info().listen_port;
+            let peers = g
+                .states()
+                .filter(|s| s.address != me && s.app.status != Status::Left)
+                .map(|s| node_info(s, port))
+                .collect();
+            let native = g
+                .states()
+                .map(|s| {
+                    (
+                        s.address,
+                        SocketAddr::new(s.app.rpc_address, s.app.native_port),
+                    )
+                })
+                .collect();
+            (peers, native)
+        };
+        self.engine.set_peers(peers);
+        let addr_of = |a: &IpAddr| native.iter().find(|(x, _)| x == a).map(|(_, n)| *n);
+        for e in events {
+            let ev = match &e {
+                GossipEvent::Joined(a) => addr_of(a).map(|address| Event::TopologyChange {
+                    change: "NEW_NODE",
+                    address,
+                }),
+                GossipEvent::Up(a) => addr_of(a).map(|address| Event::StatusChange {
+                    change: "UP",
+                    address,
+                }),
+                GossipEvent::Down(a) => addr_of(a).map(|address| Event::StatusChange {
+                    change: "DOWN",
+                    address,
+                }),
+                GossipEvent::Changed(_) => None,
+            };
+            tracing::info!("gossip: {e:?}");
+            if let Some(ev) = ev {
+                let _ = self.client_events.send(ev);
+            }
+        }
+    }
+
+    /// Pushes this node's schema to every live peer (after DDL).
+    pub fn push_schema(&self) {
+        let Ok((stamp, host, json)) = self.engine.schema_export() else {
+            return;
+        };
+        let t = self.transport().clone();
+        let peers: Vec<IpAddr> = {
+            let g = self.gossip.lock().unwrap_or_else(|e| e.into_inner());
+            g.live_peers().copied().collect()
+        };
+        for p in peers {
+            t.send(
+                p,
+                &Message {
+                    id: t.next_id(),
+                    from: t.me(),
+                    reply_to: t.me(),
+                    body: Body::Schema {
+                        stamp,
+                        host,
+                        json: json.clone(),
+                    },
+                },
+            );
+        }
+    }
+
+    fn round(self: &Arc<Self>) {
+        let now = self.now();
+        let version = self.engine.schema().version();
+        let (targets, events, states, differing) = {
+            let mut g = self.gossip.lock().unwrap_or_else(|e| e.into_inner());
+            if g.local().app.schema_version != version {
+                g.update_local(|a| a.schema_version = version);
+            }
+            let (targets, events) = g.tick(now);
+            // A live peer with another schema: ask it for its schema (the
+            // newest stamp wins, so asking is harmless if ours is newer).
+            let differing = g
+                .states()
+                .find(|s| s.app.schema_version != version && g.is_alive(&s.address))
+                .map(|s| s.address);
+            (targets, events, g.all_states(), differing)
+        };
+        self.apply(events);
+        let t = self.transport().clone();
+        for target in targets {
+            t.send(
+                target,
+                &Message {
+                    id: t.next_id(),
+                    from: t.me(),
+                    reply_to: t.me(),
+                    body: Body::GossipSyn(states.clone()),
+                },
+            );
+        }
+        if let Some(peer) = differing {
+            t.send(
+                peer,
+                &Message {
+                    id: t.next_id(),
+                    from: t.me(),
+                    reply_to: t.me(),
+                    body: Body::SchemaPull,
+                },
+            );
+        }
+    }
+
+    /// Announces a clean shutdown so peers mark this node down at once.
+    fn announce_shutdown(&self) {
+        let states = {
+            let mut g = self.gossip.lock().unwrap_or_else(|e| e.into_inner());
+            g.update_local(|a| a.status = Status::Shutdown);
+            g.all_states()
+        };
+        let t = self.transport().clone();
+        let peers: Vec<IpAddr> = states
+            .iter()
+            .map(|s| s.address)
+            .filter(|a| *a != t.me())
+            .collect();
+        for p in peers {
+            t.send(
+                p,
+                &Message {
+                    id: t.next_id(),
+                    from: t.me(),
+                    reply_to: t.me(),
+                    body: Body::GossipSyn(states.clone()),
+                },
+            );
+        }
+    }
+
+    fn adopt(&self, stamp: i64, host: [u8; 16], json: Vec<u8>) {
+        let engine = self.engine.clone();
+        // Storage work: off the async threads.
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = engine.adopt_schema(stamp, host, &json) {
+                tracing::warn!("schema from a peer not adopted: {e}");
+            }
+        });
+    }
+}
+
+impl Handler for Core {
+    fn handle(self: Arc<Self>, msg: Message) -> BoxFuture<Option<Body>> {
+        Box::pin(async move {
+            match msg.body {
+                Body::GossipSyn(states) => {
+                    let now = self.now();
+                    let (reply, events) = self
+                        .gossip
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .on_syn(states, now);
+                    self.apply(events);
+                    Some(Body::GossipAck(reply))
+                }
+                Body::GossipAck(states) => {
+                    let now = self.now();
+                    let events = self
+                        .gossip
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .merge(states, now);
+                    self.apply(events);
+                    None
+                }
+                Body::SchemaPull => {
+                    let engine = self.engine.clone();
+                    let export = tokio::task::spawn_blocking(move || engine.schema_export())
+                        .await
+                        .ok()?
+                        .ok()?;
+                    Some(Body::Schema {
+                        stamp: export.0,
+                        host: export.1,
+                        json: export.2,
+                    })
+                }
+                Body::Schema { stamp, host, json } => {
+                    self.adopt(stamp, host, json);
+                    None
+                }
+                Body::Mutation {
+                    mutation,
+                    durable,
+                    forward_to,
+                } => {
+                    // Relay first (same id; the coordinator gets the answers).
+                    let t = self.transport().clone();
+                    for f in &forward_to {
+                        t.send(
+                            *f,
+                            &Message {
+                                id: msg.id,
+                                from: t.me(),
+                                reply_to: msg.reply_to,
+                                body: Body::Mutation {
+                                    mutation: mutation.clone(),
+                                    durable,
+                                    forward_to: Vec::new(),
+                                },
+                            },
+                        );
+                    }
+                    let engine = self.engine.clone();
+                    let r = tokio::task::spawn_blocking(move || {
+                        let m = Mutation::decode(&mutation).map_err(|e| e.to_string())?;
+                        engine.storage.apply(&m, durable).map_err(|e| e.to_string())
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+                    Some(match r {
+                        Ok(()) => Body::MutationAck,
+                        Err(e) => Body::MutationFailed(e),
+                    })
+                }
+                Body::MutationAck | Body::MutationFailed(_) => None,
+            }
+        })
+    }
+}
+
+impl Member {
+    /// Joins the cluster: listens for internode messages and starts gossiping.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start(
+        engine: Arc<Engine>,
+        listen: IpAddr,
+        storage_port: u16,
+        app: AppState,
+        seeds: Vec<IpAddr>,
+        settings: GossipSettings,
+        faults: Arc<Faults>,
+        client_events: broadcast::Sender<Event>,
+    ) -> std::io::Result<Member> {
+        let generation = i64::from(engine.gossip_generation);
+        let seed = u64::from_be_bytes(app.host_id[..8].try_into().expect("8"));
+        let gossip = Gossiper::new(
+            listen,
+            generation,
+            app,
+            seeds,
+            settings.convict_after.as_millis() as u64,
+            seed,
+        );
+        let core = Arc::new(Core {
+            transport: OnceLock::new(),
+            gossip: Mutex::new(gossip),
+            engine,
+            client_events,
+            started: Instant::now(),
+        });
+        let transport = Transport::start(listen, storage_port, faults, core.clone()).await?;
+        let _ = core.transport.set(transport);
+        let (stop, mut stopped) = watch::channel(false);
+        let c = core.clone();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(settings.interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => return,
+                    _ = tick.tick() => c.round(),
+                }
+            }
+        });
+        Ok(Member { core, stop, task })
+    }
+
+    /// Tells the peers this node stops, then stops gossiping and listening.
+    pub async fn stop(self) {
+        self.core.announce_shutdown();
+        // Give the announcement a moment to leave (bounded, not a wait for peers).
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        self.core.transport().shutdown();
+    }
+}

@@ -1,0 +1,185 @@
+//! Nodes of two datacenters in one process become one cluster: gossip
+//! finds every node through the seeds, failure detection marks a stopped
+//! node down and a restarted one up, and schema changes reach every node.
+
+mod common;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ccrsim::node::cluster::member::GossipSettings;
+use ccrsim::node::cluster::transport::Faults;
+use ccrsim::node::config::NodeConfig;
+use ccrsim::node::instance::Node;
+
+const FAST: GossipSettings = GossipSettings {
+    interval: Duration::from_millis(100),
+    convict_after: Duration::from_millis(1500),
+};
+
+fn config(addr: &str, dc: &str, rack: &str, seeds: &[&str], dir: &std::path::Path) -> NodeConfig {
+    let mut c = NodeConfig::local(addr.parse().unwrap(), dir);
+    c.dc = dc.into();
+    c.rack = rack.into();
+    c.seeds = seeds.iter().map(|s| s.parse().unwrap()).collect();
+    c.cluster_name = "Two DCs".into();
+    c
+}
+
+/// Polls `cond` every 50 ms until it holds or `secs` pass.
+async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn sees_all_up(n: &Node, addrs: &[IpAddr]) -> bool {
+    addrs.iter().all(|a| n.member.core.is_alive(a)) && n.engine.peers().len() == addrs.len() - 1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_datacenters_gossip_into_one_cluster() {
+    let faults = Arc::new(Faults::default());
+    let names = [
+        ("127.0.70.1", "dc1", "a"),
+        ("127.0.70.2", "dc1", "b"),
+        ("127.0.70.3", "dc1", "c"),
+        ("127.0.71.1", "dc2", "a"),
+        ("127.0.71.2", "dc2", "b"),
+        ("127.0.71.3", "dc2", "c"),
+    ];
+    let seeds = ["127.0.70.1", "127.0.71.1"];
+    let dirs: Vec<tempfile::TempDir> = names.iter().map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut nodes = Vec::new();
+    for ((addr, dc, rack), dir) in names.iter().zip(&dirs) {
+        let cfg = config(addr, dc, rack, &seeds, dir.path());
+        nodes.push(Some(
+            Node::start_with(cfg, faults.clone(), FAST).await.unwrap(),
+        ));
+    }
+    let addrs: Vec<IpAddr> = names.iter().map(|n| n.0.parse().unwrap()).collect();
+    eventually(30, "every node sees all six up", || {
+        nodes.iter().flatten().all(|n| sees_all_up(n, &addrs))
+    })
+    .await;
+
+    // system.peers through a real driver: five peers in two datacenters, with tokens.
+    let s = scylla::client::session_builder::SessionBuilder::new()
+        .known_node("127.0.70.1:9042")
+        .user("cassandra", "cassandra")
+        .build()
+        .await
+        .unwrap();
+    let rows = s
+        .query_unpaged(
+            "SELECT peer, data_center, rack, tokens FROM system.peers",
+            &[],
+        )
+        .await
+        .unwrap()
+        .into_rows_result()
+        .unwrap();
+    let peers: Vec<(IpAddr, String, String, Vec<String>)> = rows
+        .rows::<(IpAddr, String, String, Vec<String>)>()
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(peers.len(), 5, "{peers:?}");
+    // The query may land on any node: its peers are the five others.
+    let dc2 = peers.iter().filter(|p| p.1 == "dc2").count();
+    assert!(dc2 == 2 || dc2 == 3, "{peers:?}");
+    assert_eq!(
+        peers.iter().filter(|p| p.1 == "dc1").count(),
+        5 - dc2,
+        "{peers:?}"
+    );
+    assert!(peers.iter().all(|p| p.3.len() == 16));
+    let cluster = s.get_cluster_state();
+    assert_eq!(
+        cluster.get_nodes_info().len(),
+        6,
+        "the driver knows six nodes"
+    );
+
+    // A schema change made on one node reaches every node.
+    s.query_unpaged(
+        "CREATE KEYSPACE spread WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}",
+        &[],
+    )
+    .await
+    .unwrap();
+    s.query_unpaged("CREATE TABLE spread.t (k int PRIMARY KEY, v text)", &[])
+        .await
+        .unwrap();
+    s.await_schema_agreement().await.unwrap();
+    drop(s);
+    eventually(30, "schema agreement", || {
+        let v = nodes[0].as_ref().unwrap().engine.schema().version();
+        nodes
+            .iter()
+            .flatten()
+            .all(|n| n.engine.schema().version() == v)
+    })
+    .await;
+    assert!(
+        nodes[5]
+            .as_ref()
+            .unwrap()
+            .engine
+            .schema()
+            .table("spread", "t")
+            .is_some()
+    );
+
+    // A stopped node is marked down by the others, and up again after a restart.
+    let stopped = nodes[4].take().unwrap();
+    stopped.stop().await;
+    let gone: IpAddr = "127.0.71.2".parse().unwrap();
+    eventually(20, "the stopped node is down everywhere", || {
+        nodes
+            .iter()
+            .flatten()
+            .all(|n| !n.member.core.is_alive(&gone))
+    })
+    .await;
+    let (addr, dc, rack) = names[4];
+    nodes[4] = Some(
+        Node::start_with(
+            config(addr, dc, rack, &seeds, dirs[4].path()),
+            faults.clone(),
+            FAST,
+        )
+        .await
+        .unwrap(),
+    );
+    eventually(30, "the restarted node is up everywhere", || {
+        nodes.iter().flatten().all(|n| sees_all_up(n, &addrs))
+    })
+    .await;
+
+    // A node cut off by the network is convicted without any announcement.
+    let lonely: IpAddr = "127.0.70.3".parse().unwrap();
+    for a in &addrs {
+        faults.cut(lonely, *a);
+    }
+    eventually(20, "the isolated node is down for the others", || {
+        nodes
+            .iter()
+            .flatten()
+            .filter(|n| n.cql_addr.ip() != lonely)
+            .all(|n| !n.member.core.is_alive(&lonely))
+    })
+    .await;
+    faults.heal_all();
+    eventually(30, "the healed node is back up", || {
+        nodes.iter().flatten().all(|n| sees_all_up(n, &addrs))
+    })
+    .await;
+
+    for n in nodes.into_iter().flatten() {
+        n.stop().await;
+    }
+}
