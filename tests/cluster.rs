@@ -12,6 +12,54 @@ use ccrsim::node::cluster::member::GossipSettings;
 use ccrsim::node::cluster::transport::Faults;
 use ccrsim::node::config::NodeConfig;
 use ccrsim::node::instance::Node;
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::statement::Consistency;
+use scylla::statement::unprepared::Statement;
+
+/// A driver session that stays in one datacenter.
+async fn session_in(addr: &str, dc: &str) -> Session {
+    let policy = DefaultPolicy::builder()
+        .prefer_datacenter(dc.to_string())
+        .permit_dc_failover(false)
+        .build();
+    let profile = ExecutionProfile::builder()
+        .load_balancing_policy(policy)
+        .build();
+    SessionBuilder::new()
+        .known_node(format!("{addr}:9042"))
+        .user("cassandra", "cassandra")
+        .default_execution_profile_handle(profile.into_handle())
+        .build()
+        .await
+        .unwrap()
+}
+
+async fn write(s: &Session, k: i32, v: &str, cl: Consistency) -> Result<(), DbError> {
+    let mut st = Statement::new("INSERT INTO spread.t (k, v) VALUES (?, ?)");
+    st.set_consistency(cl);
+    match s.query_unpaged(st, (k, v)).await {
+        Ok(_) => Ok(()),
+        Err(ExecutionError::LastAttemptError(RequestAttemptError::DbError(e, _))) => Err(e),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+async fn read(s: &Session, k: i32, cl: Consistency) -> Option<String> {
+    let mut st = Statement::new("SELECT v FROM spread.t WHERE k = ?");
+    st.set_consistency(cl);
+    s.query_unpaged(st, (k,))
+        .await
+        .unwrap()
+        .into_rows_result()
+        .unwrap()
+        .maybe_first_row::<(String,)>()
+        .unwrap()
+        .map(|r| r.0)
+}
 
 const FAST: GossipSettings = GossipSettings {
     interval: Duration::from_millis(100),
@@ -133,6 +181,96 @@ async fn two_datacenters_gossip_into_one_cluster() {
             .table("spread", "t")
             .is_some()
     );
+
+    // Replication across datacenters: written at LOCAL_QUORUM through dc1,
+    // read at LOCAL_ONE through dc2 (and the reverse).
+    let dc1 = session_in("127.0.70.1", "dc1").await;
+    let dc2 = session_in("127.0.71.1", "dc2").await;
+    write(&dc1, 1, "from dc1", Consistency::LocalQuorum)
+        .await
+        .unwrap();
+    assert_eq!(
+        read(&dc2, 1, Consistency::LocalOne).await.as_deref(),
+        Some("from dc1")
+    );
+    write(&dc2, 2, "from dc2", Consistency::LocalQuorum)
+        .await
+        .unwrap();
+    assert_eq!(
+        read(&dc1, 2, Consistency::LocalOne).await.as_deref(),
+        Some("from dc2")
+    );
+    // Every node has its own copy (RF 3 in each datacenter of three nodes):
+    // LOCAL_QUORUM waited for two in dc1, the rest follow within moments.
+    eventually(10, "every replica holds the row", || {
+        nodes.iter().flatten().all(|n| {
+            let t = n.engine.schema().table("spread", "t").unwrap().clone();
+            let key = 1i32.to_be_bytes();
+            let token = ccrsim::node::partitioner::token(&key);
+            n.engine
+                .storage
+                .read_partition(&t.id, token, &key)
+                .unwrap()
+                .is_some()
+        })
+    })
+    .await;
+
+    // dc2 cut off from dc1: LOCAL_QUORUM in dc1 still works; EACH_QUORUM and
+    // QUORUM answer Unavailable with Cassandra's counts.
+    let dc1_addrs: Vec<IpAddr> = addrs[..3].to_vec();
+    let dc2_addrs: Vec<IpAddr> = addrs[3..].to_vec();
+    for a in &dc1_addrs {
+        for b in &dc2_addrs {
+            faults.cut(*a, *b);
+        }
+    }
+    eventually(20, "dc1 sees dc2 down", || {
+        nodes[..3]
+            .iter()
+            .flatten()
+            .all(|n| dc2_addrs.iter().all(|b| !n.member.core.is_alive(b)))
+    })
+    .await;
+    write(&dc1, 3, "during the partition", Consistency::LocalQuorum)
+        .await
+        .unwrap();
+    assert_eq!(
+        read(&dc1, 3, Consistency::LocalQuorum).await.as_deref(),
+        Some("during the partition")
+    );
+    let e = write(&dc1, 4, "x", Consistency::EachQuorum)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            DbError::Unavailable {
+                consistency: Consistency::EachQuorum,
+                required: 2,
+                alive: 0
+            }
+        ),
+        "{e:?}"
+    );
+    let e = write(&dc1, 4, "x", Consistency::Quorum).await.unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            DbError::Unavailable {
+                consistency: Consistency::Quorum,
+                required: 4,
+                alive: 3
+            }
+        ),
+        "{e:?}"
+    );
+    faults.heal_all();
+    eventually(30, "the partition healed", || {
+        nodes.iter().flatten().all(|n| sees_all_up(n, &addrs))
+    })
+    .await;
+    drop((dc1, dc2));
 
     // A stopped node is marked down by the others, and up again after a restart.
     let stopped = nodes[4].take().unwrap();

@@ -17,9 +17,10 @@ use std::fmt;
 
 use super::schema::Strategy;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Consistency {
     Any,
+    #[default]
     One,
     Two,
     Three,

@@ -151,6 +151,7 @@ impl Node {
             engine: engine.clone(),
             events,
             member: member.core.clone(),
+            slots: Arc::new(tokio::sync::Semaphore::new(EXECUTION_SLOTS)),
         });
         let server = CqlServer::start(listener, dispatch).map_err(|e| NodeError::Listen {
             addr,
@@ -184,7 +185,14 @@ pub struct Dispatch {
     engine: Arc<Engine>,
     events: broadcast::Sender<Event>,
     member: Arc<Core>,
+    /// Statements running at once on the blocking pool (a coordinator may
+    /// wait there for replicas; the bound keeps threads free for the
+    /// replica side of other nodes in the same process).
+    slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// See [`Dispatch::slots`].
+const EXECUTION_SLOTS: usize = 64;
 
 #[derive(Default)]
 struct ConnState {
@@ -367,9 +375,19 @@ impl Dispatch {
         }
         let engine = self.engine.clone();
         let conn2 = conn.clone();
-        let out = tokio::task::spawn_blocking(move || run(&engine, &conn2, header, &frame.body))
-            .await
-            .unwrap_or_else(|e| Err(QueryError::Server(format!("request failed: {e}"))));
+        let Ok(slot) = self.slots.clone().acquire_owned().await else {
+            return Reply::Send(error(
+                stream,
+                &QueryError::Server("the node is stopping".into()),
+            ));
+        };
+        let out = tokio::task::spawn_blocking(move || {
+            let r = run(&engine, &conn2, header, &frame.body);
+            drop(slot);
+            r
+        })
+        .await
+        .unwrap_or_else(|e| Err(QueryError::Server(format!("request failed: {e}"))));
         match out {
             Ok(body) => {
                 if let ResultBody::SchemaChange(sc) = &body {
@@ -392,6 +410,7 @@ fn options<'a>(p: &super::protocol::frame::QueryParams<'a>) -> Options<'a> {
         paging_state: p.paging_state,
         default_timestamp: p.default_timestamp,
         skip_metadata: p.skip_metadata,
+        consistency: p.consistency,
     }
 }
 
@@ -438,6 +457,7 @@ fn run(
         Request::Batch {
             statements,
             default_timestamp,
+            consistency,
             ..
         } => {
             let mut items = Vec::with_capacity(statements.len());
@@ -456,7 +476,7 @@ fn run(
                     }
                 }
             }
-            engine.batch_message(&mut session, &items, default_timestamp)
+            engine.batch_message(&mut session, &items, default_timestamp, consistency)
         }
         other => Err(QueryError::Protocol(format!(
             "Unexpected message {:?} after the handshake",

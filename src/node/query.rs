@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use super::schema::{ColumnKind, Order, TableMeta};
 use super::storage::cell::Cell;
-use super::storage::partition::{Bound, Clustering, LiveColumn, LivePartition};
+use super::storage::partition::{Bound, Clustering, LiveColumn, LivePartition, PartitionData};
 use super::storage::{Storage, StorageError};
 use super::types::CqlType;
 
@@ -393,9 +393,119 @@ impl Reader<'_> {
     }
 }
 
+/// Where a read finds partitions: the node's storage, or partitions
+/// already gathered from replicas and merged.
+pub trait PartitionSource {
+    fn read_partition(
+        &self,
+        table: &[u8; 16],
+        token: i64,
+        key: &[u8],
+    ) -> Result<Option<PartitionData>, StorageError>;
+    fn scan(
+        &self,
+        table: &[u8; 16],
+        after: Option<(i64, &[u8])>,
+        start_token: i64,
+        end_token: i64,
+        limit: usize,
+    ) -> Result<Vec<PartitionData>, StorageError>;
+}
+
+impl<T: PartitionSource + ?Sized> PartitionSource for &T {
+    fn read_partition(
+        &self,
+        table: &[u8; 16],
+        token: i64,
+        key: &[u8],
+    ) -> Result<Option<PartitionData>, StorageError> {
+        (**self).read_partition(table, token, key)
+    }
+    fn scan(
+        &self,
+        table: &[u8; 16],
+        after: Option<(i64, &[u8])>,
+        start_token: i64,
+        end_token: i64,
+        limit: usize,
+    ) -> Result<Vec<PartitionData>, StorageError> {
+        (**self).scan(table, after, start_token, end_token, limit)
+    }
+}
+
+impl PartitionSource for Storage {
+    fn read_partition(
+        &self,
+        table: &[u8; 16],
+        token: i64,
+        key: &[u8],
+    ) -> Result<Option<PartitionData>, StorageError> {
+        Storage::read_partition(self, table, token, key)
+    }
+    fn scan(
+        &self,
+        table: &[u8; 16],
+        after: Option<(i64, &[u8])>,
+        start_token: i64,
+        end_token: i64,
+        limit: usize,
+    ) -> Result<Vec<PartitionData>, StorageError> {
+        Storage::scan(self, table, after, start_token, end_token, limit)
+    }
+}
+
+/// Partitions gathered from replicas and merged, in ring order.
+#[derive(Default)]
+pub struct Gathered(pub BTreeMap<(i64, Vec<u8>), PartitionData>);
+
+impl Gathered {
+    /// Adds one replica's version of a partition.
+    pub fn add(&mut self, p: PartitionData) {
+        match self.0.entry((p.token, p.key.clone())) {
+            std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(p),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(p);
+            }
+        }
+    }
+}
+
+impl PartitionSource for Gathered {
+    fn read_partition(
+        &self,
+        _table: &[u8; 16],
+        token: i64,
+        key: &[u8],
+    ) -> Result<Option<PartitionData>, StorageError> {
+        Ok(self.0.get(&(token, key.to_vec())).cloned())
+    }
+    fn scan(
+        &self,
+        _table: &[u8; 16],
+        after: Option<(i64, &[u8])>,
+        start_token: i64,
+        end_token: i64,
+        limit: usize,
+    ) -> Result<Vec<PartitionData>, StorageError> {
+        use std::ops::Bound as B;
+        let lower = match after {
+            Some((t, k)) => B::Excluded((t, k.to_vec())),
+            None => B::Included((start_token, Vec::new())),
+        };
+        Ok(self
+            .0
+            .range((lower, B::Unbounded))
+            .filter(|((t, _), _)| *t >= start_token)
+            .take_while(|((t, _), _)| *t <= end_token)
+            .take(limit)
+            .map(|(_, p)| p.clone())
+            .collect())
+    }
+}
+
 /// Runs a read: up to `page_size` rows (and LIMIT), resuming at `from`.
 pub fn execute(
-    storage: &Storage,
+    storage: &dyn PartitionSource,
     cmd: &ReadCommand,
     cmp: CompareFn,
     page_size: Option<usize>,

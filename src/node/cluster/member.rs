@@ -12,6 +12,7 @@ use super::gossip::{AppState, EndpointState, GossipEvent, Gossiper, Status};
 use super::message::{Body, Message};
 use super::transport::{Faults, Handler, Transport};
 use crate::node::cql::exec::Engine;
+use crate::node::placement::{Ring, RingNode};
 use crate::node::protocol::frame::Event;
 use crate::node::server::BoxFuture;
 use crate::node::storage::Mutation;
@@ -37,6 +38,8 @@ impl Default for GossipSettings {
 /// The state the handler and the gossip loop share.
 pub struct Core {
     transport: OnceLock<Arc<Transport>>,
+    /// The ring as gossip last showed it.
+    ring: std::sync::RwLock<Arc<Ring>>,
     gossip: Mutex<Gossiper>,
     engine: Arc<Engine>,
     client_events: broadcast::Sender<Event>,
@@ -71,7 +74,32 @@ impl Core {
         self.started.elapsed().as_millis() as u64
     }
 
-    fn transport(&self) -> &Arc<Transport> {
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// The ring of the nodes that own tokens (up or down).
+    pub fn ring(&self) -> Arc<Ring> {
+        self.ring.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn rebuild_ring(&self) {
+        let nodes: Vec<RingNode> = {
+            let g = self.gossip.lock().unwrap_or_else(|e| e.into_inner());
+            g.states()
+                .filter(|s| !matches!(s.app.status, Status::Left | Status::Joining))
+                .map(|s| RingNode {
+                    address: s.address,
+                    datacenter: s.app.datacenter.clone(),
+                    rack: s.app.rack.clone(),
+                    tokens: s.app.tokens.clone(),
+                })
+                .collect()
+        };
+        *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Ring::new(nodes));
+    }
+
+    pub fn transport(&self) -> &Arc<Transport> {
         self.transport.get().expect("transport set at start")
     }
 
@@ -117,6 +145,7 @@ impl Core {
             (peers, native)
         };
         self.engine.set_peers(peers);
+        self.rebuild_ring();
         let addr_of = |a: &IpAddr| native.iter().find(|(x, _)| x == a).map(|(_, n)| *n);
         for e in events {
             let ev = match &e {
@@ -322,7 +351,34 @@ impl Handler for Core {
                         Err(e) => Body::MutationFailed(e),
                     })
                 }
-                Body::MutationAck | Body::MutationFailed(_) => None,
+                Body::ReadPartition { table, token, key } => {
+                    let engine = self.engine.clone();
+                    let p = tokio::task::spawn_blocking(move || {
+                        engine.storage.read_partition(&table, token, &key)
+                    })
+                    .await
+                    .ok()?
+                    .ok()?;
+                    Some(Body::Partition(p.map(|p| p.into_mutation(table).encode())))
+                }
+                Body::Scan { table, start, end } => {
+                    let engine = self.engine.clone();
+                    let ps = tokio::task::spawn_blocking(move || {
+                        engine.storage.scan(&table, None, start, end, usize::MAX)
+                    })
+                    .await
+                    .ok()?
+                    .ok()?;
+                    Some(Body::Partitions(
+                        ps.into_iter()
+                            .map(|p| p.into_mutation(table).encode())
+                            .collect(),
+                    ))
+                }
+                Body::MutationAck
+                | Body::MutationFailed(_)
+                | Body::Partition(_)
+                | Body::Partitions(_) => None,
             }
         })
     }
@@ -353,6 +409,7 @@ impl Member {
         );
         let core = Arc::new(Core {
             transport: OnceLock::new(),
+            ring: std::sync::RwLock::new(Arc::new(Ring::default())),
             gossip: Mutex::new(gossip),
             engine,
             client_events,
@@ -360,6 +417,14 @@ impl Member {
         });
         let transport = Transport::start(listen, storage_port, faults, core.clone()).await?;
         let _ = core.transport.set(transport);
+        core.rebuild_ring();
+        core.engine
+            .set_replicator(Arc::new(super::coordinator::Coordinator {
+                core: Arc::downgrade(&core),
+                runtime: tokio::runtime::Handle::current(),
+                write_timeout: Duration::from_secs(2),
+                read_timeout: Duration::from_secs(5),
+            }));
         let (stop, mut stopped) = watch::channel(false);
         let c = core.clone();
         let task = tokio::spawn(async move {

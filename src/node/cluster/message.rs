@@ -40,6 +40,21 @@ pub enum Body {
         host: [u8; 16],
         json: Vec<u8>,
     },
+    /// Everything a replica has of one partition.
+    ReadPartition {
+        table: [u8; 16],
+        token: i64,
+        key: Vec<u8>,
+    },
+    /// A partition in a mutation's wire form, or none.
+    Partition(Option<Vec<u8>>),
+    /// Every partition a node has of a table in a token range.
+    Scan {
+        table: [u8; 16],
+        start: i64,
+        end: i64,
+    },
+    Partitions(Vec<Vec<u8>>),
 }
 
 impl Body {
@@ -52,6 +67,10 @@ impl Body {
             Body::MutationFailed(_) => 5,
             Body::SchemaPull => 6,
             Body::Schema { .. } => 7,
+            Body::ReadPartition { .. } => 8,
+            Body::Partition(_) => 9,
+            Body::Scan { .. } => 10,
+            Body::Partitions(_) => 11,
         }
     }
 
@@ -59,7 +78,12 @@ impl Body {
     pub fn is_response(&self) -> bool {
         matches!(
             self,
-            Body::GossipAck(_) | Body::MutationAck | Body::MutationFailed(_) | Body::Schema { .. }
+            Body::GossipAck(_)
+                | Body::MutationAck
+                | Body::MutationFailed(_)
+                | Body::Schema { .. }
+                | Body::Partition(_)
+                | Body::Partitions(_)
         )
     }
 }
@@ -146,6 +170,29 @@ impl Message {
                 out.extend_from_slice(host);
                 put_bytes(&mut out, json);
             }
+            Body::ReadPartition { table, token, key } => {
+                out.extend_from_slice(table);
+                out.extend_from_slice(&token.to_be_bytes());
+                put_bytes(&mut out, key);
+            }
+            Body::Partition(p) => match p {
+                Some(b) => {
+                    out.push(1);
+                    put_bytes(&mut out, b);
+                }
+                None => out.push(0),
+            },
+            Body::Scan { table, start, end } => {
+                out.extend_from_slice(table);
+                out.extend_from_slice(&start.to_be_bytes());
+                out.extend_from_slice(&end.to_be_bytes());
+            }
+            Body::Partitions(ps) => {
+                out.extend_from_slice(&(ps.len() as u32).to_be_bytes());
+                for p in ps {
+                    put_bytes(&mut out, p);
+                }
+            }
         }
         let len = (out.len() - 4) as u32;
         out[..4].copy_from_slice(&len.to_be_bytes());
@@ -200,6 +247,28 @@ impl Message {
                 host: r.array16("host id")?,
                 json: r.bytes("schema")?.to_vec(),
             },
+            8 => Body::ReadPartition {
+                table: r.array16("table")?,
+                token: r.u64("token")? as i64,
+                key: r.bytes("key")?.to_vec(),
+            },
+            9 => match r.u8("presence")? {
+                0 => Body::Partition(None),
+                _ => Body::Partition(Some(r.bytes("partition")?.to_vec())),
+            },
+            10 => Body::Scan {
+                table: r.array16("table")?,
+                start: r.u64("start")? as i64,
+                end: r.u64("end")? as i64,
+            },
+            11 => {
+                let n = r.count(4, "partitions")?;
+                let mut ps = Vec::with_capacity(n);
+                for _ in 0..n {
+                    ps.push(r.bytes("partition")?.to_vec());
+                }
+                Body::Partitions(ps)
+            }
             v => return Err(MessageError(format!("unknown verb {v}"))),
         };
         if r.pos != b.len() {
@@ -360,6 +429,19 @@ mod tests {
                 host: [1; 16],
                 json: b"{}".to_vec(),
             },
+            Body::ReadPartition {
+                table: [2; 16],
+                token: -5,
+                key: b"k".to_vec(),
+            },
+            Body::Partition(None),
+            Body::Partition(Some(vec![1, 2])),
+            Body::Scan {
+                table: [3; 16],
+                start: i64::MIN,
+                end: i64::MAX,
+            },
+            Body::Partitions(vec![vec![], vec![7]]),
         ];
         for body in bodies {
             let m = Message {

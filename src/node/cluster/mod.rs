@@ -14,6 +14,7 @@
 //! schema propagation, the coordinator (consistency levels, forwarding to
 //! remote datacenters, hints), read repair, rebuild and `nodetool`.
 
+pub mod coordinator;
 pub mod gossip;
 pub mod member;
 pub mod message;

@@ -22,6 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::ast::*;
 use super::systables::{self, LOCAL_KEYSPACES};
 use crate::node::auth::{Authenticator, RoleLogin, hash_password};
+use crate::node::consistency::Consistency;
 use crate::node::error::QueryError;
 use crate::node::partitioner;
 use crate::node::protocol::frame::{ColumnSpec, ResultBody, SchemaChange, SchemaChangeTarget};
@@ -30,6 +31,7 @@ use crate::node::query::{self, Partitions, ReadCommand};
 use crate::node::schema::{
     Change, KeyspaceMeta, OptionValue, Schema, Strategy, TableMeta, TableSpec, persist,
 };
+use crate::node::storage::Mutation;
 use crate::node::storage::Storage;
 use crate::node::storage::partition::LiveColumn;
 use crate::node::system::NodeInfo;
@@ -41,6 +43,34 @@ const SCHEMA_KEY: &[u8] = b"schema";
 const SCHEMA_STAMP_KEY: &[u8] = b"schema_stamp";
 
 pub type Result<T> = std::result::Result<T, QueryError>;
+
+/// A mutation to write: durable (the keyspace's `durable_writes`), and its keyspace.
+pub type Write = (Mutation, bool, String);
+
+/// Writes mutations on their replicas (the cluster's coordinator). Called
+/// on a blocking thread.
+pub trait Replicator: Send + Sync {
+    fn write(&self, writes: &[Write], cl: Consistency, batch: bool) -> Result<()>;
+    /// These partitions as the replicas `cl` needs have them, merged.
+    fn read(
+        &self,
+        keyspace: &str,
+        table: &[u8; 16],
+        keys: &[(i64, Vec<u8>)],
+        cl: Consistency,
+    ) -> Result<query::Gathered>;
+    /// Whether this node alone holds every row of `keyspace` a range read at `cl` must see.
+    fn holds_all(&self, keyspace: &str, cl: Consistency) -> bool;
+    /// Every partition of a table in `[start, end]` from every live node, merged.
+    fn scan_all(
+        &self,
+        keyspace: &str,
+        table: &[u8; 16],
+        start: i64,
+        end: i64,
+        cl: Consistency,
+    ) -> Result<query::Gathered>;
+}
 
 /// The connection's state that statements see and change.
 #[derive(Debug, Clone, Default)]
@@ -60,6 +90,7 @@ pub struct Options<'a> {
     pub paging_state: Option<&'a [u8]>,
     pub default_timestamp: Option<i64>,
     pub skip_metadata: bool,
+    pub consistency: Consistency,
 }
 
 /// A prepared statement.
@@ -101,6 +132,7 @@ pub struct Engine {
     /// Added to the wall clock: tests move time forward (TTL expiry) without sleeping.
     clock_offset: AtomicI64,
     prepared: Mutex<HashMap<[u8; 16], Arc<Prepared>>>,
+    replicator: std::sync::OnceLock<Arc<dyn Replicator>>,
 }
 
 pub(super) fn now_micros() -> i64 {
@@ -192,6 +224,7 @@ impl Engine {
             clock: AtomicI64::new(0),
             clock_offset: AtomicI64::new(0),
             prepared: Mutex::new(HashMap::new()),
+            replicator: std::sync::OnceLock::new(),
         };
         engine.persist_schema(&engine.schema())?;
         if engine.role(&cfg.superuser_name)?.is_none() {
@@ -207,6 +240,24 @@ impl Engine {
             )?;
         }
         Ok(engine)
+    }
+
+    /// Makes writes go through the cluster's coordinator (set once, at start).
+    pub fn set_replicator(&self, r: Arc<dyn Replicator>) {
+        let _ = self.replicator.set(r);
+    }
+
+    pub(super) fn replicator(&self) -> Option<&Arc<dyn Replicator>> {
+        self.replicator.get()
+    }
+
+    /// This node's datacenter.
+    pub fn datacenter(&self) -> String {
+        self.local
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .datacenter
+            .clone()
     }
 
     /// The other nodes, for `system.peers`.
@@ -327,6 +378,40 @@ impl Engine {
             .ok_or_else(|| QueryError::Server("system_auth.roles is missing".into()))
     }
 
+    /// Where a read of `partitions` finds its data: local storage on a
+    /// single node or when this node holds everything needed, else the
+    /// replicas, gathered and merged.
+    pub(super) fn source(
+        &self,
+        keyspace: &str,
+        table: &[u8; 16],
+        partitions: &Partitions,
+        cl: Consistency,
+    ) -> Result<Box<dyn query::PartitionSource + '_>> {
+        let Some(r) = self.replicator() else {
+            return Ok(Box::new(&*self.storage));
+        };
+        match partitions {
+            Partitions::Keys(keys) => Ok(Box::new(r.read(keyspace, table, keys, cl)?)),
+            Partitions::Range { start, end } => {
+                if r.holds_all(keyspace, cl) {
+                    return Ok(Box::new(&*self.storage));
+                }
+                let s = match start {
+                    std::ops::Bound::Included(t) => *t,
+                    std::ops::Bound::Excluded(t) => t.saturating_add(1),
+                    std::ops::Bound::Unbounded => i64::MIN,
+                };
+                let e = match end {
+                    std::ops::Bound::Included(t) => *t,
+                    std::ops::Bound::Excluded(t) => t.saturating_sub(1),
+                    std::ops::Bound::Unbounded => i64::MAX,
+                };
+                Ok(Box::new(r.scan_all(keyspace, table, s, e, cl)?))
+            }
+        }
+    }
+
     fn read_roles(&self, t: &Arc<TableMeta>, partitions: Partitions) -> Result<query::Page> {
         let cmd = ReadCommand {
             table: t.clone(),
@@ -339,8 +424,9 @@ impl Engine {
             distinct: false,
             now: self.now_micros() / 1_000_000,
         };
+        let source = self.source("system_auth", &t.id, &cmd.partitions, Consistency::LocalOne)?;
         Ok(query::execute(
-            &self.storage,
+            &*source,
             &cmd,
             crate::node::value::compare,
             None,
@@ -392,8 +478,11 @@ impl Engine {
                 Some(hash_password(p).into_bytes()),
             );
         }
-        self.storage.apply(&b.build(), true)?;
-        Ok(())
+        self.apply_all(
+            &[(b.build(), true, "system_auth".to_string())],
+            Consistency::LocalOne,
+            false,
+        )
     }
 
     /// Checks a login (SASL PLAIN credentials); returns whether the role is a superuser.
@@ -486,7 +575,11 @@ impl Engine {
                     self.now_micros() / 1_000_000,
                 );
                 b.delete_partition();
-                self.storage.apply(&b.build(), true)?;
+                self.apply_all(
+                    &[(b.build(), true, "system_auth".to_string())],
+                    Consistency::LocalOne,
+                    false,
+                )?;
                 Ok(ResultBody::Void)
             }
             Statement::ListRoles { of } => self.list_roles(s, of.as_deref()),
@@ -644,9 +737,9 @@ impl Engine {
         match stmt {
             Statement::Select(sel) => self.select(s, sel, &values, o),
             Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
-                self.modify(s, stmt, &values, o.default_timestamp)
+                self.modify(s, stmt, &values, o.default_timestamp, o.consistency)
             }
-            Statement::Batch(b) => self.batch(s, b, &values, o.default_timestamp),
+            Statement::Batch(b) => self.batch(s, b, &values, o.default_timestamp, o.consistency),
             Statement::Use(ks) => {
                 if self.schema().keyspace(ks).is_none() && !LOCAL_KEYSPACES.contains(&ks.as_str()) {
                     return Err(QueryError::Invalid(format!(
@@ -677,6 +770,7 @@ impl Engine {
         s: &mut Session,
         items: &[(Statement, Vec<ColumnSpec>, Vec<Value<'_>>)],
         default_timestamp: Option<i64>,
+        cl: Consistency,
     ) -> Result<ResultBody> {
         let ts = default_timestamp.unwrap_or_else(|| self.timestamp());
         let mut mutations = Vec::new();
@@ -702,7 +796,7 @@ impl Engine {
                 }
             }
         }
-        self.apply_all(&mutations)?;
+        self.apply_all(&mutations, cl, true)?;
         Ok(ResultBody::Void)
     }
 
@@ -712,6 +806,7 @@ impl Engine {
         b: &Batch,
         values: &Binder<'_>,
         default_timestamp: Option<i64>,
+        cl: Consistency,
     ) -> Result<ResultBody> {
         if b.kind == BatchType::Counter {
             return Err(QueryError::unsupported("Counter batches are"));
@@ -730,7 +825,7 @@ impl Engine {
             }
             mutations.extend(self.mutations(s, stmt, values, Some(ts))?);
         }
-        self.apply_all(&mutations)?;
+        self.apply_all(&mutations, cl, true)?;
         Ok(ResultBody::Void)
     }
 

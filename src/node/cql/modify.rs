@@ -13,15 +13,15 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::ast::*;
-use super::exec::{Binder, Engine, Result, Session, column, element_types, has_condition};
+use super::exec::{Binder, Engine, Result, Session, Write, column, element_types, has_condition};
 use super::select::{Restrictions, column_bytes};
 use super::systables::LOCAL_KEYSPACES;
+use crate::node::consistency::Consistency;
 use crate::node::error::QueryError;
 use crate::node::partitioner;
 use crate::node::protocol::frame::{ColumnSpec, ResultBody, Rows};
 use crate::node::query::Comparator;
 use crate::node::schema::{ColumnKind, ColumnMeta, TableMeta};
-use crate::node::storage::Mutation;
 use crate::node::storage::partition::{Clustering, LiveColumn, LivePartition};
 use crate::node::types::CqlType;
 use crate::node::value::{self, CqlValue};
@@ -68,8 +68,13 @@ impl Engine {
             .is_none_or(|k| k.meta.durable_writes)
     }
 
-    pub(super) fn apply_all(&self, ms: &[(Mutation, bool)]) -> Result<()> {
-        for (m, durable) in ms {
+    /// Writes mutations: on the replicas at `cl` when the node is part of a
+    /// cluster, else locally.
+    pub(super) fn apply_all(&self, ms: &[Write], cl: Consistency, batch: bool) -> Result<()> {
+        if let Some(r) = self.replicator() {
+            return r.write(ms, cl, batch);
+        }
+        for (m, durable, _) in ms {
             self.storage.apply(m, *durable)?;
         }
         Ok(())
@@ -81,12 +86,13 @@ impl Engine {
         stmt: &Statement,
         b: &Binder<'_>,
         default_ts: Option<i64>,
+        cl: Consistency,
     ) -> Result<ResultBody> {
         if has_condition(stmt) {
             return self.cas(s, stmt, b, default_ts);
         }
         let ms = self.mutations(s, stmt, b, default_ts)?;
-        self.apply_all(&ms)?;
+        self.apply_all(&ms, cl, false)?;
         Ok(ResultBody::Void)
     }
 
@@ -169,7 +175,7 @@ impl Engine {
         stmt: &Statement,
         b: &Binder<'_>,
         default_ts: Option<i64>,
-    ) -> Result<Vec<(Mutation, bool)>> {
+    ) -> Result<Vec<Write>> {
         let now = self.now_micros() / 1_000_000;
         match stmt {
             Statement::Insert(ins) => {
@@ -258,7 +264,7 @@ impl Engine {
                         set_column(&mut m, row, col, term, b)?;
                     }
                 }
-                Ok(vec![(m.build(), self.durable(&t))])
+                Ok(vec![(m.build(), self.durable(&t), t.keyspace.clone())])
             }
             Statement::Update(u) => {
                 let t = self.writable(s, &u.table)?;
@@ -297,7 +303,7 @@ impl Engine {
                             self.assign(&t, &mut m, *token, key, at, col, a, b, now)?;
                         }
                     }
-                    out.push((m.build(), self.durable(&t)));
+                    out.push((m.build(), self.durable(&t), t.keyspace.clone()));
                 }
                 Ok(out)
             }
@@ -383,7 +389,7 @@ impl Engine {
                             }
                         }
                     }
-                    out.push((m.build(), self.durable(&t)));
+                    out.push((m.build(), self.durable(&t), t.keyspace.clone()));
                 }
                 Ok(out)
             }
@@ -642,7 +648,7 @@ impl Engine {
         };
         let t = self.writable(s, q)?;
         let ms = self.mutations(s, stmt, b, default_ts)?;
-        let [(m, durable)] = ms.as_slice() else {
+        let [(m, durable, _)] = ms.as_slice() else {
             return Err(QueryError::Invalid(
                 "IN on the partition key is not supported with conditional updates".into(),
             ));

@@ -784,7 +784,8 @@ impl Engine {
             }
         }
         if count {
-            let page = query::execute(&self.storage, &cmd, value::compare, None, None)?;
+            let source = self.source(&t.keyspace, &t.id, &cmd.partitions, o.consistency)?;
+            let page = query::execute(&*source, &cmd, value::compare, None, None)?;
             let n = limit.map_or(page.rows.len(), |l| page.rows.len().min(l));
             let mut pk = None;
             let row: Vec<Option<Vec<u8>>> = outs
@@ -831,13 +832,8 @@ impl Engine {
             cmd.limit = Some(left);
         }
         let page_size = o.page_size.filter(|p| *p > 0).map(|p| p as usize);
-        let page = query::execute(
-            &self.storage,
-            &cmd,
-            value::compare,
-            page_size,
-            from.as_ref(),
-        )?;
+        let source = self.source(&t.keyspace, &t.id, &cmd.partitions, o.consistency)?;
+        let page = query::execute(&*source, &cmd, value::compare, page_size, from.as_ref())?;
         let rows: Vec<Vec<Option<Vec<u8>>>> = page
             .rows
             .iter()

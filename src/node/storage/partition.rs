@@ -190,6 +190,105 @@ impl PartitionData {
     }
 }
 
+fn merge_rows(into: &mut RowData, other: RowData) {
+    use super::cell::reconcile;
+    into.marker = match (into.marker.take(), other.marker) {
+        (Some(a), Some(b)) => Some(reconcile(&a, &b).clone()),
+        (a, b) => a.or(b),
+    };
+    into.deletion = match (into.deletion, other.deletion) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    for (name, data) in other.columns {
+        match (into.columns.remove(&name), data) {
+            (None, d) => {
+                into.columns.insert(name, d);
+            }
+            (Some(ColumnData::Simple(a)), ColumnData::Simple(b)) => {
+                into.columns
+                    .insert(name, ColumnData::Simple(reconcile(&a, &b).clone()));
+            }
+            (
+                Some(ColumnData::Complex {
+                    deletion: da,
+                    cells: mut ca,
+                }),
+                ColumnData::Complex {
+                    deletion: db,
+                    cells: cb,
+                },
+            ) => {
+                for (path, c) in cb {
+                    let merged = match ca.get(&path) {
+                        Some(a) => reconcile(a, &c).clone(),
+                        None => c,
+                    };
+                    ca.insert(path, merged);
+                }
+                into.columns.insert(
+                    name,
+                    ColumnData::Complex {
+                        deletion: da.max(db),
+                        cells: ca,
+                    },
+                );
+            }
+            // A column whose type changed shape (dropped and re-added): the other side wins.
+            (Some(_), d) => {
+                into.columns.insert(name, d);
+            }
+        }
+    }
+}
+
+impl PartitionData {
+    /// As a mutation of `table` (the wire form replicas send partitions in).
+    pub fn into_mutation(self, table: [u8; 16]) -> super::Mutation {
+        super::Mutation {
+            table,
+            token: self.token,
+            key: self.key,
+            partition_deletion: self.deletion,
+            range_tombstones: self.range_tombstones,
+            static_row: self.static_row,
+            rows: self.rows,
+        }
+    }
+
+    pub fn from_mutation(m: super::Mutation) -> PartitionData {
+        PartitionData {
+            key: m.key,
+            token: m.token,
+            deletion: m.partition_deletion,
+            range_tombstones: m.range_tombstones,
+            static_row: m.static_row,
+            rows: m.rows,
+        }
+    }
+
+    /// Merges another version of the same partition (from another replica):
+    /// every cell keeps its winning version, deletions their latest.
+    pub fn merge(&mut self, other: PartitionData) {
+        self.deletion = match (self.deletion, other.deletion) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for rt in other.range_tombstones {
+            if !self.range_tombstones.contains(&rt) {
+                self.range_tombstones.push(rt);
+            }
+        }
+        merge_rows(&mut self.static_row, other.static_row);
+        for (c, row) in other.rows {
+            match self.rows.iter_mut().find(|(x, _)| *x == c) {
+                Some((_, r)) => merge_rows(r, row),
+                None => self.rows.push((c, row)),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,577 @@
+//! The coordinator: a write goes to every replica and is answered when
+//! the consistency level is met.
+//!
+//! For each mutation the coordinator finds the replicas on the ring (the
+//! keyspace's strategy), checks that enough of them are up for the
+//! consistency level (Unavailable otherwise, before anything is sent), then
+//! applies locally if it is a replica, sends to the other replicas of its
+//! datacenter, and sends one copy per remote datacenter to a replica there
+//! that forwards it to the others (answers come straight back), as
+//! Cassandra does to spare the cross-datacenter link. It waits for the acks
+//! the level needs ([`satisfied`]) until the write timeout (WriteTimeout).
+//! Replicas that are down get nothing yet: hinted handoff is the next step.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::member::Core;
+use super::message::{Body, Message};
+use crate::node::consistency::{BlockFor, Consistency, check_available};
+use crate::node::cql::exec::{Replicator, Result, Write};
+use crate::node::error::QueryError;
+use crate::node::placement::Ring;
+use crate::node::query::Gathered;
+use crate::node::schema::Strategy;
+use crate::node::storage::partition::PartitionData;
+
+/// Whether the acks received (by datacenter) meet what the request waits for.
+pub fn satisfied(bf: &BlockFor, acks: &BTreeMap<String, u32>) -> bool {
+    match bf {
+        BlockFor::Count {
+            n,
+            datacenter: None,
+        } => acks.values().sum::<u32>() >= *n,
+        BlockFor::Count {
+            n,
+            datacenter: Some(dc),
+        } => acks.get(dc).copied().unwrap_or(0) >= *n,
+        BlockFor::PerDatacenter(per) => per
+            .iter()
+            .all(|(dc, n)| acks.get(dc).copied().unwrap_or(0) >= *n),
+    }
+}
+
+/// Acks that count toward `bf` (for WriteTimeout's `received`).
+fn counted(bf: &BlockFor, acks: &BTreeMap<String, u32>) -> u32 {
+    match bf {
+        BlockFor::Count {
+            datacenter: Some(dc),
+            ..
+        } => acks.get(dc).copied().unwrap_or(0),
+        _ => acks.values().sum(),
+    }
+}
+
+/// Where one mutation goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WritePlan {
+    pub local: bool,
+    /// Live replicas in the coordinator's datacenter (itself excluded).
+    pub same_dc: Vec<IpAddr>,
+    /// Per remote datacenter: the replica that receives and forwards, and the others.
+    pub remote: Vec<(IpAddr, Vec<IpAddr>)>,
+    pub block_for: BlockFor,
+}
+
+/// Plans a mutation's write: pure, so tests check placement decisions without sockets.
+pub fn plan(
+    ring: &Ring,
+    strategy: &Strategy,
+    token: i64,
+    me: IpAddr,
+    my_dc: &str,
+    cl: Consistency,
+    alive: &dyn Fn(&IpAddr) -> bool,
+) -> std::result::Result<WritePlan, QueryError> {
+    let replicas: Vec<IpAddr> = match strategy {
+        Strategy::Local => vec![me],
+        _ => ring.replicas(strategy, token),
+    };
+    let mut live_by_dc: BTreeMap<String, u32> = BTreeMap::new();
+    let mut by_dc: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
+    for r in &replicas {
+        let dc = ring.datacenter_of(r).unwrap_or(my_dc).to_string();
+        if alive(r) {
+            *live_by_dc.entry(dc.clone()).or_default() += 1;
+            by_dc.entry(dc).or_default().push(*r);
+        }
+    }
+    let block_for =
+        check_available(cl, strategy, my_dc, &live_by_dc).map_err(|u| QueryError::Unavailable {
+            consistency: u.consistency.to_string(),
+            required: u.required as i32,
+            alive: u.alive as i32,
+        })?;
+    let mut p = WritePlan {
+        local: false,
+        same_dc: Vec::new(),
+        remote: Vec::new(),
+        block_for,
+    };
+    for (dc, nodes) in by_dc {
+        if dc == my_dc {
+            for n in nodes {
+                if n == me {
+                    p.local = true;
+                } else {
+                    p.same_dc.push(n);
+                }
+            }
+        } else if let Some((first, rest)) = nodes.split_first() {
+            p.remote.push((*first, rest.to_vec()));
+        }
+    }
+    Ok(p)
+}
+
+pub struct Coordinator {
+    /// Weak: the engine holds the coordinator, and the core holds the engine.
+    pub core: std::sync::Weak<Core>,
+    pub runtime: tokio::runtime::Handle,
+    pub write_timeout: Duration,
+    pub read_timeout: Duration,
+}
+
+/// A write in flight: its plan, and the acks received so far.
+struct InFlight {
+    id: u64,
+    plan: WritePlan,
+    acks: BTreeMap<String, u32>,
+    rx: tokio::sync::mpsc::UnboundedReceiver<Message>,
+}
+
+impl Coordinator {
+    fn core(&self) -> Result<Arc<Core>> {
+        self.core
+            .upgrade()
+            .ok_or_else(|| QueryError::Server("the node is shutting down".into()))
+    }
+
+    /// Plans every mutation (Unavailable before anything is sent), sends to
+    /// the other replicas, applies locally on this (blocking) thread, and
+    /// waits on the network only for acks still missing.
+    fn write_sync(&self, writes: &[Write], cl: Consistency, batch: bool) -> Result<()> {
+        let core = self.core()?;
+        let schema = core.engine().schema();
+        let ring = core.ring();
+        let t = core.transport().clone();
+        let me = t.me();
+        let my_dc = core.engine().datacenter();
+        let alive = |a: &IpAddr| core.is_alive(a);
+        let mut plans = Vec::with_capacity(writes.len());
+        for w in writes {
+            let strategy = schema
+                .keyspace(&w.2)
+                .map(|k| k.meta.strategy.clone())
+                .ok_or_else(|| QueryError::Invalid(format!("Keyspace '{}' does not exist", w.2)))?;
+            plans.push(plan(&ring, &strategy, w.0.token, me, &my_dc, cl, &alive)?);
+        }
+        let mut flights = Vec::with_capacity(writes.len());
+        for (w, plan) in writes.iter().zip(plans) {
+            let id = t.next_id();
+            let remote = !plan.same_dc.is_empty() || !plan.remote.is_empty();
+            let rx = if remote {
+                t.expect(id)
+            } else {
+                tokio::sync::mpsc::unbounded_channel().1
+            };
+            if remote {
+                let bytes = w.0.encode();
+                let msg = |forward_to: Vec<IpAddr>| Message {
+                    id,
+                    from: me,
+                    reply_to: me,
+                    body: Body::Mutation {
+                        mutation: bytes.clone(),
+                        durable: w.1,
+                        forward_to,
+                    },
+                };
+                for n in &plan.same_dc {
+                    t.send(*n, &msg(Vec::new()));
+                }
+                for (first, rest) in &plan.remote {
+                    t.send(*first, &msg(rest.clone()));
+                }
+            }
+            let mut acks = BTreeMap::new();
+            if plan.local {
+                core.engine().storage.apply(&w.0, w.1)?;
+                *acks.entry(my_dc.clone()).or_default() += 1;
+            }
+            flights.push(InFlight { id, plan, acks, rx });
+        }
+        if flights
+            .iter()
+            .all(|f| satisfied(&f.plan.block_for, &f.acks))
+        {
+            for f in &flights {
+                t.forget(f.id);
+            }
+            return Ok(());
+        }
+        let timeout = self.write_timeout;
+        let result = self.runtime.block_on(async {
+            let deadline = tokio::time::Instant::now() + timeout;
+            for f in flights.iter_mut() {
+                while !satisfied(&f.plan.block_for, &f.acks) {
+                    match tokio::time::timeout_at(deadline, f.rx.recv()).await {
+                        Ok(Some(m)) => {
+                            if let Body::MutationAck = m.body {
+                                let dc = ring.datacenter_of(&m.from).unwrap_or("").to_string();
+                                *f.acks.entry(dc).or_default() += 1;
+                            } else if let Body::MutationFailed(e) = m.body {
+                                tracing::warn!("replica {} failed a write: {e}", m.from);
+                            }
+                        }
+                        _ => {
+                            return Err(QueryError::WriteTimeout {
+                                consistency: cl.to_string(),
+                                received: counted(&f.plan.block_for, &f.acks) as i32,
+                                block_for: f.plan.block_for.total() as i32,
+                                write_type: if batch { "BATCH" } else { "SIMPLE" }.into(),
+                            });
+                        }
+                    }
+                }
+            }
+            Ok(())
+        });
+        for f in &flights {
+            t.forget(f.id);
+        }
+        result
+    }
+}
+
+impl Coordinator {
+    fn strategy(&self, keyspace: &str) -> Result<Strategy> {
+        self.core()?
+            .engine()
+            .schema()
+            .keyspace(keyspace)
+            .map(|k| k.meta.strategy.clone())
+            .ok_or_else(|| QueryError::Invalid(format!("Keyspace '{keyspace}' does not exist")))
+    }
+
+    fn read_sync(
+        &self,
+        keyspace: &str,
+        table: &[u8; 16],
+        keys: &[(i64, Vec<u8>)],
+        cl: Consistency,
+    ) -> Result<Gathered> {
+        if cl == Consistency::EachQuorum {
+            return Err(QueryError::Invalid(
+                "EACH_QUORUM ConsistencyLevel is only supported for writes".into(),
+            ));
+        }
+        if cl == Consistency::Any {
+            return Err(QueryError::Invalid(
+                "ANY ConsistencyLevel is only supported for writes".into(),
+            ));
+        }
+        let core = self.core()?;
+        let strategy = self.strategy(keyspace)?;
+        let ring = core.ring();
+        let t = core.transport().clone();
+        let me = t.me();
+        let my_dc = core.engine().datacenter();
+        let mut out = Gathered::default();
+        for (token, key) in keys {
+            let replicas: Vec<IpAddr> = match &strategy {
+                Strategy::Local => vec![me],
+                s => ring.replicas(s, *token),
+            };
+            let mut live_by_dc: BTreeMap<String, u32> = BTreeMap::new();
+            let mut live: Vec<(u8, IpAddr)> = Vec::new();
+            for r in &replicas {
+                if !core.is_alive(r) {
+                    continue;
+                }
+                let dc = ring.datacenter_of(r).unwrap_or(&my_dc).to_string();
+                *live_by_dc.entry(dc.clone()).or_default() += 1;
+                // Nearest first: this node, its datacenter, then the others.
+                let rank = if *r == me {
+                    0
+                } else if dc == my_dc {
+                    1
+                } else {
+                    2
+                };
+                live.push((rank, *r));
+            }
+            let bf = check_available(cl, &strategy, &my_dc, &live_by_dc).map_err(|u| {
+                QueryError::Unavailable {
+                    consistency: u.consistency.to_string(),
+                    required: u.required as i32,
+                    alive: u.alive as i32,
+                }
+            })?;
+            live.sort();
+            let local_only = matches!(
+                &bf,
+                BlockFor::Count {
+                    datacenter: Some(_),
+                    ..
+                }
+            );
+            let n = bf.total() as usize;
+            let targets: Vec<IpAddr> = live
+                .into_iter()
+                .filter(|(rank, _)| !local_only || *rank < 2)
+                .map(|(_, a)| a)
+                .take(n)
+                .collect();
+            let mut received = 0;
+            let mut data_present = false;
+            let mut remote = Vec::new();
+            for target in targets {
+                if target == me {
+                    received += 1;
+                    if let Some(p) = core.engine().storage.read_partition(table, *token, key)? {
+                        data_present = true;
+                        out.add(p);
+                    }
+                } else {
+                    remote.push(target);
+                }
+            }
+            if !remote.is_empty() {
+                let timeout = self.read_timeout;
+                let answers = self.runtime.block_on(async {
+                    let mut tasks = tokio::task::JoinSet::new();
+                    for target in remote {
+                        let (t, key, table, token) = (t.clone(), key.clone(), *table, *token);
+                        tasks.spawn(async move {
+                            let m = t
+                                .request(target, Body::ReadPartition { table, token, key }, timeout)
+                                .await
+                                .ok()?;
+                            match m.body {
+                                Body::Partition(Some(b)) => {
+                                    crate::node::storage::Mutation::decode(&b)
+                                        .ok()
+                                        .map(|m| Some(PartitionData::from_mutation(m)))
+                                }
+                                Body::Partition(None) => Some(None),
+                                _ => None,
+                            }
+                        });
+                    }
+                    let mut answers = Vec::new();
+                    while let Some(r) = tasks.join_next().await {
+                        if let Ok(Some(p)) = r {
+                            answers.push(p);
+                        }
+                    }
+                    answers
+                });
+                for p in answers {
+                    received += 1;
+                    if let Some(p) = p {
+                        data_present = true;
+                        out.add(p);
+                    }
+                }
+            }
+            if received < n {
+                return Err(QueryError::ReadTimeout {
+                    consistency: cl.to_string(),
+                    received: received as i32,
+                    block_for: n as i32,
+                    data_present,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn scan_sync(&self, table: &[u8; 16], start: i64, end: i64) -> Result<Gathered> {
+        let core = self.core()?;
+        let t = core.transport().clone();
+        let me = t.me();
+        let nodes: Vec<IpAddr> = core
+            .states()
+            .iter()
+            .map(|s| s.address)
+            .filter(|a| *a != me && core.is_alive(a))
+            .collect();
+        let mut out = Gathered::default();
+        for p in core
+            .engine()
+            .storage
+            .scan(table, None, start, end, usize::MAX)?
+        {
+            out.add(p);
+        }
+        let timeout = self.read_timeout;
+        let table = *table;
+        let answers = self.runtime.block_on(async move {
+            let mut tasks = tokio::task::JoinSet::new();
+            for node in nodes {
+                let t = t.clone();
+                tasks.spawn(async move {
+                    let m = t
+                        .request(node, Body::Scan { table, start, end }, timeout)
+                        .await
+                        .ok()?;
+                    match m.body {
+                        Body::Partitions(ps) => Some(ps),
+                        _ => None,
+                    }
+                });
+            }
+            let mut all = Vec::new();
+            while let Some(r) = tasks.join_next().await {
+                if let Ok(Some(ps)) = r {
+                    all.extend(ps);
+                }
+            }
+            all
+        });
+        for b in answers {
+            if let Ok(m) = crate::node::storage::Mutation::decode(&b) {
+                out.add(PartitionData::from_mutation(m));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Replicator for Coordinator {
+    fn write(&self, writes: &[Write], cl: Consistency, batch: bool) -> Result<()> {
+        self.write_sync(writes, cl, batch)
+    }
+
+    fn read(
+        &self,
+        keyspace: &str,
+        table: &[u8; 16],
+        keys: &[(i64, Vec<u8>)],
+        cl: Consistency,
+    ) -> Result<Gathered> {
+        self.read_sync(keyspace, table, keys, cl)
+    }
+
+    fn holds_all(&self, keyspace: &str, cl: Consistency) -> bool {
+        if !matches!(cl, Consistency::One | Consistency::LocalOne) {
+            return false;
+        }
+        let Ok(strategy) = self.strategy(keyspace) else {
+            return false;
+        };
+        let Ok(core) = self.core() else {
+            return false;
+        };
+        let ring = core.ring();
+        let my_dc = core.engine().datacenter();
+        match strategy {
+            Strategy::Local => true,
+            Strategy::Simple { replication_factor } => {
+                replication_factor as usize >= ring.nodes().len()
+            }
+            Strategy::NetworkTopology { datacenters } => {
+                let in_dc = ring
+                    .nodes()
+                    .iter()
+                    .filter(|n| n.datacenter == my_dc)
+                    .count();
+                datacenters
+                    .get(&my_dc)
+                    .is_some_and(|rf| *rf as usize >= in_dc)
+            }
+        }
+    }
+
+    fn scan_all(
+        &self,
+        _keyspace: &str,
+        table: &[u8; 16],
+        start: i64,
+        end: i64,
+        _cl: Consistency,
+    ) -> Result<Gathered> {
+        self.scan_sync(table, start, end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::placement::RingNode;
+
+    fn ip(dc: u8, i: u8) -> IpAddr {
+        IpAddr::from([127, 0, dc, i])
+    }
+
+    fn ring() -> Ring {
+        let mut nodes = Vec::new();
+        for dc in 1..=2u8 {
+            for i in 1..=3u8 {
+                nodes.push(RingNode {
+                    address: ip(dc, i),
+                    datacenter: format!("dc{dc}"),
+                    rack: format!("r{i}"),
+                    tokens: vec![i64::from(i) * 1000 + i64::from(dc)],
+                });
+            }
+        }
+        Ring::new(nodes)
+    }
+
+    fn nts() -> Strategy {
+        Strategy::NetworkTopology {
+            datacenters: [("dc1".to_string(), 3), ("dc2".to_string(), 3)].into(),
+        }
+    }
+
+    #[test]
+    fn plans_local_remote_forwarding_and_unavailable() {
+        let r = ring();
+        let me = ip(1, 1);
+        let all = |_: &IpAddr| true;
+        let p = plan(&r, &nts(), 5, me, "dc1", Consistency::LocalQuorum, &all).unwrap();
+        assert!(p.local);
+        assert_eq!(p.same_dc.len(), 2);
+        assert_eq!(p.remote.len(), 1, "one forwarder for dc2");
+        assert_eq!(p.remote[0].1.len(), 2, "it forwards to the two others");
+        // dc2 down: LOCAL_QUORUM still plans, EACH_QUORUM and QUORUM cannot.
+        let dc1_only = |a: &IpAddr| a.to_string().starts_with("127.0.1.");
+        let p = plan(
+            &r,
+            &nts(),
+            5,
+            me,
+            "dc1",
+            Consistency::LocalQuorum,
+            &dc1_only,
+        )
+        .unwrap();
+        assert!(p.remote.is_empty());
+        let e = plan(&r, &nts(), 5, me, "dc1", Consistency::EachQuorum, &dc1_only).unwrap_err();
+        assert_eq!(
+            e,
+            QueryError::Unavailable {
+                consistency: "EACH_QUORUM".into(),
+                required: 2,
+                alive: 0
+            }
+        );
+        let e = plan(&r, &nts(), 5, me, "dc1", Consistency::Quorum, &dc1_only).unwrap_err();
+        assert_eq!(
+            e,
+            QueryError::Unavailable {
+                consistency: "QUORUM".into(),
+                required: 4,
+                alive: 3
+            }
+        );
+    }
+
+    #[test]
+    fn acks_meet_levels() {
+        let acks: BTreeMap<String, u32> = [("dc1".into(), 2), ("dc2".into(), 1)].into();
+        let count = |n, dc: Option<&str>| BlockFor::Count {
+            n,
+            datacenter: dc.map(String::from),
+        };
+        assert!(satisfied(&count(3, None), &acks));
+        assert!(satisfied(&count(2, Some("dc1")), &acks));
+        assert!(!satisfied(&count(2, Some("dc2")), &acks));
+        let each = BlockFor::PerDatacenter([("dc1".into(), 2), ("dc2".into(), 2)].into());
+        assert!(!satisfied(&each, &acks));
+    }
+}
