@@ -265,9 +265,41 @@ async fn two_datacenters_gossip_into_one_cluster() {
         ),
         "{e:?}"
     );
+    // Hints: dc1 kept the write for dc2's replicas.
+    let pending: usize = nodes[..3]
+        .iter()
+        .flatten()
+        .map(|n| {
+            ccrsim::node::cluster::hints::all(&n.engine.storage)
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert!(
+        pending >= 3,
+        "hints for dc2's three replicas, found {pending}"
+    );
     faults.heal_all();
     eventually(30, "the partition healed", || {
         nodes.iter().flatten().all(|n| sees_all_up(n, &addrs))
+    })
+    .await;
+    // Once dc2 is back, the hints replay: the write made during the outage
+    // is readable at LOCAL_ONE there, and no hint is left.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while read(&dc2, 3, Consistency::LocalOne).await.as_deref() != Some("during the partition") {
+        assert!(
+            Instant::now() < deadline,
+            "the hinted write never reached dc2"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eventually(30, "hints delivered and deleted", || {
+        nodes.iter().flatten().all(|n| {
+            ccrsim::node::cluster::hints::all(&n.engine.storage)
+                .unwrap()
+                .is_empty()
+        })
     })
     .await;
     drop((dc1, dc2));

@@ -62,6 +62,8 @@ pub struct WritePlan {
     pub same_dc: Vec<IpAddr>,
     /// Per remote datacenter: the replica that receives and forwards, and the others.
     pub remote: Vec<(IpAddr, Vec<IpAddr>)>,
+    /// Replicas that are down: they get hints.
+    pub down: Vec<IpAddr>,
     pub block_for: BlockFor,
 }
 
@@ -81,11 +83,14 @@ pub fn plan(
     };
     let mut live_by_dc: BTreeMap<String, u32> = BTreeMap::new();
     let mut by_dc: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
+    let mut down = Vec::new();
     for r in &replicas {
         let dc = ring.datacenter_of(r).unwrap_or(my_dc).to_string();
         if alive(r) {
             *live_by_dc.entry(dc.clone()).or_default() += 1;
             by_dc.entry(dc).or_default().push(*r);
+        } else {
+            down.push(*r);
         }
     }
     let block_for =
@@ -98,6 +103,7 @@ pub fn plan(
         local: false,
         same_dc: Vec::new(),
         remote: Vec::new(),
+        down,
         block_for,
     };
     for (dc, nodes) in by_dc {
@@ -130,6 +136,10 @@ struct InFlight {
     plan: WritePlan,
     acks: BTreeMap<String, u32>,
     rx: tokio::sync::mpsc::UnboundedReceiver<Message>,
+    /// Replicas sent to that have not answered yet.
+    waiting: std::collections::BTreeSet<IpAddr>,
+    bytes: Vec<u8>,
+    durable: bool,
 }
 
 impl Coordinator {
@@ -161,76 +171,118 @@ impl Coordinator {
         let mut flights = Vec::with_capacity(writes.len());
         for (w, plan) in writes.iter().zip(plans) {
             let id = t.next_id();
-            let remote = !plan.same_dc.is_empty() || !plan.remote.is_empty();
-            let rx = if remote {
-                t.expect(id)
-            } else {
+            let bytes = w.0.encode();
+            let mut waiting = std::collections::BTreeSet::new();
+            waiting.extend(plan.same_dc.iter().copied());
+            for (first, rest) in &plan.remote {
+                waiting.insert(*first);
+                waiting.extend(rest.iter().copied());
+            }
+            let rx = if waiting.is_empty() {
                 tokio::sync::mpsc::unbounded_channel().1
+            } else {
+                t.expect(id)
             };
-            if remote {
-                let bytes = w.0.encode();
-                let msg = |forward_to: Vec<IpAddr>| Message {
-                    id,
-                    from: me,
-                    reply_to: me,
-                    body: Body::Mutation {
-                        mutation: bytes.clone(),
-                        durable: w.1,
-                        forward_to,
-                    },
-                };
-                for n in &plan.same_dc {
-                    t.send(*n, &msg(Vec::new()));
-                }
-                for (first, rest) in &plan.remote {
-                    t.send(*first, &msg(rest.clone()));
-                }
+            let msg = |forward_to: Vec<IpAddr>| Message {
+                id,
+                from: me,
+                reply_to: me,
+                body: Body::Mutation {
+                    mutation: bytes.clone(),
+                    durable: w.1,
+                    forward_to,
+                },
+            };
+            for n in &plan.same_dc {
+                t.send(*n, &msg(Vec::new()));
+            }
+            for (first, rest) in &plan.remote {
+                t.send(*first, &msg(rest.clone()));
             }
             let mut acks = BTreeMap::new();
             if plan.local {
                 core.engine().storage.apply(&w.0, w.1)?;
                 *acks.entry(my_dc.clone()).or_default() += 1;
             }
-            flights.push(InFlight { id, plan, acks, rx });
-        }
-        if flights
-            .iter()
-            .all(|f| satisfied(&f.plan.block_for, &f.acks))
-        {
-            for f in &flights {
-                t.forget(f.id);
+            let hinted = core.store_hints(&plan.down, &bytes, w.1);
+            if cl == Consistency::Any && hinted > 0 {
+                // ANY is met by a stored hint.
+                *acks.entry(String::new()).or_default() += hinted as u32;
             }
-            return Ok(());
+            flights.push(InFlight {
+                id,
+                plan,
+                acks,
+                rx,
+                waiting,
+                bytes,
+                durable: w.1,
+            });
         }
         let timeout = self.write_timeout;
-        let result = self.runtime.block_on(async {
-            let deadline = tokio::time::Instant::now() + timeout;
-            for f in flights.iter_mut() {
-                while !satisfied(&f.plan.block_for, &f.acks) {
-                    match tokio::time::timeout_at(deadline, f.rx.recv()).await {
-                        Ok(Some(m)) => {
-                            if let Body::MutationAck = m.body {
-                                let dc = ring.datacenter_of(&m.from).unwrap_or("").to_string();
-                                *f.acks.entry(dc).or_default() += 1;
-                            } else if let Body::MutationFailed(e) = m.body {
-                                tracing::warn!("replica {} failed a write: {e}", m.from);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let all_met = flights
+            .iter()
+            .all(|f| satisfied(&f.plan.block_for, &f.acks));
+        let result = if all_met {
+            Ok(())
+        } else {
+            self.runtime.block_on(async {
+                for f in flights.iter_mut() {
+                    while !satisfied(&f.plan.block_for, &f.acks) {
+                        match tokio::time::timeout_at(deadline, f.rx.recv()).await {
+                            Ok(Some(m)) => match m.body {
+                                Body::MutationAck => {
+                                    f.waiting.remove(&m.from);
+                                    let dc = ring.datacenter_of(&m.from).unwrap_or("").to_string();
+                                    *f.acks.entry(dc).or_default() += 1;
+                                }
+                                Body::MutationFailed(e) => {
+                                    tracing::warn!("replica {} failed a write: {e}", m.from);
+                                }
+                                _ => {}
+                            },
+                            _ => {
+                                return Err(QueryError::WriteTimeout {
+                                    consistency: cl.to_string(),
+                                    received: counted(&f.plan.block_for, &f.acks) as i32,
+                                    block_for: f.plan.block_for.total() as i32,
+                                    write_type: if batch { "BATCH" } else { "SIMPLE" }.into(),
+                                });
                             }
-                        }
-                        _ => {
-                            return Err(QueryError::WriteTimeout {
-                                consistency: cl.to_string(),
-                                received: counted(&f.plan.block_for, &f.acks) as i32,
-                                block_for: f.plan.block_for.total() as i32,
-                                write_type: if batch { "BATCH" } else { "SIMPLE" }.into(),
-                            });
                         }
                     }
                 }
+                Ok(())
+            })
+        };
+        // Replicas that have not answered yet: wait for them in the
+        // background until the timeout, then keep hints for the silent ones.
+        for mut f in flights {
+            if f.waiting.is_empty() {
+                t.forget(f.id);
+                continue;
             }
-            Ok(())
-        });
-        for f in &flights {
-            t.forget(f.id);
+            let (t, core) = (t.clone(), core.clone());
+            self.runtime.spawn(async move {
+                while !f.waiting.is_empty() {
+                    match tokio::time::timeout_at(deadline, f.rx.recv()).await {
+                        Ok(Some(m)) if matches!(m.body, Body::MutationAck) => {
+                            f.waiting.remove(&m.from);
+                        }
+                        Ok(Some(_)) => {}
+                        _ => break,
+                    }
+                }
+                t.forget(f.id);
+                if !f.waiting.is_empty() {
+                    let silent: Vec<IpAddr> = f.waiting.into_iter().collect();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        core.store_hints(&silent, &f.bytes, f.durable)
+                    })
+                    .await;
+                }
+            });
         }
         result
     }

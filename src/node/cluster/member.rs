@@ -44,6 +44,13 @@ pub struct Core {
     engine: Arc<Engine>,
     client_events: broadcast::Sender<Event>,
     started: Instant,
+    /// Since when each peer has been down.
+    down_since: Mutex<std::collections::HashMap<IpAddr, Instant>>,
+    /// `nodetool pausehandoff`: hints are kept but not sent.
+    pub hints_paused: std::sync::atomic::AtomicBool,
+    replaying: std::sync::atomic::AtomicBool,
+    /// How long a down replica still gets hints.
+    pub max_hint_window: Duration,
 }
 
 /// A node's cluster side, running.
@@ -72,6 +79,102 @@ fn node_info(s: &EndpointState, storage_port: u16) -> NodeInfo {
 impl Core {
     fn now(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
+    }
+
+    /// A node's host id, as gossip knows it.
+    pub fn host_id_of(&self, addr: &IpAddr) -> Option<[u8; 16]> {
+        self.gossip
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .state(addr)
+            .map(|s| s.app.host_id)
+    }
+
+    /// Whether a down replica should still get hints (down for less than the window).
+    pub fn hintable(&self, addr: &IpAddr) -> bool {
+        let since = self
+            .down_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(addr)
+            .copied()
+            .unwrap_or(self.started);
+        since.elapsed() <= self.max_hint_window
+    }
+
+    /// Keeps hints for `replicas` (on a blocking thread).
+    pub fn store_hints(&self, replicas: &[IpAddr], mutation: &[u8], durable: bool) -> usize {
+        let mut n = 0;
+        for r in replicas {
+            let Some(host) = self.host_id_of(r) else {
+                continue;
+            };
+            if !self.hintable(r) {
+                continue;
+            }
+            let now = self.engine.now_micros();
+            match super::hints::store(&self.engine.storage, host, now, durable, mutation) {
+                Ok(()) => n += 1,
+                Err(e) => tracing::warn!("cannot keep a hint for {r}: {e}"),
+            }
+        }
+        n
+    }
+
+    /// Sends kept hints to the replicas that are up again (one pass at a time).
+    fn replay_hints(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if self.hints_paused.load(Ordering::Relaxed) || self.replaying.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let storage = me.engine.storage.clone();
+            let hints = tokio::task::spawn_blocking(move || super::hints::all(&storage))
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+                .unwrap_or_default();
+            let by_host: std::collections::HashMap<[u8; 16], IpAddr> = me
+                .states()
+                .iter()
+                .map(|s| (s.app.host_id, s.address))
+                .collect();
+            let mut failed: std::collections::HashSet<[u8; 16]> = Default::default();
+            for h in hints {
+                if me.hints_paused.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Some(addr) = by_host.get(&h.host).copied() else {
+                    continue;
+                };
+                if failed.contains(&h.host) || !me.is_alive(&addr) {
+                    continue;
+                }
+                let body = Body::Mutation {
+                    mutation: h.mutation.clone(),
+                    durable: h.durable,
+                    forward_to: Vec::new(),
+                };
+                let t = me.transport().clone();
+                match t.request(addr, body, Duration::from_secs(2)).await {
+                    Ok(Message {
+                        body: Body::MutationAck,
+                        ..
+                    }) => {
+                        let storage = me.engine.storage.clone();
+                        let _ =
+                            tokio::task::spawn_blocking(move || super::hints::delete(&storage, &h))
+                                .await;
+                    }
+                    _ => {
+                        failed.insert(h.host);
+                    }
+                }
+            }
+            me.replaying.store(false, Ordering::Release);
+        });
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -147,6 +250,20 @@ impl Core {
         self.engine.set_peers(peers);
         self.rebuild_ring();
         let addr_of = |a: &IpAddr| native.iter().find(|(x, _)| x == a).map(|(_, n)| *n);
+        {
+            let mut down = self.down_since.lock().unwrap_or_else(|e| e.into_inner());
+            for e in &events {
+                match e {
+                    GossipEvent::Down(a) => {
+                        down.insert(*a, Instant::now());
+                    }
+                    GossipEvent::Up(a) => {
+                        down.remove(a);
+                    }
+                    _ => {}
+                }
+            }
+        }
         for e in events {
             let ev = match &e {
                 GossipEvent::Joined(a) => addr_of(a).map(|address| Event::TopologyChange {
@@ -414,6 +531,10 @@ impl Member {
             engine,
             client_events,
             started: Instant::now(),
+            down_since: Mutex::new(std::collections::HashMap::new()),
+            hints_paused: std::sync::atomic::AtomicBool::new(false),
+            replaying: std::sync::atomic::AtomicBool::new(false),
+            max_hint_window: Duration::from_secs(3 * 3600),
         });
         let transport = Transport::start(listen, storage_port, faults, core.clone()).await?;
         let _ = core.transport.set(transport);
@@ -433,7 +554,10 @@ impl Member {
             loop {
                 tokio::select! {
                     _ = stopped.changed() => return,
-                    _ = tick.tick() => c.round(),
+                    _ = tick.tick() => {
+                        c.round();
+                        c.replay_hints();
+                    }
                 }
             }
         });

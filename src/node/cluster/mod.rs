@@ -16,6 +16,7 @@
 
 pub mod coordinator;
 pub mod gossip;
+pub mod hints;
 pub mod member;
 pub mod message;
 pub mod transport;

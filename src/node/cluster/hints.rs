@@ -1,0 +1,109 @@
+//! Hinted handoff: writes kept for replicas that could not take them.
+//!
+//! When a replica is down (or does not answer a write within the write
+//! timeout), the coordinator keeps the mutation as a *hint* for that
+//! replica's host id, durably in its own storage (`hint/<host id><time><seq>`
+//! in the meta keyspace). When gossip shows the replica up again, the hints
+//! are sent to it, oldest first, and each is deleted once the replica
+//! acknowledged it. Hints are not kept for a replica that has been down
+//! longer than `max_hint_window` (three hours by default, as Cassandra's).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::node::storage::{Storage, StorageError};
+
+const PREFIX: &[u8] = b"hint/";
+
+/// A stored hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hint {
+    /// The storage key (to delete it once delivered).
+    pub key: Vec<u8>,
+    pub host: [u8; 16],
+    /// When it was written (microseconds).
+    pub written: i64,
+    pub durable: bool,
+    /// The mutation, in its wire form.
+    pub mutation: Vec<u8>,
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// Keeps a hint for `host`.
+pub fn store(
+    storage: &Storage,
+    host: [u8; 16],
+    now_micros: i64,
+    durable: bool,
+    mutation: &[u8],
+) -> Result<(), StorageError> {
+    let mut key = PREFIX.to_vec();
+    key.extend_from_slice(&host);
+    key.extend_from_slice(&now_micros.to_be_bytes());
+    key.extend_from_slice(&SEQ.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    let mut value = vec![u8::from(durable)];
+    value.extend_from_slice(mutation);
+    storage.put_meta(&key, &value)?;
+    Ok(())
+}
+
+/// Every hint kept, oldest first per host.
+pub fn all(storage: &Storage) -> Result<Vec<Hint>, StorageError> {
+    let mut out = Vec::new();
+    for (key, value) in storage.meta_prefix(PREFIX)? {
+        let rest = &key[PREFIX.len()..];
+        if rest.len() != 16 + 8 + 4 || value.is_empty() {
+            continue;
+        }
+        out.push(Hint {
+            host: rest[..16].try_into().expect("16"),
+            written: i64::from_be_bytes(rest[16..24].try_into().expect("8")),
+            durable: value[0] != 0,
+            mutation: value[1..].to_vec(),
+            key,
+        });
+    }
+    Ok(out)
+}
+
+/// How many hints are kept per host.
+pub fn pending(storage: &Storage) -> Result<Vec<([u8; 16], usize)>, StorageError> {
+    let mut counts: std::collections::BTreeMap<[u8; 16], usize> = Default::default();
+    for h in all(storage)? {
+        *counts.entry(h.host).or_default() += 1;
+    }
+    Ok(counts.into_iter().collect())
+}
+
+pub fn delete(storage: &Storage, hint: &Hint) -> Result<(), StorageError> {
+    storage.delete_meta(&hint.key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::storage::CommitlogSync;
+
+    #[test]
+    fn hints_are_kept_listed_and_deleted_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Storage::open(dir.path(), CommitlogSync::Batch).unwrap();
+            store(&s, [1; 16], 10, true, b"m1").unwrap();
+            store(&s, [2; 16], 11, false, b"m2").unwrap();
+            store(&s, [1; 16], 12, true, b"m3").unwrap();
+        }
+        let s = Storage::open(dir.path(), CommitlogSync::Batch).unwrap();
+        let hs = all(&s).unwrap();
+        assert_eq!(hs.len(), 3);
+        let for1: Vec<&[u8]> = hs
+            .iter()
+            .filter(|h| h.host == [1; 16])
+            .map(|h| h.mutation.as_slice())
+            .collect();
+        assert_eq!(for1, vec![b"m1".as_slice(), b"m3".as_slice()]);
+        assert_eq!(pending(&s).unwrap(), vec![([1; 16], 2), ([2; 16], 1)]);
+        delete(&s, &hs[0]).unwrap();
+        assert_eq!(all(&s).unwrap().len(), 2);
+    }
+}
