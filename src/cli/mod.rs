@@ -86,6 +86,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run one Cassandra-style node (CQL on port 9042) until Ctrl-C or SIGTERM.
     Node(crate::node::config::NodeArgs),
+    /// Cassandra's nodetool for ccrsim nodes: status, ring, describecluster,
+    /// getendpoints, info, rebuild, pausehandoff, resumehandoff,
+    /// statushandoff, listpendinghints, drain.
+    Nodetool(NodetoolArgs),
     /// Projects.
     #[command(subcommand)]
     Project(ProjectCmd),
@@ -98,6 +102,23 @@ pub enum Command {
     /// NetworkTopologyStrategy replication scripts for a service's datacenters.
     #[command(subcommand)]
     Cql(CqlCmd),
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct NodetoolArgs {
+    /// The node's address (as nodetool's -h).
+    #[arg(short = 'h', long = "host", default_value = "127.0.0.1")]
+    pub host: String,
+    /// The node's internode (storage) port; ccrsim nodes have no JMX.
+    #[arg(short = 'p', long = "port", default_value_t = 7000)]
+    pub port: u16,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The command and its arguments, e.g. `status`, `rebuild -- dc1`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -345,10 +366,15 @@ async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError
     if let Command::Node(args) = &cli.command {
         return node(args).await;
     }
+    if let Command::Nodetool(args) = &cli.command {
+        return nodetool(args, out).await;
+    }
     let api = ApiClient::new(&cli.url, token(&cli)?);
     let p = format!("/v1/project/{}", seg(&cli.project));
     match &cli.command {
-        Command::Serve(_) | Command::Node(_) => unreachable!("handled above"),
+        Command::Serve(_) | Command::Node(_) | Command::Nodetool(_) => {
+            unreachable!("handled above")
+        }
         Command::Project(cmd) => project(&api, cmd, out).await,
         Command::Service(cmd) => service(&api, &p, cmd, out).await,
         Command::Ccr(cmd) => ccr(&api, &p, cmd, out).await,
@@ -445,6 +471,32 @@ async fn node(args: &crate::node::config::NodeArgs) -> Result<(), CliError> {
     node.stop().await;
     tracing::info!("Node stopped");
     Ok(())
+}
+
+async fn nodetool(args: &NodetoolArgs, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    let ip: std::net::IpAddr = match args.host.parse() {
+        Ok(ip) => ip,
+        Err(_) => tokio::net::lookup_host((args.host.as_str(), args.port))
+            .await
+            .ok()
+            .and_then(|mut a| a.next())
+            .map(|a| a.ip())
+            .ok_or_else(|| CliError::Usage(format!("nodetool: unknown host {}", args.host)))?,
+    };
+    let addr = SocketAddr::new(ip, args.port);
+    let (ok, text) = crate::node::cluster::transport::admin(addr, args.command.clone())
+        .await
+        .map_err(|e| {
+            CliError::Io(format!(
+                "nodetool: Failed to connect to '{}:{}' - {e}.",
+                args.host, args.port
+            ))
+        })?;
+    if ok {
+        w(out, &text)
+    } else {
+        Err(CliError::Io(text.trim_end().to_string()))
+    }
 }
 
 fn names(demo: &Demo) -> String {

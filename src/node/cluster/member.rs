@@ -177,6 +177,83 @@ impl Core {
         });
     }
 
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// `nodetool rebuild -- SOURCE_DC`: copies, from the nodes of
+    /// `source_dc`, every partition of every keyspace that this node is a
+    /// replica of (what a datacenter that joined needs after its keyspaces
+    /// were altered to include it).
+    pub async fn rebuild(self: &Arc<Self>, source_dc: &str) -> Result<String, String> {
+        let sources: Vec<IpAddr> = self
+            .states()
+            .iter()
+            .filter(|s| s.app.datacenter == source_dc && self.is_alive(&s.address))
+            .map(|s| s.address)
+            .collect();
+        if sources.is_empty() {
+            return Err(format!(
+                "rebuild: no live node in datacenter {source_dc} to stream from"
+            ));
+        }
+        let me = self.transport().me();
+        let schema = self.engine.schema();
+        let ring = self.ring();
+        let mut streamed = 0usize;
+        for ks in schema.keyspaces.values() {
+            if matches!(ks.meta.strategy, crate::node::schema::Strategy::Local) {
+                continue;
+            }
+            for t in ks.tables.values() {
+                for src in &sources {
+                    let reply = self
+                        .transport()
+                        .request(
+                            *src,
+                            Body::Scan {
+                                table: t.id,
+                                start: i64::MIN,
+                                end: i64::MAX,
+                            },
+                            Duration::from_secs(120),
+                        )
+                        .await
+                        .map_err(|e| {
+                            format!(
+                                "rebuild: streaming {}.{} from {src}: {e}",
+                                t.keyspace, t.name
+                            )
+                        })?;
+                    let Body::Partitions(ps) = reply.body else {
+                        return Err(format!(
+                            "rebuild: {src} did not send {}.{}",
+                            t.keyspace, t.name
+                        ));
+                    };
+                    let mine: Vec<crate::node::storage::Mutation> = ps
+                        .iter()
+                        .filter_map(|b| Mutation::decode(b).ok())
+                        .filter(|m| ring.replicas(&ks.meta.strategy, m.token).contains(&me))
+                        .collect();
+                    streamed += mine.len();
+                    let (engine, durable) = (self.engine.clone(), ks.meta.durable_writes);
+                    tokio::task::spawn_blocking(move || {
+                        for m in &mine {
+                            engine.storage.apply(m, durable)?;
+                        }
+                        Ok::<_, crate::node::storage::StorageError>(())
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        tracing::info!("rebuild from {source_dc}: {streamed} partitions streamed");
+        Ok(String::new())
+    }
+
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
@@ -492,10 +569,15 @@ impl Handler for Core {
                             .collect(),
                     ))
                 }
+                Body::Admin(args) => {
+                    let (ok, text) = super::nodetool::run(&self, args).await;
+                    Some(Body::AdminReply { ok, text })
+                }
                 Body::MutationAck
                 | Body::MutationFailed(_)
                 | Body::Partition(_)
-                | Body::Partitions(_) => None,
+                | Body::Partitions(_)
+                | Body::AdminReply { .. } => None,
             }
         })
     }

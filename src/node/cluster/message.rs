@@ -55,6 +55,13 @@ pub enum Body {
         end: i64,
     },
     Partitions(Vec<Vec<u8>>),
+    /// A `nodetool` command; answered on the same connection.
+    Admin(Vec<String>),
+    /// Its output, and whether it succeeded.
+    AdminReply {
+        ok: bool,
+        text: String,
+    },
 }
 
 impl Body {
@@ -71,6 +78,8 @@ impl Body {
             Body::Partition(_) => 9,
             Body::Scan { .. } => 10,
             Body::Partitions(_) => 11,
+            Body::Admin(_) => 12,
+            Body::AdminReply { .. } => 13,
         }
     }
 
@@ -84,6 +93,7 @@ impl Body {
                 | Body::Schema { .. }
                 | Body::Partition(_)
                 | Body::Partitions(_)
+                | Body::AdminReply { .. }
         )
     }
 }
@@ -193,6 +203,16 @@ impl Message {
                     put_bytes(&mut out, p);
                 }
             }
+            Body::Admin(args) => {
+                out.extend_from_slice(&(args.len() as u32).to_be_bytes());
+                for a in args {
+                    put_bytes(&mut out, a.as_bytes());
+                }
+            }
+            Body::AdminReply { ok, text } => {
+                out.push(u8::from(*ok));
+                put_bytes(&mut out, text.as_bytes());
+            }
         }
         let len = (out.len() - 4) as u32;
         out[..4].copy_from_slice(&len.to_be_bytes());
@@ -269,6 +289,18 @@ impl Message {
                 }
                 Body::Partitions(ps)
             }
+            12 => {
+                let n = r.count(4, "arguments")?;
+                let mut args = Vec::with_capacity(n);
+                for _ in 0..n {
+                    args.push(r.string("argument")?);
+                }
+                Body::Admin(args)
+            }
+            13 => Body::AdminReply {
+                ok: r.u8("status")? != 0,
+                text: r.string("output")?,
+            },
             v => return Err(MessageError(format!("unknown verb {v}"))),
         };
         if r.pos != b.len() {
@@ -442,6 +474,11 @@ mod tests {
                 end: i64::MAX,
             },
             Body::Partitions(vec![vec![], vec![7]]),
+            Body::Admin(vec!["status".into(), "ks".into()]),
+            Body::AdminReply {
+                ok: false,
+                text: "no".into(),
+            },
         ];
         for body in bodies {
             let m = Message {

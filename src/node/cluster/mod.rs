@@ -19,4 +19,5 @@ pub mod gossip;
 pub mod hints;
 pub mod member;
 pub mod message;
+pub mod nodetool;
 pub mod transport;

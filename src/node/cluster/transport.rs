@@ -24,6 +24,42 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::message::{Body, MAX_FRAME, Message};
 use crate::node::server::BoxFuture;
 
+/// Sends one `nodetool` command to the node at `addr` and returns its answer.
+pub async fn admin(addr: SocketAddr, args: Vec<String>) -> std::io::Result<(bool, String)> {
+    let mut s = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr))
+        .await
+        .map_err(|_| std::io::Error::other(format!("no answer from {addr} within 10 s")))??;
+    let me: IpAddr = s.local_addr()?.ip();
+    let msg = Message {
+        id: 1,
+        from: me,
+        reply_to: me,
+        body: Body::Admin(args),
+    };
+    s.write_all(&msg.encode()).await?;
+    let read = async {
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).await?;
+        let len = u32::from_be_bytes(len) as usize;
+        if len > MAX_FRAME {
+            return Err(std::io::Error::other("answer too large"));
+        }
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).await?;
+        Message::decode(&body).map_err(|e| std::io::Error::other(e.to_string()))
+    };
+    // Rebuilds stream data: give them time.
+    let reply = tokio::time::timeout(Duration::from_secs(600), read)
+        .await
+        .map_err(|_| std::io::Error::other("no answer within 600 s"))??;
+    match reply.body {
+        Body::AdminReply { ok, text } => Ok((ok, text)),
+        other => Err(std::io::Error::other(format!(
+            "unexpected answer {other:?}"
+        ))),
+    }
+}
+
 /// Handles messages that are not answers to this node's requests.
 pub trait Handler: Send + Sync + 'static {
     /// Returns the answer to send back, if any.
@@ -336,6 +372,22 @@ async fn inbound<H: Handler>(
             }
         };
         if t.faults.is_cut(t.me, msg.from) {
+            continue;
+        }
+        if matches!(msg.body, Body::Admin(_)) {
+            // nodetool: answered on this connection (the tool does not listen).
+            let id = msg.id;
+            if let Some(body) = handler.clone().handle(msg).await {
+                let reply = Message {
+                    id,
+                    from: t.me,
+                    reply_to: t.me,
+                    body,
+                };
+                if s.write_all(&reply.encode()).await.is_err() {
+                    return;
+                }
+            }
             continue;
         }
         let Some(msg) = t.deliver_answer(msg) else {
