@@ -20,6 +20,119 @@ use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::statement::Consistency;
 use scylla::statement::unprepared::Statement;
 
+/// For 10 000 keys, the replicas the node uses equal those the scylla
+/// driver and the Python driver compute: NTS {dc1: 3, dc2: 3}, NTS
+/// {dc1: 2, dc2: 2} (three racks per datacenter), SimpleStrategy RF 3.
+async fn placement_oracles(s: &Session, node: &Node) {
+    let keyspaces = [
+        (
+            "oracle_a",
+            "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}",
+        ),
+        (
+            "oracle_b",
+            "{'class': 'NetworkTopologyStrategy', 'dc1': 2, 'dc2': 2}",
+        ),
+        (
+            "oracle_c",
+            "{'class': 'SimpleStrategy', 'replication_factor': 3}",
+        ),
+    ];
+    for (ks, repl) in keyspaces {
+        s.query_unpaged(
+            format!("CREATE KEYSPACE {ks} WITH replication = {repl}"),
+            &[],
+        )
+        .await
+        .unwrap();
+        s.query_unpaged(format!("CREATE TABLE {ks}.t (k int PRIMARY KEY)"), &[])
+            .await
+            .unwrap();
+    }
+    s.await_schema_agreement().await.unwrap();
+    s.refresh_metadata().await.unwrap();
+    let ring = node.member.core.ring();
+    let schema = node.engine.schema();
+    let state = s.get_cluster_state();
+    const N: i32 = 10_000;
+    let ours = |ks: &str, k: i32| -> Vec<IpAddr> {
+        let strategy = &schema.keyspace(ks).unwrap().meta.strategy;
+        let token = ccrsim::node::partitioner::token(&k.to_be_bytes());
+        let mut r = ring.replicas(strategy, token);
+        r.sort();
+        r
+    };
+    for (ks, _) in keyspaces {
+        for k in 0..N {
+            let token = ccrsim::node::partitioner::token(&k.to_be_bytes());
+            let mut theirs: Vec<IpAddr> = state
+                .get_token_endpoints(ks, "t", scylla::routing::Token::new(token))
+                .iter()
+                .map(|(n, _)| n.address.ip())
+                .collect();
+            theirs.sort();
+            assert_eq!(ours(ks, k), theirs, "scylla driver, {ks}, key {k}");
+        }
+    }
+    let python = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    if !python.exists() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            ".venv is missing (run .ci/run)"
+        );
+        eprintln!("SKIPPED: the Python driver placement oracle (no .venv)");
+        return;
+    }
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python/placement_check.py");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .arg(script)
+            .args([
+                "127.0.70.1",
+                &N.to_string(),
+                "oracle_a",
+                "oracle_b",
+                "oracle_c",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("hosts 6 dc1,dc2 6"),
+        "the Python driver's metadata"
+    );
+    let mut checked = 0;
+    for line in lines {
+        let mut parts = line.split(' ');
+        let (ks, k, reps) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap_or(""),
+        );
+        let k: i32 = k.parse().unwrap();
+        let theirs: Vec<IpAddr> = reps
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(|r| r.parse().unwrap())
+            .collect();
+        assert_eq!(ours(ks, k), theirs, "Python driver, {ks}, key {k}");
+        checked += 1;
+    }
+    assert_eq!(checked, 3 * N);
+}
+
 /// A driver session that stays in one datacenter.
 async fn session_in(addr: &str, dc: &str) -> Session {
     let policy = DefaultPolicy::builder()
@@ -163,7 +276,6 @@ async fn two_datacenters_gossip_into_one_cluster() {
         .await
         .unwrap();
     s.await_schema_agreement().await.unwrap();
-    drop(s);
     eventually(30, "schema agreement", || {
         let v = nodes[0].as_ref().unwrap().engine.schema().version();
         nodes
@@ -181,6 +293,9 @@ async fn two_datacenters_gossip_into_one_cluster() {
             .table("spread", "t")
             .is_some()
     );
+
+    // Placement agrees with both drivers' own replica computations.
+    placement_oracles(&s, nodes[0].as_ref().unwrap()).await;
 
     // Replication across datacenters: written at LOCAL_QUORUM through dc1,
     // read at LOCAL_ONE through dc2 (and the reverse).
@@ -302,7 +417,7 @@ async fn two_datacenters_gossip_into_one_cluster() {
         })
     })
     .await;
-    drop((dc1, dc2));
+    drop((dc1, dc2, s));
 
     // A stopped node is marked down by the others, and up again after a restart.
     let stopped = nodes[4].take().unwrap();
