@@ -487,7 +487,15 @@ impl Engine {
 
     /// Checks a login (SASL PLAIN credentials); returns whether the role is a superuser.
     pub fn login(&self, user: &str, password: &str) -> Result<bool> {
-        let role = self.role(user)?;
+        // The role is read from system_auth's replicas: when none can answer
+        // (the pitfall of system_auth left at SimpleStrategy in a
+        // multi-datacenter cluster), the login fails as in Cassandra.
+        let role = self.role(user).map_err(|e| match e {
+            QueryError::Unavailable { .. } | QueryError::ReadTimeout { .. } => {
+                QueryError::Authentication(format!("Unable to perform authentication: {e}"))
+            }
+            other => other,
+        })?;
         let login = role.as_ref().map(|(can_login, _, hash)| RoleLogin {
             can_login: *can_login,
             salted_hash: hash.clone(),
