@@ -176,7 +176,7 @@ async fn read(s: &Session, k: i32, cl: Consistency) -> Option<String> {
 
 const FAST: GossipSettings = GossipSettings {
     interval: Duration::from_millis(100),
-    convict_after: Duration::from_millis(1500),
+    convict_after: Duration::from_millis(3000),
 };
 
 fn config(addr: &str, dc: &str, rack: &str, seeds: &[&str], dir: &std::path::Path) -> NodeConfig {
@@ -418,6 +418,85 @@ async fn two_datacenters_gossip_into_one_cluster() {
     })
     .await;
     drop((dc1, dc2, s));
+
+    // Read repair: a replica that missed a write (cut off, hints paused)
+    // gets it when a LOCAL_QUORUM read it takes part in sees the difference.
+    let missed: IpAddr = "127.0.70.2".parse().unwrap();
+    for n in nodes.iter().flatten() {
+        n.member
+            .core
+            .hints_paused
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    for a in &addrs {
+        faults.cut(missed, *a);
+    }
+    eventually(20, "the node is cut off", || {
+        !nodes[0].as_ref().unwrap().member.core.is_alive(&missed)
+    })
+    .await;
+    let dc1 = session_in("127.0.70.1", "dc1").await;
+    write(&dc1, 10, "missed by one", Consistency::LocalQuorum)
+        .await
+        .unwrap();
+    faults.heal_all();
+    eventually(30, "healed again", || {
+        nodes.iter().flatten().all(|n| sees_all_up(n, &addrs))
+    })
+    .await;
+    let lagging = nodes[1].as_ref().unwrap();
+    let t = lagging
+        .engine
+        .schema()
+        .table("spread", "t")
+        .unwrap()
+        .clone();
+    let key = 10i32.to_be_bytes();
+    let token = ccrsim::node::partitioner::token(&key);
+    assert!(
+        lagging
+            .engine
+            .storage
+            .read_partition(&t.id, token, &key)
+            .unwrap()
+            .is_none()
+    );
+    let engine = lagging.engine.clone();
+    let got = tokio::task::spawn_blocking(move || {
+        let mut session = ccrsim::node::cql::exec::Session {
+            keyspace: None,
+            user: Some("cassandra".into()),
+            superuser: true,
+        };
+        let o = ccrsim::node::cql::exec::Options {
+            consistency: ccrsim::node::consistency::Consistency::LocalQuorum,
+            ..Default::default()
+        };
+        engine.query(&mut session, "SELECT v FROM spread.t WHERE k = 10", &o)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let ccrsim::node::protocol::frame::ResultBody::Rows(rows) = got else {
+        panic!("{got:?}")
+    };
+    assert_eq!(rows.rows, vec![vec![Some(b"missed by one".to_vec())]]);
+    assert!(
+        lagging
+            .engine
+            .storage
+            .read_partition(&t.id, token, &key)
+            .unwrap()
+            .is_some(),
+        "the read repaired the lagging replica"
+    );
+    for n in nodes.iter().flatten() {
+        n.member
+            .core
+            .hints_paused
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+    drop(dc1);
 
     // A stopped node is marked down by the others, and up again after a restart.
     let stopped = nodes[4].take().unwrap();

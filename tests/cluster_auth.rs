@@ -20,7 +20,7 @@ use ccrsim::replication::{Replication, alter_keyspace};
 
 const FAST: GossipSettings = GossipSettings {
     interval: Duration::from_millis(100),
-    convict_after: Duration::from_millis(1500),
+    convict_after: Duration::from_millis(3000),
 };
 
 async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {

@@ -22,7 +22,7 @@ use scylla::statement::unprepared::Statement;
 
 const FAST: GossipSettings = GossipSettings {
     interval: Duration::from_millis(100),
-    convict_after: Duration::from_millis(1500),
+    convict_after: Duration::from_millis(3000),
 };
 
 async fn start(addr: &str, dc: &str, rack: &str, dir: &std::path::Path) -> Node {

@@ -130,6 +130,15 @@ pub struct Coordinator {
     pub read_timeout: Duration,
 }
 
+/// A partition's content in a canonical byte form (rows and range
+/// tombstones sorted), to tell whether two replicas hold the same version.
+fn canonical(mut p: PartitionData, table: [u8; 16]) -> Vec<u8> {
+    p.rows.sort_by(|a, b| a.0.cmp(&b.0));
+    p.range_tombstones
+        .sort_by_key(|r| format!("{:?}", (&r.start, &r.end, r.deletion)));
+    p.into_mutation(table).encode()
+}
+
 /// A write in flight: its plan, and the acks received so far.
 struct InFlight {
     id: u64,
@@ -367,16 +376,13 @@ impl Coordinator {
                 .map(|(_, a)| a)
                 .take(n)
                 .collect();
-            let mut received = 0;
-            let mut data_present = false;
+            // Each answering replica's version: (replica, partition or none).
+            let mut versions: Vec<(IpAddr, Option<PartitionData>)> = Vec::new();
             let mut remote = Vec::new();
             for target in targets {
                 if target == me {
-                    received += 1;
-                    if let Some(p) = core.engine().storage.read_partition(table, *token, key)? {
-                        data_present = true;
-                        out.add(p);
-                    }
+                    let p = core.engine().storage.read_partition(table, *token, key)?;
+                    versions.push((me, p));
                 } else {
                     remote.push(target);
                 }
@@ -396,9 +402,9 @@ impl Coordinator {
                                 Body::Partition(Some(b)) => {
                                     crate::node::storage::Mutation::decode(&b)
                                         .ok()
-                                        .map(|m| Some(PartitionData::from_mutation(m)))
+                                        .map(|m| (target, Some(PartitionData::from_mutation(m))))
                                 }
-                                Body::Partition(None) => Some(None),
+                                Body::Partition(None) => Some((target, None)),
                                 _ => None,
                             }
                         });
@@ -411,13 +417,37 @@ impl Coordinator {
                     }
                     answers
                 });
-                for p in answers {
-                    received += 1;
-                    if let Some(p) = p {
-                        data_present = true;
-                        out.add(p);
-                    }
+                versions.extend(answers);
+            }
+            let received = versions.len();
+            let data_present = versions.iter().any(|(_, p)| p.is_some());
+            let mut merged: Option<PartitionData> = None;
+            for (_, p) in versions
+                .iter()
+                .filter_map(|(a, p)| p.clone().map(|p| (a, p)))
+            {
+                match &mut merged {
+                    Some(m) => m.merge(p),
+                    None => merged = Some(p),
                 }
+            }
+            // Blocking read repair: replicas that answered with an older
+            // version get the merged one before the read returns.
+            if let Some(m) = &merged
+                && received > 1
+            {
+                let want = canonical(m.clone(), *table);
+                let stale: Vec<IpAddr> = versions
+                    .iter()
+                    .filter(|(_, p)| p.clone().map(|p| canonical(p, *table)) != Some(want.clone()))
+                    .map(|(a, _)| *a)
+                    .collect();
+                if !stale.is_empty() {
+                    self.repair(&core, &stale, m.clone(), *table, keyspace)?;
+                }
+            }
+            if let Some(m) = merged {
+                out.add(m);
             }
             if received < n {
                 return Err(QueryError::ReadTimeout {
@@ -429,6 +459,53 @@ impl Coordinator {
             }
         }
         Ok(out)
+    }
+
+    /// Writes the merged version of a partition to stale replicas and waits for them.
+    fn repair(
+        &self,
+        core: &Arc<Core>,
+        stale: &[IpAddr],
+        merged: PartitionData,
+        table: [u8; 16],
+        keyspace: &str,
+    ) -> Result<()> {
+        let durable = core
+            .engine()
+            .schema()
+            .keyspace(keyspace)
+            .is_none_or(|k| k.meta.durable_writes);
+        let m = merged.into_mutation(table);
+        let t = core.transport().clone();
+        let mut remote = Vec::new();
+        for r in stale {
+            if *r == t.me() {
+                core.engine().storage.apply(&m, durable)?;
+            } else {
+                remote.push(*r);
+            }
+        }
+        if remote.is_empty() {
+            return Ok(());
+        }
+        let bytes = m.encode();
+        let timeout = self.write_timeout;
+        self.runtime.block_on(async move {
+            let mut tasks = tokio::task::JoinSet::new();
+            for r in remote {
+                let (t, bytes) = (t.clone(), bytes.clone());
+                tasks.spawn(async move {
+                    let body = Body::Mutation {
+                        mutation: bytes,
+                        durable,
+                        forward_to: Vec::new(),
+                    };
+                    t.request(r, body, timeout).await
+                });
+            }
+            while tasks.join_next().await.is_some() {}
+        });
+        Ok(())
     }
 
     fn scan_sync(&self, table: &[u8; 16], start: i64, end: i64) -> Result<Gathered> {
