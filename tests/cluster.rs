@@ -5,6 +5,8 @@
 mod common;
 
 use std::net::IpAddr;
+
+use common::eventually;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -186,15 +188,6 @@ fn config(addr: &str, dc: &str, rack: &str, seeds: &[&str], dir: &std::path::Pat
     c.seeds = seeds.iter().map(|s| s.parse().unwrap()).collect();
     c.cluster_name = "Two DCs".into();
     c
-}
-
-/// Polls `cond` every 50 ms until it holds or `secs` pass.
-async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn sees_all_up(n: &Node, addrs: &[IpAddr]) -> bool {

@@ -5,9 +5,13 @@
 //! after the ALTERs and `nodetool rebuild -- dc1` in dc2, the same login
 //! through dc2 works during the same outage.
 
+mod common;
+
 use std::net::IpAddr;
+
+use common::eventually;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ccrsim::node::cluster::member::GossipSettings;
 use ccrsim::node::cluster::transport::{Faults, admin};
@@ -22,14 +26,6 @@ const FAST: GossipSettings = GossipSettings {
     interval: Duration::from_millis(100),
     convict_after: Duration::from_millis(3000),
 };
-
-async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Runs CQL as the superuser on `node` (on a blocking thread, as the server does).
 async fn cql(node: &Node, text: &str) -> Result<(), QueryError> {

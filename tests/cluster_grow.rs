@@ -7,8 +7,10 @@
 mod common;
 
 use std::net::IpAddr;
+
+use common::eventually;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ccrsim::cli::{Cli, run};
 use ccrsim::node::cluster::member::GossipSettings;
@@ -33,14 +35,6 @@ async fn start(addr: &str, dc: &str, rack: &str, dir: &std::path::Path) -> Node 
     Node::start_with(c, Arc::new(Faults::default()), FAST)
         .await
         .unwrap()
-}
-
-async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn nodetool(host: &str, args: &[&str]) -> (String, String, i32) {

@@ -80,3 +80,15 @@ pub async fn start_node(addr: &str, dir: &Path) -> ccrsim::node::instance::Node 
         .await
         .expect("node starts")
 }
+
+/// Polls `cond` every 50 ms until it holds; fails the test after `secs` seconds.
+pub async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
