@@ -2,24 +2,31 @@
 //!
 //! A ccrsim node is what a datacenter of a simulated service is made of: a
 //! process (or a task inside one) that speaks the CQL native protocol to
-//! real drivers, keeps schema and data durably, and, in later stages,
-//! replicates across datacenters.
+//! real drivers, keeps schema and data durably, and replicates across
+//! datacenters with the nodes it finds through gossip.
 //!
-//! This module grows in stages (see the README's roadmap). Present so far:
+//! How a request travels, outside in:
 //!
-//! - [`storage`]: durable data on an embedded LSM engine, with Cassandra's
-//!   cells, timestamps, tombstones, TTLs and row liveness.
-//! - [`schema`]: keyspaces (replication strategies validated as Cassandra
-//!   does), tables, columns, options, and the schema version.
-//! - [`config`]: a node's settings from flags or the official Docker image's
-//!   `CASSANDRA_*` environment variables.
-//! - [`auth`]: PasswordAuthenticator logins (SASL PLAIN, bcrypt).
-//! - [`ring`]: the node's host id and tokens, kept across restarts.
-//! - [`types`]: CQL data types.
+//! - [`server`] accepts CQL connections and reads frames; [`instance`]
+//!   runs the connection protocol (handshake, authentication, REGISTER) and
+//!   hands statements to the engine on tokio's blocking pool.
+//! - [`protocol`] decodes and encodes native protocol v4 frames.
+//! - [`cql`] parses the statement and runs it: DDL on the [`schema`],
+//!   writes through [`write`], reads through [`query`], system tables from
+//!   [`system`] and the node's state.
+//! - [`cluster`] makes it one node of many: gossip membership and failure
+//!   detection, the internode transport, the coordinator that sends writes
+//!   and reads to the replicas [`placement`] picks at the [`consistency`]
+//!   level asked, hinted handoff, rebuild and `nodetool`.
+//! - [`storage`] keeps cells, tombstones and TTLs on an embedded LSM engine,
+//!   with Cassandra's reconciliation ([`storage::cell`]).
 //!
-//! Arriving next: the native protocol codec, CQL values, the Murmur3
-//! partitioner, the CQL parser, system tables, the query executor, and the
-//! server that ties them to sockets (`ccrsim node`).
+//! Around them: [`config`] (flags and the Docker image's `CASSANDRA_*`
+//! variables), [`auth`] (PasswordAuthenticator logins), [`ring`] (host id
+//! and tokens kept across restarts), [`partitioner`] (Murmur3 as
+//! Cassandra's), [`types`] and [`value`] (CQL types and values), [`error`]
+//! (the one error type, with Cassandra's codes), [`fuzz`] (entry points for
+//! the fuzz targets).
 
 pub mod auth;
 pub mod cluster;

@@ -180,7 +180,13 @@ impl Coordinator {
         let mut flights = Vec::with_capacity(writes.len());
         for (w, plan) in writes.iter().zip(plans) {
             let id = t.next_id();
-            let bytes = w.0.encode();
+            // The wire form only when some replica other than this node needs it.
+            let bytes = if plan.same_dc.is_empty() && plan.remote.is_empty() && plan.down.is_empty()
+            {
+                Vec::new()
+            } else {
+                w.0.encode()
+            };
             let mut waiting = std::collections::BTreeSet::new();
             waiting.extend(plan.same_dc.iter().copied());
             for (first, rest) in &plan.remote {
@@ -421,6 +427,13 @@ impl Coordinator {
             }
             let received = versions.len();
             let data_present = versions.iter().any(|(_, p)| p.is_some());
+            if received == 1 && n <= 1 {
+                // One answer (ONE, LOCAL_ONE): nothing to merge or repair.
+                if let Some((_, Some(p))) = versions.pop() {
+                    out.add(p);
+                }
+                continue;
+            }
             let mut merged: Option<PartitionData> = None;
             for (_, p) in versions
                 .iter()
@@ -561,6 +574,10 @@ impl Coordinator {
 }
 
 impl Replicator for Coordinator {
+    fn alone(&self) -> bool {
+        self.core().is_ok_and(|c| c.ring().nodes().len() <= 1)
+    }
+
     fn write(&self, writes: &[Write], cl: Consistency, batch: bool) -> Result<()> {
         self.write_sync(writes, cl, batch)
     }

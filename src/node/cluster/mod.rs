@@ -8,11 +8,22 @@
 //!   driven by the caller's clock: who is in the cluster, in which
 //!   datacenter and rack, with which tokens, status and schema version, and
 //!   who is up.
-//! - [`message`]: the versioned binary form of every message.
+//! - [`message`]: the versioned binary form of every message;
+//!   [`transport`]: framed messages over TCP, requests and answers, and the
+//!   test network ([`transport::Faults`]) that cuts links.
+//! - [`member`]: a node's membership: the gossip loop, the internode
+//!   handler, `system.peers` and client events from what gossip learns,
+//!   schema exchange (the newest stamp wins), hint replay, rebuild.
+//! - [`coordinator`]: writes to every replica (one forwarder per remote
+//!   datacenter), answered at the consistency level; reads from the nearest
+//!   replicas the level needs, merged by timestamp, with blocking read
+//!   repair; Unavailable, WriteTimeout and ReadTimeout as Cassandra's.
+//! - [`hints`]: hinted handoff's durable store.
+//! - [`nodetool`]: the node side of `ccrsim nodetool`.
 //!
-//! Arriving next (issue 4): the transport and gossip loop in the node,
-//! schema propagation, the coordinator (consistency levels, forwarding to
-//! remote datacenters, hints), read repair, rebuild and `nodetool`.
+//! Not yet: Paxos for lightweight transactions across replicas (they are a
+//! local compare-and-set on the coordinator), decommission, and range reads
+//! that do not fit on one node are answered by gathering every node's data.
 
 pub mod coordinator;
 pub mod gossip;

@@ -50,6 +50,8 @@ pub type Write = (Mutation, bool, String);
 /// Writes mutations on their replicas (the cluster's coordinator). Called
 /// on a blocking thread.
 pub trait Replicator: Send + Sync {
+    /// Whether this node knows no other node (then everything is local).
+    fn alone(&self) -> bool;
     fn write(&self, writes: &[Write], cl: Consistency, batch: bool) -> Result<()>;
     /// These partitions as the replicas `cl` needs have them, merged.
     fn read(
@@ -251,6 +253,23 @@ impl Engine {
         self.replicator.get()
     }
 
+    /// Whether one replica (this node, when it knows no other) meets `cl`
+    /// for `keyspace`; else the coordinator answers (Unavailable).
+    pub(super) fn alone_suffices(&self, keyspace: &str, cl: Consistency) -> bool {
+        let schema = self.schema();
+        let Some(ks) = schema.keyspace(keyspace) else {
+            return true;
+        };
+        let dc = self.datacenter();
+        let here = match &ks.meta.strategy {
+            Strategy::NetworkTopology { datacenters } => {
+                datacenters.get(&dc).copied().unwrap_or(0) > 0
+            }
+            _ => true,
+        };
+        here && crate::node::consistency::block_for(cl, &ks.meta.strategy, &dc).total() <= 1
+    }
+
     /// This node's datacenter.
     pub fn datacenter(&self) -> String {
         self.local
@@ -388,7 +407,10 @@ impl Engine {
         partitions: &Partitions,
         cl: Consistency,
     ) -> Result<Box<dyn query::PartitionSource + '_>> {
-        let Some(r) = self.replicator() else {
+        let Some(r) = self
+            .replicator()
+            .filter(|r| !(r.alone() && self.alone_suffices(keyspace, cl)))
+        else {
             return Ok(Box::new(&*self.storage));
         };
         match partitions {

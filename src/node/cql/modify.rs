@@ -71,7 +71,10 @@ impl Engine {
     /// Writes mutations: on the replicas at `cl` when the node is part of a
     /// cluster, else locally.
     pub(super) fn apply_all(&self, ms: &[Write], cl: Consistency, batch: bool) -> Result<()> {
-        if let Some(r) = self.replicator() {
+        if let Some(r) = self
+            .replicator()
+            .filter(|r| !(r.alone() && ms.iter().all(|w| self.alone_suffices(&w.2, cl))))
+        {
             return r.write(ms, cl, batch);
         }
         for (m, durable, _) in ms {

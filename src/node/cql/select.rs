@@ -1,6 +1,6 @@
 //! SELECT: from WHERE clauses to read commands, and from rows to results.
 //!
-//! [`Restrictions::plan`] sorts a WHERE clause the way Cassandra does:
+//! `Restrictions::plan` sorts a WHERE clause the way Cassandra does:
 //! partition key columns restricted by `=`/`IN` give the partitions to read
 //! (or a `token()` range, or the whole ring); clustering columns restricted
 //! as a prefix give clustering slices; anything else is a filter, which
