@@ -91,6 +91,15 @@ pub struct NodeArgs {
     /// Cassandra's `commitlog_sync_period` in milliseconds (periodic mode).
     #[arg(long, default_value_t = 10_000)]
     pub commitlog_sync_period_ms: u64,
+    /// Cassandra's `write_request_timeout` in milliseconds.
+    #[arg(long, default_value_t = 2_000)]
+    pub write_request_timeout_ms: u64,
+    /// Cassandra's `read_request_timeout` in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    pub read_request_timeout_ms: u64,
+    /// Cassandra's `max_hint_window` in milliseconds (3 hours by default).
+    #[arg(long, default_value_t = 10_800_000)]
+    pub max_hint_window_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -125,6 +134,9 @@ pub struct NodeConfig {
     pub superuser_name: String,
     pub superuser_password: String,
     pub commitlog_sync: CommitlogSync,
+    pub write_request_timeout: Duration,
+    pub read_request_timeout: Duration,
+    pub max_hint_window: Duration,
 }
 
 impl NodeConfig {
@@ -150,6 +162,9 @@ impl NodeConfig {
             superuser_name: "cassandra".into(),
             superuser_password: "cassandra".into(),
             commitlog_sync: CommitlogSync::default(),
+            write_request_timeout: Duration::from_secs(2),
+            read_request_timeout: Duration::from_secs(5),
+            max_hint_window: Duration::from_secs(3 * 3600),
         }
     }
 }
@@ -261,6 +276,9 @@ impl NodeArgs {
             superuser_name: self.superuser_name.clone(),
             superuser_password: self.superuser_password.clone(),
             commitlog_sync,
+            write_request_timeout: Duration::from_millis(self.write_request_timeout_ms.max(1)),
+            read_request_timeout: Duration::from_millis(self.read_request_timeout_ms.max(1)),
+            max_hint_window: Duration::from_millis(self.max_hint_window_ms),
         })
     }
 }

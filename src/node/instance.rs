@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::auth::sasl_plain;
 use super::cluster::gossip::{AppState, Status};
-use super::cluster::member::{Core, GossipSettings, Member};
+use super::cluster::member::{Core, GossipSettings, Member, Timeouts};
 use super::cluster::transport::Faults;
 use super::config::{Authenticator, NodeConfig};
 use super::cql::exec::{Engine, EngineConfig, Options, Session};
@@ -141,6 +141,11 @@ impl Node {
             gossip,
             faults,
             events.clone(),
+            Timeouts {
+                write: cfg.write_request_timeout,
+                read: cfg.read_request_timeout,
+                max_hint_window: cfg.max_hint_window,
+            },
         )
         .await
         .map_err(|e| NodeError::Listen {

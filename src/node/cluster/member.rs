@@ -26,6 +26,14 @@ pub struct GossipSettings {
     pub convict_after: Duration,
 }
 
+/// The coordinator's timeouts and the hint window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub write: Duration,
+    pub read: Duration,
+    pub max_hint_window: Duration,
+}
+
 impl Default for GossipSettings {
     fn default() -> Self {
         GossipSettings {
@@ -595,6 +603,7 @@ impl Member {
         settings: GossipSettings,
         faults: Arc<Faults>,
         client_events: broadcast::Sender<Event>,
+        timeouts: Timeouts,
     ) -> std::io::Result<Member> {
         let generation = i64::from(engine.gossip_generation);
         let seed = u64::from_be_bytes(app.host_id[..8].try_into().expect("8"));
@@ -616,7 +625,7 @@ impl Member {
             down_since: Mutex::new(std::collections::HashMap::new()),
             hints_paused: std::sync::atomic::AtomicBool::new(false),
             replaying: std::sync::atomic::AtomicBool::new(false),
-            max_hint_window: Duration::from_secs(3 * 3600),
+            max_hint_window: timeouts.max_hint_window,
         });
         let transport = Transport::start(listen, storage_port, faults, core.clone()).await?;
         let _ = core.transport.set(transport);
@@ -625,8 +634,8 @@ impl Member {
             .set_replicator(Arc::new(super::coordinator::Coordinator {
                 core: Arc::downgrade(&core),
                 runtime: tokio::runtime::Handle::current(),
-                write_timeout: Duration::from_secs(2),
-                read_timeout: Duration::from_secs(5),
+                write_timeout: timeouts.write,
+                read_timeout: timeouts.read,
             }));
         let (stop, mut stopped) = watch::channel(false);
         let c = core.clone();
