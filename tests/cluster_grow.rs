@@ -177,6 +177,59 @@ async fn a_new_datacenter_rebuilds_from_the_first() {
     let (out, _, _) = nodetool("127.0.73.1", &["listpendinghints"]).await;
     assert_eq!(out, "This node does not have any pending hints\n");
 
+    // Decommission: a node's data moves to the replicas that take its
+    // ranges (SimpleStrategy RF 1: each row lives on exactly one node).
+    s.query_unpaged(
+        "CREATE KEYSPACE solo WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+        &[],
+    )
+    .await
+    .unwrap();
+    s.query_unpaged("CREATE TABLE solo.t (k int PRIMARY KEY, v int)", &[])
+        .await
+        .unwrap();
+    s.await_schema_agreement().await.unwrap();
+    for k in 0..60i32 {
+        s.query_unpaged("INSERT INTO solo.t (k, v) VALUES (?, ?)", (k, k * 10))
+            .await
+            .unwrap();
+    }
+    let leaving = &nodes[5];
+    let solo = leaving.engine.schema().table("solo", "t").unwrap().clone();
+    let held = leaving
+        .engine
+        .storage
+        .scan(&solo.id, None, i64::MIN, i64::MAX, usize::MAX)
+        .unwrap()
+        .len();
+    assert!(held > 0, "the leaving node holds some rows");
+    let (out, err, code) = nodetool("127.0.73.3", &["decommission"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    eventually(20, "the others dropped the node", || {
+        nodes[..5].iter().all(|n| n.engine.peers().len() == 4)
+    })
+    .await;
+    let (out, _, _) = nodetool("127.0.72.1", &["status"]).await;
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("UN ")).count(),
+        5,
+        "{out}"
+    );
+    assert!(!out.contains("127.0.73.3"), "{out}");
+    for k in 0..60i32 {
+        let mut st = Statement::new("SELECT v FROM solo.t WHERE k = ?");
+        st.set_consistency(Consistency::One);
+        let row = s
+            .query_unpaged(st, (k,))
+            .await
+            .unwrap()
+            .into_rows_result()
+            .unwrap()
+            .maybe_first_row::<(i32,)>()
+            .unwrap();
+        assert_eq!(row, Some((k * 10,)), "row {k} after the decommission");
+    }
+
     drop(s);
     for n in nodes {
         n.stop().await;

@@ -189,6 +189,124 @@ impl Core {
         self.started.elapsed().as_secs()
     }
 
+    /// `nodetool decommission`: streams every partition this node holds to
+    /// the replicas that take its ranges once it is gone, then announces
+    /// LEFT: the others drop it from the ring and from `system.peers`.
+    pub async fn decommission(self: &Arc<Self>) -> Result<String, String> {
+        let me = self.transport().me();
+        {
+            let mut g = self.gossip.lock().unwrap_or_else(|e| e.into_inner());
+            if g.local().app.status != Status::Normal {
+                return Err("Unsupported operation: this node is not in the normal state".into());
+            }
+            g.update_local(|a| a.status = Status::Leaving);
+        }
+        self.announce_state();
+        let before = self.ring();
+        let after = Ring::new(
+            before
+                .nodes()
+                .iter()
+                .filter(|n| n.address != me)
+                .cloned()
+                .collect(),
+        );
+        let schema = self.engine.schema();
+        let mut streamed = 0usize;
+        for ks in schema.keyspaces.values() {
+            if matches!(ks.meta.strategy, crate::node::schema::Strategy::Local) {
+                continue;
+            }
+            for t in ks.tables.values() {
+                let (engine, id) = (self.engine.clone(), t.id);
+                let parts = tokio::task::spawn_blocking(move || {
+                    engine
+                        .storage
+                        .scan(&id, None, i64::MIN, i64::MAX, usize::MAX)
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+                for p in parts {
+                    let old = before.replicas(&ks.meta.strategy, p.token);
+                    if !old.contains(&me) {
+                        continue;
+                    }
+                    let gaining: Vec<IpAddr> = after
+                        .replicas(&ks.meta.strategy, p.token)
+                        .into_iter()
+                        .filter(|r| !old.contains(r))
+                        .collect();
+                    if gaining.is_empty() {
+                        continue;
+                    }
+                    let bytes = p.into_mutation(t.id).encode();
+                    for r in gaining {
+                        let body = Body::Mutation {
+                            mutation: bytes.clone(),
+                            durable: ks.meta.durable_writes,
+                            forward_to: Vec::new(),
+                        };
+                        match self
+                            .transport()
+                            .request(r, body, Duration::from_secs(10))
+                            .await
+                        {
+                            Ok(Message {
+                                body: Body::MutationAck,
+                                ..
+                            }) => streamed += 1,
+                            _ => {
+                                // Back to normal: the node keeps its ranges.
+                                self.gossip
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .update_local(|a| a.status = Status::Normal);
+                                self.announce_state();
+                                return Err(format!(
+                                    "decommission failed: {r} did not take data of {}.{}",
+                                    t.keyspace, t.name
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.gossip
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .update_local(|a| a.status = Status::Left);
+        self.announce_state();
+        self.rebuild_ring();
+        tracing::info!("decommissioned: {streamed} partition copies streamed away");
+        Ok(String::new())
+    }
+
+    /// Sends this node's current states to every known node at once.
+    fn announce_state(&self) {
+        let states = self
+            .gossip
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .all_states();
+        let t = self.transport().clone();
+        for s in &states {
+            if s.address == t.me() {
+                continue;
+            }
+            t.send(
+                s.address,
+                &Message {
+                    id: t.next_id(),
+                    from: t.me(),
+                    reply_to: t.me(),
+                    body: Body::GossipSyn(states.clone()),
+                },
+            );
+        }
+    }
+
     /// `nodetool rebuild -- SOURCE_DC`: copies, from the nodes of
     /// `source_dc`, every partition of every keyspace that this node is a
     /// replica of (what a datacenter that joined needs after its keyspaces
@@ -444,27 +562,16 @@ impl Core {
 
     /// Announces a clean shutdown so peers mark this node down at once.
     fn announce_shutdown(&self) {
-        let states = {
+        let left = {
             let mut g = self.gossip.lock().unwrap_or_else(|e| e.into_inner());
-            g.update_local(|a| a.status = Status::Shutdown);
-            g.all_states()
+            let left = g.local().app.status == Status::Left;
+            if !left {
+                g.update_local(|a| a.status = Status::Shutdown);
+            }
+            left
         };
-        let t = self.transport().clone();
-        let peers: Vec<IpAddr> = states
-            .iter()
-            .map(|s| s.address)
-            .filter(|a| *a != t.me())
-            .collect();
-        for p in peers {
-            t.send(
-                p,
-                &Message {
-                    id: t.next_id(),
-                    from: t.me(),
-                    reply_to: t.me(),
-                    body: Body::GossipSyn(states.clone()),
-                },
-            );
+        if !left {
+            self.announce_state();
         }
     }
 

@@ -13,7 +13,8 @@
 //!   test network ([`transport::Faults`]) that cuts links.
 //! - [`member`]: a node's membership: the gossip loop, the internode
 //!   handler, `system.peers` and client events from what gossip learns,
-//!   schema exchange (the newest stamp wins), hint replay, rebuild.
+//!   schema exchange (the newest stamp wins), hint replay, rebuild,
+//!   decommission.
 //! - [`coordinator`]: writes to every replica (one forwarder per remote
 //!   datacenter), answered at the consistency level; reads from the nearest
 //!   replicas the level needs, merged by timestamp, with blocking read
@@ -22,8 +23,8 @@
 //! - [`nodetool`]: the node side of `ccrsim nodetool`.
 //!
 //! Not yet: Paxos for lightweight transactions across replicas (they are a
-//! local compare-and-set on the coordinator), decommission, and range reads
-//! that do not fit on one node are answered by gathering every node's data.
+//! local compare-and-set on the coordinator); range reads that do not fit
+//! on one node are answered by gathering every node's data.
 
 pub mod coordinator;
 pub mod gossip;

@@ -327,12 +327,11 @@ pub async fn run(core: &Arc<Core>, args: Vec<String>) -> (bool, String) {
                 .and_then(|r| r.map_err(|e| e.to_string()))
                 .map(|()| String::new())
         }
-        ["decommission", ..] => Err(
-            "decommission is not supported by ccrsim yet (terminate the service from the control plane)"
-                .into(),
-        ),
+        ["decommission"] | ["decommission", "--force"] => core.decommission().await,
         [] => Err("nodetool: a command is required".into()),
-        [cmd, ..] => Err(format!("nodetool: Found unexpected parameters or unknown command: {cmd}")),
+        [cmd, ..] => Err(format!(
+            "nodetool: Found unexpected parameters or unknown command: {cmd}"
+        )),
     };
     match r {
         Ok(t) => (true, t),
