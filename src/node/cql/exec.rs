@@ -164,7 +164,7 @@ pub fn schema_change(c: &Change) -> Option<SchemaChange> {
 }
 
 /// Builds a [`TableSpec`] from `CREATE TABLE`, with types parsed in `keyspace`.
-pub fn table_spec(ct: &CreateTable, keyspace: &str) -> Result<(TableSpec, ())> {
+pub fn table_spec(ct: &CreateTable, keyspace: &str) -> Result<TableSpec> {
     let mut columns = Vec::with_capacity(ct.columns.len());
     for c in &ct.columns {
         columns.push((c.name.clone(), parse_type(&c.ty, keyspace)?, c.is_static));
@@ -174,16 +174,13 @@ pub fn table_spec(ct: &CreateTable, keyspace: &str) -> Result<(TableSpec, ())> {
             "No PRIMARY KEY specifed for table (exactly one required)".into(),
         ));
     }
-    Ok((
-        TableSpec {
-            columns,
-            partition_key: ct.partition_key.clone(),
-            clustering: ct.clustering.clone(),
-            clustering_order: ct.clustering_order.clone(),
-            options: ct.options.clone(),
-        },
-        (),
-    ))
+    Ok(TableSpec {
+        columns,
+        partition_key: ct.partition_key.clone(),
+        clustering: ct.clustering.clone(),
+        clustering_order: ct.clustering_order.clone(),
+        options: ct.options.clone(),
+    })
 }
 
 fn parse_type(text: &str, keyspace: &str) -> Result<CqlType> {
@@ -711,7 +708,7 @@ impl Engine {
             )));
         }
         let bind = self.bind_specs(s, &statement)?;
-        let pk_indexes = pk_indexes(&self.schema(), s, &statement, &bind);
+        let pk_indexes = pk_indexes(&self.schema(), s, &statement);
         let result = match &statement {
             Statement::Select(sel) => self.result_columns(s, sel)?,
             _ => Vec::new(),
@@ -882,11 +879,9 @@ impl Engine {
     ) -> Result<KeyspaceMeta> {
         let mut strategy: Option<Strategy> = old.map(|o| o.strategy.clone());
         let mut durable_writes = old.is_none_or(|o| o.durable_writes);
-        let mut replication_given = false;
         for (k, v) in options {
             match (k.as_str(), v) {
                 ("replication", OptionValue::Map(m)) => {
-                    replication_given = true;
                     strategy = Some(Strategy::from_options(name, m, &self.known_dcs())?);
                 }
                 ("durable_writes", OptionValue::Bool(b)) => durable_writes = *b,
@@ -906,7 +901,6 @@ impl Engine {
                 "Missing mandatory option 'replication'".into(),
             ));
         };
-        let _ = replication_given;
         Ok(KeyspaceMeta {
             name: name.to_string(),
             strategy,
@@ -992,7 +986,7 @@ impl Engine {
                 if schema.table(&ks, &ct.name.name).is_some() && ct.if_not_exists {
                     Change::None
                 } else {
-                    let (spec, _) = table_spec(ct, &ks)?;
+                    let spec = table_spec(ct, &ks)?;
                     let id = crate::node::ring::random_uuid(&mut rand::rng());
                     let t = TableMeta::create(&ks, &ct.name.name, id, &spec)?;
                     schema.create_table(t, ct.if_not_exists)?
@@ -1445,7 +1439,7 @@ fn specs_for_conditions(
 
 /// Indexes of the markers that give the partition key, when each key
 /// column is bound by exactly one `=` marker.
-fn pk_indexes(schema: &Schema, s: &Session, stmt: &Statement, bind: &[ColumnSpec]) -> Vec<u16> {
+fn pk_indexes(schema: &Schema, s: &Session, stmt: &Statement) -> Vec<u16> {
     let (q, relations, insert) = match stmt {
         Statement::Select(x) => (&x.table, &x.relations[..], None),
         Statement::Update(x) => (&x.table, &x.relations[..], None),
@@ -1459,7 +1453,6 @@ fn pk_indexes(schema: &Schema, s: &Session, stmt: &Statement, bind: &[ColumnSpec
     let Some(t) = schema.table(&ks, &q.name) else {
         return Vec::new();
     };
-    let _ = bind;
     let mut out = Vec::new();
     for pk in t.partition_key() {
         let idx = if let Some(ins) = insert {

@@ -424,7 +424,7 @@ impl Engine {
             }
             CqlType::List(_) if col.ty.is_multicell() => {
                 let idx = i32::from_be_bytes(k.as_slice().try_into().unwrap_or([0; 4]));
-                let pkey = m_key(m);
+                let pkey = m.key().to_vec();
                 let current = self.current_list(t, token, &pkey, at, &col.name, now)?;
                 let Some((path, _)) = usize::try_from(idx).ok().and_then(|i| current.get(i)) else {
                     return Err(QueryError::Invalid(format!(
@@ -819,10 +819,6 @@ impl Engine {
             op => test(&wanted[0], op),
         })
     }
-}
-
-fn m_key(m: &MutationBuilder) -> Vec<u8> {
-    m.key().to_vec()
 }
 
 /// Writes a column's new value (a whole collection overwrites).

@@ -11,7 +11,7 @@ use std::ops::Bound as RangeBound;
 use std::sync::Arc;
 
 use super::ast::*;
-use super::exec::{Binder, Engine, Options, Result, Session, column, element_types};
+use super::exec::{Binder, Engine, Options, Result, Session, column};
 use super::systables::{self, LOCAL_KEYSPACES, Sources};
 use crate::node::error::QueryError;
 use crate::node::partitioner;
@@ -716,7 +716,7 @@ impl Engine {
         }
         // ORDER BY
         let mut reversed = false;
-        if let Some((first, order)) = sel.order_by.first() {
+        if !sel.order_by.is_empty() {
             if keys.is_none() {
                 return Err(QueryError::Invalid(
                     "ORDER BY is only supported when the partition key is restricted by an EQ or an IN."
@@ -746,7 +746,6 @@ impl Engine {
                     return Err(QueryError::Invalid("Unsupported order by relation".into()));
                 }
             }
-            let _ = (first, order);
         }
         let partitions = match keys {
             Some(k) => Partitions::Keys(k),
@@ -982,7 +981,6 @@ impl Engine {
                 })
                 .collect::<Result<Vec<_>>>()?
         };
-        let _ = element_types;
         Ok(ResultBody::Rows(Rows {
             columns,
             rows: out_rows,

@@ -102,7 +102,7 @@ pub fn catalog() -> &'static BTreeMap<(String, String), Arc<TableMeta>> {
                 panic!("system table definition does not parse: {text}");
             };
             let ks = ct.name.keyspace.clone().expect("qualified");
-            let (spec, _) = table_spec(&ct, &ks).expect("system table types");
+            let spec = table_spec(&ct, &ks).expect("system table types");
             let id = system_table_id(&ks, &ct.name.name);
             let t = TableMeta::create(&ks, &ct.name.name, id, &spec).expect("system table");
             out.insert((ks, ct.name.name.clone()), Arc::new(t));
