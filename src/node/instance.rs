@@ -416,6 +416,7 @@ fn options<'a>(p: &super::protocol::frame::QueryParams<'a>) -> Options<'a> {
         default_timestamp: p.default_timestamp,
         skip_metadata: p.skip_metadata,
         consistency: p.consistency,
+        serial_consistency: p.serial_consistency,
     }
 }
 

@@ -59,6 +59,8 @@ pub struct Core {
     replaying: std::sync::atomic::AtomicBool,
     /// How long a down replica still gets hints.
     pub max_hint_window: Duration,
+    /// Serializes Paxos state changes (read, change, store) on this replica.
+    paxos: Mutex<()>,
 }
 
 /// A node's cluster side, running.
@@ -85,6 +87,44 @@ fn node_info(s: &EndpointState, storage_port: u16) -> NodeInfo {
 }
 
 impl Core {
+    /// This replica's Paxos state of one partition, changed by `f` and kept
+    /// durably before `f`'s answer is returned (blocking).
+    pub fn with_paxos<R>(
+        &self,
+        table: &[u8; 16],
+        token: i64,
+        key: &[u8],
+        f: impl FnOnce(&mut super::paxos::State) -> R,
+    ) -> Result<R, crate::node::storage::StorageError> {
+        let _guard = self.paxos.lock().unwrap_or_else(|e| e.into_inner());
+        let k = super::paxos::state_key(table, token, key);
+        let stored = self.engine.storage.get_meta(&k)?;
+        let mut state = stored
+            .as_deref()
+            .and_then(super::paxos::State::decode)
+            .unwrap_or_default();
+        let before = state.clone();
+        let r = f(&mut state);
+        if state != before {
+            self.engine.storage.put_meta(&k, &state.encode())?;
+        }
+        Ok(r)
+    }
+
+    /// Applies a mutation; with a ballot, also records it as a Paxos commit.
+    pub fn apply_commit(
+        &self,
+        m: &Mutation,
+        durable: bool,
+        commit: Option<super::paxos::Ballot>,
+    ) -> Result<(), crate::node::storage::StorageError> {
+        self.engine.storage.apply(m, durable)?;
+        if let Some(b) = commit {
+            self.with_paxos(&m.table, m.token, &m.key, |s| s.commit(b, m.encode()))?;
+        }
+        Ok(())
+    }
+
     fn now(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
@@ -164,6 +204,7 @@ impl Core {
                     mutation: h.mutation.clone(),
                     durable: h.durable,
                     forward_to: Vec::new(),
+                    commit: None,
                 };
                 let t = me.transport().clone();
                 match t.request(addr, body, Duration::from_secs(2)).await {
@@ -246,6 +287,7 @@ impl Core {
                             mutation: bytes.clone(),
                             durable: ks.meta.durable_writes,
                             forward_to: Vec::new(),
+                            commit: None,
                         };
                         match self
                             .transport()
@@ -630,6 +672,7 @@ impl Handler for Core {
                     mutation,
                     durable,
                     forward_to,
+                    commit,
                 } => {
                     // Relay first (same id; the coordinator gets the answers).
                     let t = self.transport().clone();
@@ -644,14 +687,16 @@ impl Handler for Core {
                                     mutation: mutation.clone(),
                                     durable,
                                     forward_to: Vec::new(),
+                                    commit,
                                 },
                             },
                         );
                     }
-                    let engine = self.engine.clone();
+                    let core = self.clone();
                     let r = tokio::task::spawn_blocking(move || {
                         let m = Mutation::decode(&mutation).map_err(|e| e.to_string())?;
-                        engine.storage.apply(&m, durable).map_err(|e| e.to_string())
+                        core.apply_commit(&m, durable, commit)
+                            .map_err(|e| e.to_string())
                     })
                     .await
                     .unwrap_or_else(|e| Err(e.to_string()));
@@ -688,11 +733,44 @@ impl Handler for Core {
                     let (ok, text) = super::nodetool::run(&self, args).await;
                     Some(Body::AdminReply { ok, text })
                 }
+                Body::PaxosPrepare {
+                    table,
+                    token,
+                    key,
+                    ballot,
+                } => {
+                    let core = self.clone();
+                    let p = tokio::task::spawn_blocking(move || {
+                        core.with_paxos(&table, token, &key, |s| s.prepare(ballot))
+                    })
+                    .await
+                    .ok()?
+                    .ok()?;
+                    Some(Body::PaxosPromise(p))
+                }
+                Body::PaxosPropose {
+                    table,
+                    token,
+                    key,
+                    ballot,
+                    update,
+                } => {
+                    let core = self.clone();
+                    let ok = tokio::task::spawn_blocking(move || {
+                        core.with_paxos(&table, token, &key, |s| s.propose(ballot, update))
+                    })
+                    .await
+                    .ok()?
+                    .ok()?;
+                    Some(Body::PaxosAccepted(ok))
+                }
                 Body::MutationAck
                 | Body::MutationFailed(_)
                 | Body::Partition(_)
                 | Body::Partitions(_)
-                | Body::AdminReply { .. } => None,
+                | Body::AdminReply { .. }
+                | Body::PaxosPromise(_)
+                | Body::PaxosAccepted(_) => None,
             }
         })
     }
@@ -733,6 +811,7 @@ impl Member {
             hints_paused: std::sync::atomic::AtomicBool::new(false),
             replaying: std::sync::atomic::AtomicBool::new(false),
             max_hint_window: timeouts.max_hint_window,
+            paxos: Mutex::new(()),
         });
         let transport = Transport::start(listen, storage_port, faults, core.clone()).await?;
         let _ = core.transport.set(transport);

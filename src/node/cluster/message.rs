@@ -2,7 +2,7 @@
 //!
 //! Nodes talk only through these messages, over TCP between their listen
 //! addresses (port 7000 by default), also when they share a process. A
-//! frame is `u32 length`, then `u8 version` (this is version 1; a peer
+//! frame is `u32 length`, then `u8 version` (this is version 2; a peer
 //! speaking another answers nothing and is logged), `u8 verb`, `u64 id`,
 //! the sender's address and the address to answer to (a forwarded mutation
 //! is answered straight to its coordinator), then the verb's body.
@@ -11,8 +11,9 @@
 use std::net::IpAddr;
 
 use super::gossip::{AppState, EndpointState, Status};
+use super::paxos::{Ballot, Promise};
 
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// The largest frame a node accepts from a peer.
 pub const MAX_FRAME: usize = 64 * 1024 * 1024;
 
@@ -23,11 +24,14 @@ pub enum Body {
     /// The answer: the receiver's known states.
     GossipAck(Vec<EndpointState>),
     /// Apply a mutation (a `storage::Mutation` in its wire form), then relay
-    /// it to `forward_to` (same id, answers go to the coordinator).
+    /// it to `forward_to` (same id, answers go to the coordinator). With a
+    /// ballot, it is a Paxos commit: the replica also records the ballot as
+    /// committed for the mutation's partition.
     Mutation {
         mutation: Vec<u8>,
         durable: bool,
         forward_to: Vec<IpAddr>,
+        commit: Option<Ballot>,
     },
     MutationAck,
     /// The replica could not apply the mutation.
@@ -62,6 +66,23 @@ pub enum Body {
         ok: bool,
         text: String,
     },
+    /// Paxos phase 1 for one partition.
+    PaxosPrepare {
+        table: [u8; 16],
+        token: i64,
+        key: Vec<u8>,
+        ballot: Ballot,
+    },
+    PaxosPromise(Promise),
+    /// Paxos phase 2: accept this update (a mutation's wire form)?
+    PaxosPropose {
+        table: [u8; 16],
+        token: i64,
+        key: Vec<u8>,
+        ballot: Ballot,
+        update: Vec<u8>,
+    },
+    PaxosAccepted(bool),
 }
 
 impl Body {
@@ -80,6 +101,10 @@ impl Body {
             Body::Partitions(_) => 11,
             Body::Admin(_) => 12,
             Body::AdminReply { .. } => 13,
+            Body::PaxosPrepare { .. } => 14,
+            Body::PaxosPromise(_) => 15,
+            Body::PaxosPropose { .. } => 16,
+            Body::PaxosAccepted(_) => 17,
         }
     }
 
@@ -94,6 +119,8 @@ impl Body {
                 | Body::Partition(_)
                 | Body::Partitions(_)
                 | Body::AdminReply { .. }
+                | Body::PaxosPromise(_)
+                | Body::PaxosAccepted(_)
         )
     }
 }
@@ -120,6 +147,16 @@ fn put_ip(out: &mut Vec<u8>, ip: &IpAddr) {
             out.push(16);
             out.extend_from_slice(&v.octets());
         }
+    }
+}
+
+fn put_ballot(out: &mut Vec<u8>, b: Option<&Ballot>) {
+    match b {
+        Some(b) => {
+            out.push(1);
+            b.encode(out);
+        }
+        None => out.push(0),
     }
 }
 
@@ -165,6 +202,7 @@ impl Message {
                 mutation,
                 durable,
                 forward_to,
+                commit,
             } => {
                 put_bytes(&mut out, mutation);
                 out.push(u8::from(*durable));
@@ -172,6 +210,7 @@ impl Message {
                 for ip in forward_to {
                     put_ip(&mut out, ip);
                 }
+                put_ballot(&mut out, commit.as_ref());
             }
             Body::MutationAck | Body::SchemaPull => {}
             Body::MutationFailed(m) => put_bytes(&mut out, m.as_bytes()),
@@ -213,6 +252,45 @@ impl Message {
                 out.push(u8::from(*ok));
                 put_bytes(&mut out, text.as_bytes());
             }
+            Body::PaxosPrepare {
+                table,
+                token,
+                key,
+                ballot,
+            } => {
+                out.extend_from_slice(table);
+                out.extend_from_slice(&token.to_be_bytes());
+                put_bytes(&mut out, key);
+                ballot.encode(&mut out);
+            }
+            Body::PaxosPromise(p) => {
+                out.push(u8::from(p.ok));
+                p.promised.encode(&mut out);
+                for proposal in [&p.committed, &p.accepted] {
+                    match proposal {
+                        Some((b, update)) => {
+                            out.push(1);
+                            b.encode(&mut out);
+                            put_bytes(&mut out, update);
+                        }
+                        None => out.push(0),
+                    }
+                }
+            }
+            Body::PaxosPropose {
+                table,
+                token,
+                key,
+                ballot,
+                update,
+            } => {
+                out.extend_from_slice(table);
+                out.extend_from_slice(&token.to_be_bytes());
+                put_bytes(&mut out, key);
+                ballot.encode(&mut out);
+                put_bytes(&mut out, update);
+            }
+            Body::PaxosAccepted(ok) => out.push(u8::from(*ok)),
         }
         let len = (out.len() - 4) as u32;
         out[..4].copy_from_slice(&len.to_be_bytes());
@@ -253,10 +331,15 @@ impl Message {
                 for _ in 0..n {
                     forward_to.push(r.ip("forward address")?);
                 }
+                let commit = match r.u8("commit presence")? {
+                    0 => None,
+                    _ => Some(r.ballot()?),
+                };
                 Body::Mutation {
                     mutation,
                     durable,
                     forward_to,
+                    commit,
                 }
             }
             4 => Body::MutationAck,
@@ -301,6 +384,38 @@ impl Message {
                 ok: r.u8("status")? != 0,
                 text: r.string("output")?,
             },
+            14 => Body::PaxosPrepare {
+                table: r.array16("table")?,
+                token: r.u64("token")? as i64,
+                key: r.bytes("key")?.to_vec(),
+                ballot: r.ballot()?,
+            },
+            15 => {
+                let ok = r.u8("promised")? != 0;
+                let promised = r.ballot()?;
+                let committed = match r.u8("commit presence")? {
+                    0 => None,
+                    _ => Some((r.ballot()?, r.bytes("committed update")?.to_vec())),
+                };
+                let accepted = match r.u8("accepted presence")? {
+                    0 => None,
+                    _ => Some((r.ballot()?, r.bytes("accepted update")?.to_vec())),
+                };
+                Body::PaxosPromise(Promise {
+                    ok,
+                    promised,
+                    accepted,
+                    committed,
+                })
+            }
+            16 => Body::PaxosPropose {
+                table: r.array16("table")?,
+                token: r.u64("token")? as i64,
+                key: r.bytes("key")?.to_vec(),
+                ballot: r.ballot()?,
+                update: r.bytes("update")?.to_vec(),
+            },
+            17 => Body::PaxosAccepted(r.u8("accepted")? != 0),
             v => return Err(MessageError(format!("unknown verb {v}"))),
         };
         if r.pos != b.len() {
@@ -324,6 +439,11 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    fn ballot(&mut self) -> Result<Ballot, MessageError> {
+        let b = self.take(Ballot::LEN, "ballot")?;
+        Ballot::decode(b).ok_or_else(|| MessageError("malformed ballot".into()))
+    }
+
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], MessageError> {
         if self.b.len() - self.pos < n {
             return Err(MessageError(format!("truncated {what}")));
@@ -452,6 +572,16 @@ mod tests {
                 mutation: vec![1, 2, 3],
                 durable: true,
                 forward_to: vec!["127.0.2.2".parse().unwrap(), "127.0.2.3".parse().unwrap()],
+                commit: None,
+            },
+            Body::Mutation {
+                mutation: vec![4],
+                durable: false,
+                forward_to: vec![],
+                commit: Some(Ballot {
+                    micros: 99,
+                    host: [5; 16],
+                }),
             },
             Body::MutationAck,
             Body::MutationFailed("disk full".into()),
@@ -479,6 +609,47 @@ mod tests {
                 ok: false,
                 text: "no".into(),
             },
+            Body::PaxosPrepare {
+                table: [4; 16],
+                token: 77,
+                key: b"pk".to_vec(),
+                ballot: Ballot {
+                    micros: 1,
+                    host: [6; 16],
+                },
+            },
+            Body::PaxosPromise(Promise {
+                ok: true,
+                promised: Ballot::default(),
+                accepted: Some((
+                    Ballot {
+                        micros: 3,
+                        host: [1; 16],
+                    },
+                    vec![9, 9],
+                )),
+                committed: Some((
+                    Ballot {
+                        micros: 2,
+                        host: [2; 16],
+                    },
+                    vec![8],
+                )),
+            }),
+            Body::PaxosPromise(Promise {
+                ok: false,
+                promised: Ballot::default(),
+                accepted: None,
+                committed: None,
+            }),
+            Body::PaxosPropose {
+                table: [4; 16],
+                token: -77,
+                key: vec![],
+                ballot: Ballot::default(),
+                update: vec![1],
+            },
+            Body::PaxosAccepted(true),
         ];
         for body in bodies {
             let m = Message {

@@ -19,12 +19,14 @@
 //!   datacenter), answered at the consistency level; reads from the nearest
 //!   replicas the level needs, merged by timestamp, with blocking read
 //!   repair; Unavailable, WriteTimeout and ReadTimeout as Cassandra's.
+//! - [`paxos`]: lightweight transactions as Paxos among the replicas
+//!   (`SERIAL`, `LOCAL_SERIAL`): the replica's state and the coordinator's
+//!   decisions; the coordinator runs the rounds.
 //! - [`hints`]: hinted handoff's durable store.
 //! - [`nodetool`]: the node side of `ccrsim nodetool`.
 //!
-//! Not yet: Paxos for lightweight transactions across replicas (they are a
-//! local compare-and-set on the coordinator); range reads that do not fit
-//! on one node are answered by gathering every node's data.
+//! Not yet: range reads that do not fit on one node are answered by
+//! gathering every node's data.
 
 pub mod coordinator;
 pub mod gossip;
@@ -32,4 +34,5 @@ pub mod hints;
 pub mod member;
 pub mod message;
 pub mod nodetool;
+pub mod paxos;
 pub mod transport;

@@ -33,7 +33,7 @@ use crate::node::schema::{
 };
 use crate::node::storage::Mutation;
 use crate::node::storage::Storage;
-use crate::node::storage::partition::LiveColumn;
+use crate::node::storage::partition::{LiveColumn, PartitionData};
 use crate::node::system::NodeInfo;
 use crate::node::types::CqlType;
 use crate::node::value::{CqlLiteral, CqlValue};
@@ -46,6 +46,12 @@ pub type Result<T> = std::result::Result<T, QueryError>;
 
 /// A mutation to write: durable (the keyspace's `durable_writes`), and its keyspace.
 pub type Write = (Mutation, bool, String);
+
+/// What a lightweight transaction decides from its partition's current
+/// content (merged from a quorum of replicas) and the timestamp its update
+/// must carry: the write to make, if any, and the answer to give.
+pub type Decide<'a> =
+    dyn FnMut(Option<PartitionData>, i64) -> Result<(Option<Write>, ResultBody)> + 'a;
 
 /// Writes mutations on their replicas (the cluster's coordinator). Called
 /// on a blocking thread.
@@ -61,6 +67,19 @@ pub trait Replicator: Send + Sync {
         keys: &[(i64, Vec<u8>)],
         cl: Consistency,
     ) -> Result<query::Gathered>;
+    /// A lightweight transaction on one partition: Paxos among its replicas
+    /// at `serial` (SERIAL or LOCAL_SERIAL), the update committed at `commit`.
+    #[allow(clippy::too_many_arguments)]
+    fn cas(
+        &self,
+        keyspace: &str,
+        table: &[u8; 16],
+        token: i64,
+        key: &[u8],
+        serial: Consistency,
+        commit: Consistency,
+        decide: &mut Decide<'_>,
+    ) -> Result<ResultBody>;
     /// Whether this node alone holds every row of `keyspace` a range read at `cl` must see.
     fn holds_all(&self, keyspace: &str, cl: Consistency) -> bool;
     /// Every partition of a table in `[start, end]` from every live node, merged.
@@ -93,6 +112,8 @@ pub struct Options<'a> {
     pub default_timestamp: Option<i64>,
     pub skip_metadata: bool,
     pub consistency: Consistency,
+    /// For conditional statements: SERIAL (the default) or LOCAL_SERIAL.
+    pub serial_consistency: Option<Consistency>,
 }
 
 /// A prepared statement.
@@ -764,7 +785,7 @@ impl Engine {
         match stmt {
             Statement::Select(sel) => self.select(s, sel, &values, o),
             Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
-                self.modify(s, stmt, &values, o.default_timestamp, o.consistency)
+                self.modify(s, stmt, &values, o)
             }
             Statement::Batch(b) => self.batch(s, b, &values, o.default_timestamp, o.consistency),
             Statement::Use(ks) => {

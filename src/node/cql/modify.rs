@@ -1,19 +1,22 @@
 //! INSERT, UPDATE and DELETE: statements to storage mutations, and
-//! lightweight transactions (`IF ...`) as a local compare-and-set.
+//! lightweight transactions (`IF ...`).
 //!
 //! Each statement plans its WHERE clause like a SELECT, then writes one
 //! mutation per partition with every affected row in it. Operations that
 //! need the current value (list element assignment and removal) read it
-//! first, as Cassandra does. Conditional statements run under the node's
-//! LWT lock: read, check, write, so two conditional writes to the same row
-//! never both succeed; the next issue replaces this with Paxos among
-//! replicas.
+//! first, as Cassandra does. Conditional statements (lightweight
+//! transactions) run Paxos among the partition's replicas in a cluster
+//! (`node::cluster::paxos`); a node on its own reads, checks and writes
+//! under its LWT lock. Either way two conditional writes to the same row
+//! never both succeed.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::ast::*;
-use super::exec::{Binder, Engine, Result, Session, Write, column, element_types, has_condition};
+use super::exec::{
+    Binder, Engine, Options, Result, Session, Write, column, element_types, has_condition,
+};
 use super::select::{Restrictions, column_bytes};
 use super::systables::LOCAL_KEYSPACES;
 use crate::node::consistency::Consistency;
@@ -22,7 +25,7 @@ use crate::node::partitioner;
 use crate::node::protocol::frame::{ColumnSpec, ResultBody, Rows};
 use crate::node::query::Comparator;
 use crate::node::schema::{ColumnKind, ColumnMeta, TableMeta};
-use crate::node::storage::partition::{Clustering, LiveColumn, LivePartition};
+use crate::node::storage::partition::{Clustering, LiveColumn, LivePartition, PartitionData};
 use crate::node::types::CqlType;
 use crate::node::value::{self, CqlValue};
 use crate::node::write::{ListOp, MutationBuilder};
@@ -88,14 +91,13 @@ impl Engine {
         s: &Session,
         stmt: &Statement,
         b: &Binder<'_>,
-        default_ts: Option<i64>,
-        cl: Consistency,
+        o: &Options<'_>,
     ) -> Result<ResultBody> {
         if has_condition(stmt) {
-            return self.cas(s, stmt, b, default_ts);
+            return self.cas(s, stmt, b, o);
         }
-        let ms = self.mutations(s, stmt, b, default_ts)?;
-        self.apply_all(&ms, cl, false)?;
+        let ms = self.mutations(s, stmt, b, o.default_timestamp)?;
+        self.apply_all(&ms, o.consistency, false)?;
         Ok(ResultBody::Void)
     }
 
@@ -634,24 +636,52 @@ impl Engine {
         Ok(())
     }
 
-    /// A conditional statement: read, check and write under the LWT lock.
+    /// A conditional statement. In a cluster: Paxos among the partition's
+    /// replicas ([`crate::node::cluster::paxos`]); alone: read, check and
+    /// write under the node's LWT lock.
     fn cas(
         &self,
         s: &Session,
         stmt: &Statement,
         b: &Binder<'_>,
-        default_ts: Option<i64>,
+        o: &Options<'_>,
     ) -> Result<ResultBody> {
-        let (q, condition, relations): (&QualifiedName, Condition, Option<&[Relation]>) = match stmt
-        {
-            Statement::Insert(i) => (&i.table, Condition::NotExists, None),
-            Statement::Update(u) => (&u.table, u.condition.clone(), Some(&u.relations)),
-            Statement::Delete(d) => (&d.table, d.condition.clone(), Some(&d.relations)),
+        let (q, condition, relations, using): (
+            &QualifiedName,
+            Condition,
+            Option<&[Relation]>,
+            &Using,
+        ) = match stmt {
+            Statement::Insert(i) => (&i.table, Condition::NotExists, None, &i.using),
+            Statement::Update(u) => (&u.table, u.condition.clone(), Some(&u.relations), &u.using),
+            Statement::Delete(d) => (&d.table, d.condition.clone(), Some(&d.relations), &d.using),
             _ => return Err(QueryError::Server("not a conditional statement".into())),
         };
+        let serial = o.serial_consistency.unwrap_or(Consistency::Serial);
+        if !matches!(serial, Consistency::Serial | Consistency::LocalSerial) {
+            return Err(QueryError::Invalid(
+                "Invalid consistency for conditional update. Must be one of SERIAL or LOCAL_SERIAL"
+                    .into(),
+            ));
+        }
+        if matches!(
+            o.consistency,
+            Consistency::Serial | Consistency::LocalSerial
+        ) {
+            return Err(QueryError::Invalid(format!(
+                "{} is not supported as conditional update commit consistency. Use ANY if you mean \"make sure it is accepted but I don't care how many replicas commit it for non-SERIAL reads\"",
+                o.consistency
+            )));
+        }
         let t = self.writable(s, q)?;
-        let ms = self.mutations(s, stmt, b, default_ts)?;
-        let [(m, durable, _)] = ms.as_slice() else {
+        if using.timestamp.is_some() {
+            return Err(QueryError::Invalid(
+                "Cannot provide custom timestamp for conditional updates".into(),
+            ));
+        }
+        // The statement's partition (the timestamp is the Paxos ballot's, later).
+        let probe = self.mutations(s, stmt, b, Some(0))?;
+        let [(m, _, keyspace)] = probe.as_slice() else {
             return Err(QueryError::Invalid(
                 "IN on the partition key is not supported with conditional updates".into(),
             ));
@@ -671,14 +701,56 @@ impl Engine {
                 }
             }
         };
-        let now = self.now_micros() / 1_000_000;
+        let (token, key) = (m.token, m.key.clone());
+        let mut decide =
+            |current: Option<PartitionData>, ts: i64| -> Result<(Option<Write>, ResultBody)> {
+                let (applied, answer) =
+                    self.lwt_answer(&t, &condition, row_clustering.as_ref(), current, &key, b)?;
+                if !applied {
+                    return Ok((None, answer));
+                }
+                let mut ms = self.mutations(s, stmt, b, Some(ts))?;
+                Ok((ms.pop(), answer))
+            };
+        if let Some(r) = self
+            .replicator()
+            .filter(|r| !(r.alone() && self.alone_suffices(keyspace, o.consistency)))
+        {
+            return r.cas(
+                keyspace,
+                &t.id,
+                token,
+                &key,
+                serial,
+                o.consistency,
+                &mut decide,
+            );
+        }
         let _lock = self.lwt.lock().unwrap_or_else(|e| e.into_inner());
-        let comparator = Comparator::for_table(&t, value::compare);
-        let live: Option<LivePartition> = self
-            .storage
-            .read_partition(&t.id, m.token, &m.key)?
-            .map(|p| p.resolve(now, &|a, b| comparator.compare(a, b)));
-        let row = live.as_ref().and_then(|p| match &row_clustering {
+        let current = self.storage.read_partition(&t.id, token, &key)?;
+        let (write, answer) = decide(current, self.timestamp())?;
+        if let Some((m, durable, _)) = write {
+            self.storage.apply(&m, durable)?;
+        }
+        Ok(answer)
+    }
+
+    /// Whether a conditional statement applies to the partition as it is,
+    /// and the `[applied]` row to answer.
+    fn lwt_answer(
+        &self,
+        t: &TableMeta,
+        condition: &Condition,
+        row_clustering: Option<&Clustering>,
+        current: Option<PartitionData>,
+        partition_key: &[u8],
+        b: &Binder<'_>,
+    ) -> Result<(bool, ResultBody)> {
+        let now = self.now_micros() / 1_000_000;
+        let comparator = Comparator::for_table(t, value::compare);
+        let live: Option<LivePartition> =
+            current.map(|p| p.resolve(now, &|a, b| comparator.compare(a, b)));
+        let row = live.as_ref().and_then(|p| match row_clustering {
             Some(c) => p.rows.iter().find(|r| r.clustering == *c),
             None => None,
         });
@@ -702,7 +774,7 @@ impl Engine {
             match col.kind {
                 ColumnKind::PartitionKey(i) => {
                     if pk_parts.is_none() {
-                        pk_parts = crate::node::query::split_partition_key(&t, &m.key);
+                        pk_parts = crate::node::query::split_partition_key(t, partition_key);
                     }
                     pk_parts.as_ref()?.get(usize::from(i)).cloned()
                 }
@@ -712,9 +784,9 @@ impl Engine {
                 _ => get(&col.name).and_then(|v| column_bytes(&col.ty, v)),
             }
         };
-        let (applied, shown): (bool, Vec<&ColumnMeta>) = match &condition {
+        let (applied, shown): (bool, Vec<&ColumnMeta>) = match condition {
             Condition::NotExists | Condition::Exists => {
-                let exists = match &row_clustering {
+                let exists = match row_clustering {
                     Some(_) => row.is_some(),
                     None => static_cols.is_some_and(|c| !c.is_empty()),
                 };
@@ -732,7 +804,7 @@ impl Engine {
                 let mut ok = true;
                 let mut shown = Vec::new();
                 for c in conds {
-                    let col = column(&t, &c.column)?;
+                    let col = column(t, &c.column)?;
                     if !shown.iter().any(|x: &&ColumnMeta| x.name == col.name) {
                         shown.push(col);
                     }
@@ -742,9 +814,6 @@ impl Engine {
             }
             Condition::None => (true, Vec::new()),
         };
-        if applied {
-            self.storage.apply(m, *durable)?;
-        }
         let mut columns = vec![spec("[applied]", CqlType::Boolean)];
         let mut values = vec![Some(vec![u8::from(applied)])];
         if !applied {
@@ -753,12 +822,15 @@ impl Engine {
                 values.push(key_value(col));
             }
         }
-        Ok(ResultBody::Rows(Rows {
-            columns,
-            rows: vec![values],
-            paging_state: None,
-            no_metadata: false,
-        }))
+        Ok((
+            applied,
+            ResultBody::Rows(Rows {
+                columns,
+                rows: vec![values],
+                paging_state: None,
+                no_metadata: false,
+            }),
+        ))
     }
 
     fn check_condition(
