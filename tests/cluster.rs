@@ -92,7 +92,7 @@ async fn placement_oracles(s: &Session, node: &Node) {
         std::process::Command::new(python)
             .arg(script)
             .args([
-                "127.0.70.1",
+                "127.0.1.1",
                 &N.to_string(),
                 "oracle_a",
                 "oracle_b",
@@ -198,14 +198,14 @@ fn sees_all_up(n: &Node, addrs: &[IpAddr]) -> bool {
 async fn two_datacenters_gossip_into_one_cluster() {
     let faults = Arc::new(Faults::default());
     let names = [
-        ("127.0.70.1", "dc1", "a"),
-        ("127.0.70.2", "dc1", "b"),
-        ("127.0.70.3", "dc1", "c"),
-        ("127.0.71.1", "dc2", "a"),
-        ("127.0.71.2", "dc2", "b"),
-        ("127.0.71.3", "dc2", "c"),
+        ("127.0.1.1", "dc1", "a"),
+        ("127.0.1.2", "dc1", "b"),
+        ("127.0.1.3", "dc1", "c"),
+        ("127.0.2.1", "dc2", "a"),
+        ("127.0.2.2", "dc2", "b"),
+        ("127.0.2.3", "dc2", "c"),
     ];
-    let seeds = ["127.0.70.1", "127.0.71.1"];
+    let seeds = ["127.0.1.1", "127.0.2.1"];
     let dirs: Vec<tempfile::TempDir> = names.iter().map(|_| tempfile::tempdir().unwrap()).collect();
     let mut nodes = Vec::new();
     for ((addr, dc, rack), dir) in names.iter().zip(&dirs) {
@@ -222,7 +222,7 @@ async fn two_datacenters_gossip_into_one_cluster() {
 
     // system.peers through a real driver: five peers in two datacenters, with tokens.
     let s = scylla::client::session_builder::SessionBuilder::new()
-        .known_node("127.0.70.1:9042")
+        .known_node("127.0.1.1:9042")
         .user("cassandra", "cassandra")
         .build()
         .await
@@ -292,8 +292,8 @@ async fn two_datacenters_gossip_into_one_cluster() {
 
     // Replication across datacenters: written at LOCAL_QUORUM through dc1,
     // read at LOCAL_ONE through dc2 (and the reverse).
-    let dc1 = session_in("127.0.70.1", "dc1").await;
-    let dc2 = session_in("127.0.71.1", "dc2").await;
+    let dc1 = session_in("127.0.1.1", "dc1").await;
+    let dc2 = session_in("127.0.2.1", "dc2").await;
     write(&dc1, 1, "from dc1", Consistency::LocalQuorum)
         .await
         .unwrap();
@@ -414,7 +414,7 @@ async fn two_datacenters_gossip_into_one_cluster() {
 
     // Read repair: a replica that missed a write (cut off, hints paused)
     // gets it when a LOCAL_QUORUM read it takes part in sees the difference.
-    let missed: IpAddr = "127.0.70.2".parse().unwrap();
+    let missed: IpAddr = "127.0.1.2".parse().unwrap();
     for n in nodes.iter().flatten() {
         n.member
             .core
@@ -428,7 +428,7 @@ async fn two_datacenters_gossip_into_one_cluster() {
         !nodes[0].as_ref().unwrap().member.core.is_alive(&missed)
     })
     .await;
-    // Written through 127.0.70.1, which already sees the node down (a
+    // Written through 127.0.1.1, which already sees the node down (a
     // driver could still pick the cut-off node as coordinator).
     let engine = nodes[0].as_ref().unwrap().engine.clone();
     tokio::task::spawn_blocking(move || {
@@ -511,7 +511,7 @@ async fn two_datacenters_gossip_into_one_cluster() {
     // A stopped node is marked down by the others, and up again after a restart.
     let stopped = nodes[4].take().unwrap();
     stopped.stop().await;
-    let gone: IpAddr = "127.0.71.2".parse().unwrap();
+    let gone: IpAddr = "127.0.2.2".parse().unwrap();
     eventually(20, "the stopped node is down everywhere", || {
         nodes
             .iter()
@@ -535,7 +535,7 @@ async fn two_datacenters_gossip_into_one_cluster() {
     .await;
 
     // A node cut off by the network is convicted without any announcement.
-    let lonely: IpAddr = "127.0.70.3".parse().unwrap();
+    let lonely: IpAddr = "127.0.1.3".parse().unwrap();
     for a in &addrs {
         faults.cut(lonely, *a);
     }

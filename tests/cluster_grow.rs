@@ -123,6 +123,23 @@ async fn a_new_datacenter_rebuilds_from_the_first() {
         3,
         "dc1 owns everything of grow:\n{out}"
     );
+    // Each node's load (its data on disk) reaches the others by gossip.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (out, _, _) = nodetool("127.0.72.1", &["status", "grow"]).await;
+        let sized = out
+            .lines()
+            .filter(|l| l.starts_with("UN ") && (l.contains(" KiB ") || l.contains(" MiB ")))
+            .count();
+        if sized == 6 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "every node's load in nodetool status:\n{out}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 
     s.query_unpaged(
         "ALTER KEYSPACE grow WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}",

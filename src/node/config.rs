@@ -14,6 +14,7 @@
 //! | `--broadcast-rpc-address` | `CASSANDRA_BROADCAST_RPC_ADDRESS` | the rpc address |
 //! | `--num-tokens` | `CASSANDRA_NUM_TOKENS` | 16 |
 //! | `--endpoint-snitch` | `CASSANDRA_ENDPOINT_SNITCH` | `SimpleSnitch` |
+//! | `--token-seed` | `CCRSIM_TOKEN_SEED` | none: tokens drawn at random |
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -100,6 +101,11 @@ pub struct NodeArgs {
     /// Cassandra's `max_hint_window` in milliseconds (3 hours by default).
     #[arg(long, default_value_t = 10_800_000)]
     pub max_hint_window_ms: u64,
+    /// Draws the node's tokens (and host id) from this seed mixed with its
+    /// broadcast address, so that a cluster's ring can be replayed (first
+    /// start only: tokens are kept in the data directory).
+    #[arg(long, env = "CCRSIM_TOKEN_SEED")]
+    pub token_seed: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -137,9 +143,26 @@ pub struct NodeConfig {
     pub write_request_timeout: Duration,
     pub read_request_timeout: Duration,
     pub max_hint_window: Duration,
+    /// Seeds the random token draw (mixed with the broadcast address).
+    pub token_seed: Option<u64>,
 }
 
 impl NodeConfig {
+    /// The seed of this node's token draw, if the ring is seeded: the
+    /// cluster's seed mixed with the node's own address, so that nodes
+    /// sharing a seed still draw different tokens.
+    pub fn identity_seed(&self) -> Option<u64> {
+        let ip = match self.broadcast_address {
+            IpAddr::V4(v) => v.to_ipv6_mapped().octets(),
+            IpAddr::V6(v) => v.octets(),
+        };
+        self.token_seed.map(|s| {
+            ip.iter().fold(s ^ 0xcbf2_9ce4_8422_2325, |h, b| {
+                (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+            })
+        })
+    }
+
     /// A single-node configuration on `addr`:9042 with Cassandra's defaults
     /// (password authentication as cassandra/cassandra, periodic commit log),
     /// for tests and benchmarks that run nodes in-process.
@@ -165,6 +188,7 @@ impl NodeConfig {
             write_request_timeout: Duration::from_secs(2),
             read_request_timeout: Duration::from_secs(5),
             max_hint_window: Duration::from_secs(3 * 3600),
+            token_seed: None,
         }
     }
 }
@@ -279,6 +303,7 @@ impl NodeArgs {
             write_request_timeout: Duration::from_millis(self.write_request_timeout_ms.max(1)),
             read_request_timeout: Duration::from_millis(self.read_request_timeout_ms.max(1)),
             max_hint_window: Duration::from_millis(self.max_hint_window_ms),
+            token_seed: self.token_seed,
         })
     }
 }
@@ -334,5 +359,16 @@ mod tests {
         assert!(parse(&["--listen-address", "no.such.host.invalid"]).is_err());
         assert!(parse(&["--num-tokens", "0", "--listen-address", "127.0.0.1"]).is_err());
         assert!(!own_address().is_unspecified());
+    }
+
+    #[test]
+    fn a_token_seed_is_per_node_and_replayable() {
+        let a = parse(&["--listen-address", "127.0.0.1", "--token-seed", "42"]).unwrap();
+        let b = parse(&["--listen-address", "127.0.0.2", "--token-seed", "42"]).unwrap();
+        let a2 = parse(&["--listen-address", "127.0.0.1", "--token-seed", "42"]).unwrap();
+        assert_eq!(a.identity_seed(), a2.identity_seed());
+        assert_ne!(a.identity_seed(), b.identity_seed());
+        let unseeded = parse(&["--listen-address", "127.0.0.1"]).unwrap();
+        assert_eq!(unseeded.identity_seed(), None);
     }
 }

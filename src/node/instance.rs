@@ -66,6 +66,7 @@ impl Node {
         let dir = cfg.data_dir.clone();
         let sync = cfg.commitlog_sync;
         let num_tokens = cfg.num_tokens;
+        let seed = cfg.identity_seed();
         let storage = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir).map_err(|e| NodeError::Storage {
                 dir: dir.display().to_string(),
@@ -75,7 +76,7 @@ impl Node {
                 dir: dir.display().to_string(),
                 reason: e.to_string(),
             })?;
-            let identity = LocalIdentity::load_or_create(&storage, num_tokens, None)
+            let identity = LocalIdentity::load_or_create(&storage, num_tokens, seed)
                 .map_err(|e| NodeError::Start(format!("node identity: {e}")))?;
             Ok::<_, NodeError>((storage, identity))
         })
@@ -126,6 +127,7 @@ impl Node {
             rpc_address: cfg.broadcast_rpc_address,
             native_port: cfg.cql_port,
             release_version: RELEASE_VERSION.to_string(),
+            load: 0,
         };
         let seeds = if cfg.seeds.is_empty() {
             vec![cfg.listen_address]

@@ -68,6 +68,8 @@ pub struct AppState {
     pub rpc_address: IpAddr,
     pub native_port: u16,
     pub release_version: String,
+    /// Bytes of data on disk (Cassandra's LOAD), refreshed now and then.
+    pub load: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,6 +317,7 @@ mod tests {
             rpc_address: "127.0.0.1".parse().unwrap(),
             native_port: 9042,
             release_version: "4.1.3".into(),
+            load: 0,
         }
     }
 

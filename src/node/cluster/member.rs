@@ -61,6 +61,9 @@ pub struct Core {
     pub max_hint_window: Duration,
     /// Serializes Paxos state changes (read, change, store) on this replica.
     paxos: Mutex<()>,
+    /// Gossip rounds so far, and the data size last measured (LOAD).
+    rounds: std::sync::atomic::AtomicU64,
+    load: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A node's cluster side, running.
@@ -562,10 +565,29 @@ impl Core {
     fn round(self: &Arc<Self>) {
         let now = self.now();
         let version = self.engine.schema().version();
+        // The data size on disk, measured every ten rounds off the async threads.
+        if self
+            .rounds
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % 10
+            == 0
+        {
+            let (engine, load) = (self.engine.clone(), self.load.clone());
+            tokio::task::spawn_blocking(move || {
+                load.store(
+                    engine.storage.disk_usage(),
+                    std::sync::atomic::Ordering::Relaxed,
+                )
+            });
+        }
+        let load = self.load.load(std::sync::atomic::Ordering::Relaxed);
         let (targets, events, states, differing) = {
             let mut g = self.gossip.lock().unwrap_or_else(|e| e.into_inner());
             if g.local().app.schema_version != version {
                 g.update_local(|a| a.schema_version = version);
+            }
+            if g.local().app.load != load {
+                g.update_local(|a| a.load = load);
             }
             let (targets, events) = g.tick(now);
             // A live peer with another schema: ask it for its schema (the
@@ -812,6 +834,8 @@ impl Member {
             replaying: std::sync::atomic::AtomicBool::new(false),
             max_hint_window: timeouts.max_hint_window,
             paxos: Mutex::new(()),
+            rounds: std::sync::atomic::AtomicU64::new(0),
+            load: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         });
         let transport = Transport::start(listen, storage_port, faults, core.clone()).await?;
         let _ = core.transport.set(transport);

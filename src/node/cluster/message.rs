@@ -182,6 +182,7 @@ fn put_state(out: &mut Vec<u8>, s: &EndpointState) {
     put_ip(out, &a.rpc_address);
     out.extend_from_slice(&a.native_port.to_be_bytes());
     put_bytes(out, a.release_version.as_bytes());
+    out.extend_from_slice(&a.load.to_be_bytes());
 }
 
 impl Message {
@@ -520,6 +521,7 @@ impl<'a> Reader<'a> {
         let rpc_address = self.ip("rpc address")?;
         let native_port = self.u16("native port")?;
         let release_version = self.string("release version")?;
+        let load = self.u64("load")?;
         Ok(EndpointState {
             address,
             generation,
@@ -534,6 +536,7 @@ impl<'a> Reader<'a> {
                 rpc_address,
                 native_port,
                 release_version,
+                load,
             },
         })
     }
@@ -558,6 +561,7 @@ mod tests {
                 rpc_address: "::1".parse().unwrap(),
                 native_port: 9042,
                 release_version: "4.1.3".into(),
+                load: 123_456,
             },
         }
     }

@@ -109,7 +109,7 @@ fn status(core: &Arc<Core>, keyspace: Option<&str>) -> Result<String, String> {
                 "{}  {:<15} {:<10} {:<7} {:<17} {:<37} {}",
                 state_code(alive, &n),
                 n.address.to_string(),
-                "?",
+                file_size(n.app.load),
                 n.app.tokens.len(),
                 format!("{pct:.1}%"),
                 uuid_text(&n.app.host_id),
@@ -234,6 +234,21 @@ fn pending_hints(core: &Arc<Core>) -> Result<String, String> {
     Ok(out)
 }
 
+/// A size as nodetool prints it (`70.71 KiB`).
+fn file_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut v = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.2} {}", UNITS[unit])
+}
+
 fn info(core: &Arc<Core>) -> String {
     let me = core.transport().me();
     let states = core.states();
@@ -244,6 +259,7 @@ fn info(core: &Arc<Core>) -> String {
     let _ = writeln!(out, "{:<24}: {}", "ID", uuid_text(&s.app.host_id));
     let _ = writeln!(out, "{:<24}: true", "Gossip active");
     let _ = writeln!(out, "{:<24}: true", "Native Transport active");
+    let _ = writeln!(out, "{:<24}: {}", "Load", file_size(s.app.load));
     let _ = writeln!(out, "{:<24}: {}", "Generation No", s.generation);
     let _ = writeln!(out, "{:<24}: {}", "Uptime (seconds)", core.uptime_secs());
     let _ = writeln!(out, "{:<24}: {}", "Data Center", s.app.datacenter);

@@ -111,6 +111,7 @@ pub struct Storage {
     sync: CommitlogSync,
     stop: Arc<AtomicBool>,
     syncer: Mutex<Option<JoinHandle<()>>>,
+    dir: std::path::PathBuf,
 }
 
 impl Storage {
@@ -141,7 +142,26 @@ impl Storage {
             sync,
             stop,
             syncer: Mutex::new(syncer),
+            dir: dir.to_path_buf(),
         })
+    }
+
+    /// The bytes the store takes on disk (nodetool's "Load"); blocking.
+    pub fn disk_usage(&self) -> u64 {
+        fn walk(dir: &Path) -> u64 {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return 0;
+            };
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => walk(&e.path()),
+                    Ok(_) => e.metadata().map(|m| m.len()).unwrap_or(0),
+                    Err(_) => 0,
+                })
+                .sum()
+        }
+        walk(&self.dir)
     }
 
     fn generation_key(table: &TableId) -> Vec<u8> {
