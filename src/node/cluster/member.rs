@@ -566,12 +566,10 @@ impl Core {
         let now = self.now();
         let version = self.engine.schema().version();
         // The data size on disk, measured every ten rounds off the async threads.
-        if self
+        let round = self
             .rounds
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            % 10
-            == 0
-        {
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if round.is_multiple_of(10) {
             let (engine, load) = (self.engine.clone(), self.load.clone());
             tokio::task::spawn_blocking(move || {
                 load.store(
