@@ -390,7 +390,14 @@ fn service_json(state: &AppState, r: &Rendered) -> Value {
                     "state": st.state.as_str(),
                     "role": "master",
                     "availability_zone": n.rack,
-                    "progress_updates": [],
+                    "progress_updates": st.progress.iter().map(|p| json!({
+                        "phase": p.phase,
+                        "completed": p.completed,
+                        "current": p.current,
+                        "max": p.max,
+                        "min": 0,
+                        "unit": p.unit,
+                    })).collect::<Vec<_>>(),
                 })
             })
             .collect()
@@ -505,7 +512,11 @@ async fn get_service(
 }
 
 fn ensure_nodes(state: &AppState, r: &Rendered) {
-    if let Err(e) = state.runtime.ensure(&r.service, &r.nodes) {
+    let peer = r.peer.as_ref().map(|p| super::runtime::Peer {
+        nodes: state.store.nodes(p),
+        service: p.clone(),
+    });
+    if let Err(e) = state.runtime.ensure(&r.service, &r.nodes, peer.as_ref()) {
         tracing::error!(service = %r.service.name, "{e}");
     }
 }

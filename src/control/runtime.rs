@@ -14,13 +14,14 @@
 use super::model::{NodeLayout, Service};
 
 /// A node's state, named as Aiven's API names node states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NodeState {
     SettingUpVm,
     SyncingData,
     Running,
     Leaving,
     TimingOut,
+    #[default]
     Unknown,
 }
 
@@ -38,11 +39,33 @@ impl NodeState {
 }
 
 /// What a runtime knows about one node.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NodeStatus {
     pub state: NodeState,
     /// Why the node is not running, when it is not.
     pub message: Option<String>,
+    /// Work under way (Aiven's `node_states[].progress_updates`).
+    pub progress: Vec<ProgressUpdate>,
+}
+
+/// One step of a node's work, in the shape of Aiven's `progress_updates`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgressUpdate {
+    /// `prepare` (keyspaces altered for the new datacenter) or `stream`
+    /// (data rebuilt from the existing datacenter).
+    pub phase: &'static str,
+    pub completed: bool,
+    pub current: u64,
+    pub max: u64,
+    pub unit: &'static str,
+}
+
+/// The other service of a CCR pair, as a runtime needs it: joining nodes
+/// take its first node as a seed and stream its data.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub service: Service,
+    pub nodes: Vec<NodeLayout>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +83,13 @@ pub trait NodeRuntime: Send + Sync + 'static {
 
     /// Makes the service's nodes match `nodes`: started when `service.powered`,
     /// stopped (data kept) otherwise; nodes beyond the layout are removed.
-    fn ensure(&self, service: &Service, nodes: &[NodeLayout]) -> Result<(), RuntimeError>;
+    /// `peer` is the other service of its pair, if any.
+    fn ensure(
+        &self,
+        service: &Service,
+        nodes: &[NodeLayout],
+        peer: Option<&Peer>,
+    ) -> Result<(), RuntimeError>;
 
     /// Stops the service's nodes and deletes their data (service terminated).
     fn remove(&self, service: &Service) -> Result<(), RuntimeError>;
@@ -82,7 +111,12 @@ impl NodeRuntime for NoRuntime {
         "none"
     }
 
-    fn ensure(&self, _service: &Service, _nodes: &[NodeLayout]) -> Result<(), RuntimeError> {
+    fn ensure(
+        &self,
+        _service: &Service,
+        _nodes: &[NodeLayout],
+        _peer: Option<&Peer>,
+    ) -> Result<(), RuntimeError> {
         // Nothing can be started; `status` reports that for every node.
         Ok(())
     }
@@ -97,6 +131,7 @@ impl NodeRuntime for NoRuntime {
             .map(|_| NodeStatus {
                 state: NodeState::Unknown,
                 message: Some(NO_RUNTIME_MESSAGE.to_string()),
+                progress: Vec::new(),
             })
             .collect()
     }
@@ -122,7 +157,7 @@ mod tests {
     fn st(state: NodeState) -> NodeStatus {
         NodeStatus {
             state,
-            message: None,
+            ..Default::default()
         }
     }
 

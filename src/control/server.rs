@@ -106,7 +106,8 @@ impl Server {
                 .map_err(|e| ControlError::Internal(e.to_string()))??
         };
         for s in &services {
-            if let Err(e) = state.runtime.ensure(s, &store.nodes(s)) {
+            let peer = store.runtime_peer(s).ok().flatten();
+            if let Err(e) = state.runtime.ensure(s, &store.nodes(s), peer.as_ref()) {
                 tracing::error!(service = %s.name, "{e}");
             }
         }
@@ -264,7 +265,12 @@ impl Demo {
                     ..Default::default()
                 },
             )?;
-            if let Err(e) = state.runtime.ensure(&service, &state.store.nodes(&service)) {
+            let peer = state.store.runtime_peer(&service)?;
+            if let Err(e) =
+                state
+                    .runtime
+                    .ensure(&service, &state.store.nodes(&service), peer.as_ref())
+            {
                 tracing::error!(service = %service.name, "{e}");
             }
             created.push(s.name.clone());

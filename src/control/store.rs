@@ -44,6 +44,8 @@ pub struct Split {
 pub struct Store {
     conn: Mutex<Connection>,
     catalog: Arc<Catalog>,
+    /// New services get address blocks `127.0.k.0/24` from this `k` up.
+    first_slot: std::sync::atomic::AtomicU8,
 }
 
 const SCHEMA: &str = "
@@ -119,7 +121,15 @@ impl Store {
         Ok(Store {
             conn: Mutex::new(conn),
             catalog,
+            first_slot: std::sync::atomic::AtomicU8::new(1),
         })
+    }
+
+    /// New services get address blocks from `127.0.{first}.0/24` up (tests
+    /// running several daemons at once give each its own range).
+    pub fn set_first_slot(&self, first: u8) {
+        self.first_slot
+            .store(first.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -234,6 +244,17 @@ impl Store {
         self.read(|c| splits_in(c, project, name))
     }
 
+    /// The other service of a pair with its nodes, as runtimes take it.
+    pub fn runtime_peer(
+        &self,
+        service: &Service,
+    ) -> Result<Option<super::runtime::Peer>, ControlError> {
+        Ok(self.peer(service)?.map(|p| super::runtime::Peer {
+            nodes: self.nodes(&p),
+            service: p,
+        }))
+    }
+
     /// The node layout of a service under its current plan.
     pub fn nodes(&self, service: &Service) -> Vec<NodeLayout> {
         let count = self.catalog.plan(&service.plan).map_or(0, |p| p.node_count);
@@ -292,6 +313,7 @@ impl Store {
             }
             let mut disk = req.disk_space_mb;
             let mut pair_id = None;
+            let mut joined_password = None;
             if let Some(target_name) = &config.service_to_join_with {
                 let target = service_in(tx, project, target_name)?;
                 let peer = match &target {
@@ -323,6 +345,7 @@ impl Store {
                     project,
                 )?;
                 let target = target.expect("check_join refuses a missing target");
+                joined_password = Some(target.admin_password.clone());
                 let id = match target.pair_id {
                     Some(id) => id,
                     None => {
@@ -342,7 +365,7 @@ impl Store {
             }
             let disk = disk.unwrap_or(plan.disk_space_mb);
             check_disk(&plan, disk)?;
-            let slot = free_slot(tx)?;
+            let slot = free_slot(tx, self.first_slot.load(std::sync::atomic::Ordering::Relaxed))?;
             let now = now_rfc3339();
             let service = Service {
                 project: project.to_string(),
@@ -358,7 +381,9 @@ impl Store {
                 pair_id,
                 joined: config.service_to_join_with.clone(),
                 user_config: config.to_value(),
-                admin_password: generate_password(),
+                // One cluster, one `avnadmin` role: a joining service shares
+                // its peer's password.
+                admin_password: joined_password.unwrap_or_else(generate_password),
                 create_time: now.clone(),
                 update_time: now,
             };
@@ -630,13 +655,13 @@ fn insert_service(tx: &Transaction<'_>, s: &Service) -> Result<(), ControlError>
     Ok(())
 }
 
-/// The lowest address block `127.0.k.0/24` no service uses (k in 1..=255).
-fn free_slot(c: &Connection) -> Result<u8, ControlError> {
+/// The lowest address block `127.0.k.0/24` no service uses (k in first..=255).
+fn free_slot(c: &Connection, first: u8) -> Result<u8, ControlError> {
     let mut stmt = c.prepare("SELECT slot FROM services ORDER BY slot")?;
     let used: Vec<i64> = stmt
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    (1..=255u8)
+    (first..=255u8)
         .find(|k| !used.contains(&i64::from(*k)))
         .ok_or_else(|| {
             ControlError::Conflict(
