@@ -14,5 +14,6 @@
 
 pub mod cli;
 pub mod control;
+pub mod harness;
 pub mod node;
 pub mod replication;

@@ -341,6 +341,7 @@ async fn a_second_daemon_on_the_same_state_is_refused() {
             state_dir: s.dir.path().to_path_buf(),
             listen: "127.0.0.1:0".parse().unwrap(),
             project: "ccrsim".into(),
+            first_slot: 1,
         },
         std::sync::Arc::new(ccrsim::control::runtime::NoRuntime),
     )

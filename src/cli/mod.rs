@@ -129,6 +129,20 @@ pub struct ServeArgs {
     /// Also create the demo CCR pair of fixtures/demo.json if it is missing.
     #[arg(long)]
     pub demo: bool,
+    /// Where services' nodes run: `in-process` (real nodes inside the
+    /// daemon, one loopback address each) or `none` (no nodes: services stay
+    /// REBUILDING; the control plane alone).
+    #[arg(long, value_enum, env = "CCRSIM_RUNTIME", default_value = "in-process")]
+    pub runtime: RuntimeKind,
+    /// New services get address blocks 127.0.K.0/24 from this K up.
+    #[arg(long, env = "CCRSIM_FIRST_SLOT", default_value_t = 1)]
+    pub first_slot: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeKind {
+    InProcess,
+    None,
 }
 
 #[derive(Debug, Subcommand)]
@@ -388,8 +402,19 @@ async fn serve(cli: &Cli, args: &ServeArgs, out: &mut (dyn Write + Send)) -> Res
         state_dir: cli.state_dir.clone(),
         listen: args.listen,
         project: cli.project.clone(),
+        first_slot: args.first_slot,
     };
-    let server = Server::start(config, Arc::new(NoRuntime)).await?;
+    let in_process = match args.runtime {
+        RuntimeKind::InProcess => Some(Arc::new(crate::harness::in_process::InProcess::new(
+            &cli.state_dir,
+        ))),
+        RuntimeKind::None => None,
+    };
+    let runtime: Arc<dyn crate::control::runtime::NodeRuntime> = match &in_process {
+        Some(r) => Arc::new(r.clone()),
+        None => Arc::new(NoRuntime),
+    };
+    let server = Server::start(config, runtime).await?;
     let url = server.url();
     w(
         out,
@@ -457,6 +482,9 @@ async fn serve(cli: &Cli, args: &ServeArgs, out: &mut (dyn Write + Send)) -> Res
     signal.wait().await;
     w(out, "shutting down\n")?;
     server.shutdown().await;
+    if let Some(r) = in_process {
+        r.stop_all().await;
+    }
     Ok(())
 }
 

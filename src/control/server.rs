@@ -59,6 +59,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// The project created at start if missing.
     pub project: String,
+    /// New services get address blocks `127.0.k.0/24` from this `k` up.
+    pub first_slot: u8,
 }
 
 /// A running daemon.
@@ -85,6 +87,7 @@ impl Server {
             tokio::task::spawn_blocking(move || open_state(&dir))
                 .await
                 .map_err(|e| ControlError::Internal(e.to_string()))??;
+        store.set_first_slot(config.first_slot);
         let store = Arc::new(store);
         {
             let store = store.clone();

@@ -44,6 +44,7 @@ pub async fn start_in(dir: &Path) -> Server {
             state_dir: dir.to_path_buf(),
             listen: "127.0.0.1:0".parse().unwrap(),
             project: "ccrsim".into(),
+            first_slot: 1,
         },
         Arc::new(NoRuntime),
     )

@@ -1,0 +1,583 @@
+//! The in-process runtime: a service's nodes run inside the daemon.
+//!
+//! Each node is a [`Node`] on its own loopback address with its data in
+//! `<state dir>/nodes/<project>/<service>/<i>`, so powering a service off and
+//! on, or restarting the daemon, finds the data again. `ensure` only starts
+//! the work (a task per call, serialized per service); `status` reads what
+//! the task last recorded and asks the nodes' gossip whether the service's
+//! nodes see each other up. A node is `running` only while it serves CQL,
+//! sees every node of its service up, and has finished joining.
+//!
+//! Joining a pair (the service was created with `service_to_join_with`):
+//! the nodes start with the peer's first node as a seed; once every node of
+//! both services is up, the keyspaces are altered to name the new
+//! datacenter ([`join_plan`]) and every new node rebuilds from the peer's
+//! datacenter. A marker file records that this was done, so a restart does
+//! not do it again.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::control::model::{ADMIN_USER, NodeLayout, Service};
+use crate::control::runtime::{
+    NodeRuntime, NodeState, NodeStatus, Peer, ProgressUpdate, RuntimeError,
+};
+use crate::node::cluster::member::{Core, GossipSettings};
+use crate::node::cluster::transport::Faults;
+use crate::node::config::NodeConfig;
+use crate::node::cql::exec::{Options, Session};
+use crate::node::instance::Node;
+use crate::node::schema::{Schema, Strategy};
+use crate::replication::{self, Replication};
+
+/// Keyspaces that live on each node and are never replicated.
+const NODE_LOCAL: [&str; 4] = [
+    "system",
+    "system_schema",
+    "system_views",
+    "system_virtual_schema",
+];
+
+/// The replication changes that make a joining datacenter part of every
+/// keyspace: user keyspaces with NetworkTopologyStrategy that name the
+/// existing datacenter get the same factor in the new one; the system
+/// keyspaces that must span both datacenters (`system_auth`,
+/// `system_distributed`, `system_traces`) move to NetworkTopologyStrategy
+/// with up to three replicas per datacenter. SimpleStrategy user keyspaces
+/// are left alone (Aiven asks users to move them first). Pure: a list of
+/// `ALTER KEYSPACE` statements.
+pub fn join_plan(
+    schema: &Schema,
+    existing_dc: &str,
+    existing_nodes: u32,
+    new_dc: &str,
+    new_nodes: u32,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, ks) in &schema.keyspaces {
+        if NODE_LOCAL.contains(&name.as_str()) {
+            continue;
+        }
+        let target: Option<BTreeMap<String, u32>> = match &ks.meta.strategy {
+            Strategy::NetworkTopology { datacenters } => match datacenters.get(existing_dc) {
+                Some(rf) if !datacenters.contains_key(new_dc) => {
+                    let mut m = datacenters.clone();
+                    m.insert(new_dc.to_string(), (*rf).min(new_nodes));
+                    Some(m)
+                }
+                _ => None,
+            },
+            Strategy::Simple { .. } if replication::SYSTEM_KEYSPACES.contains(&name.as_str()) => {
+                Some(BTreeMap::from([
+                    (
+                        existing_dc.to_string(),
+                        replication::DEFAULT_RF.min(existing_nodes),
+                    ),
+                    (new_dc.to_string(), replication::DEFAULT_RF.min(new_nodes)),
+                ]))
+            }
+            _ => None,
+        };
+        if let Some(m) = target {
+            let rf = Replication(m.into_iter().collect());
+            out.push(replication::alter_keyspace(
+                &replication::quote_identifier(name),
+                &rf,
+            ));
+        }
+    }
+    out
+}
+
+#[derive(Default)]
+struct Slot {
+    state: NodeState,
+    message: Option<String>,
+    core: Option<Arc<Core>>,
+}
+
+#[derive(Default)]
+struct View {
+    slots: Vec<Slot>,
+    addrs: Vec<IpAddr>,
+    /// While joining: the progress every node shows.
+    joining: Option<Vec<ProgressUpdate>>,
+}
+
+struct Managed {
+    /// The running nodes, by index; held by one reconciliation at a time.
+    nodes: tokio::sync::Mutex<Vec<Option<Node>>>,
+    view: Mutex<View>,
+}
+
+/// Runs services' nodes in this process.
+pub struct InProcess {
+    root: PathBuf,
+    handle: tokio::runtime::Handle,
+    gossip: GossipSettings,
+    services: Mutex<HashMap<String, Arc<Managed>>>,
+}
+
+impl InProcess {
+    /// Nodes keep their data under `state_dir/nodes`. Must be created inside
+    /// a tokio runtime (its tasks run there).
+    pub fn new(state_dir: &Path) -> InProcess {
+        InProcess {
+            root: state_dir.join("nodes"),
+            handle: tokio::runtime::Handle::current(),
+            gossip: GossipSettings::default(),
+            services: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Faster failure detection (tests).
+    pub fn with_gossip(mut self, gossip: GossipSettings) -> InProcess {
+        self.gossip = gossip;
+        self
+    }
+
+    fn key(s: &Service) -> String {
+        format!("{}/{}", s.project, s.name)
+    }
+
+    fn managed(&self, s: &Service) -> Arc<Managed> {
+        self.services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(Self::key(s))
+            .or_insert_with(|| {
+                Arc::new(Managed {
+                    nodes: tokio::sync::Mutex::new(Vec::new()),
+                    view: Mutex::new(View::default()),
+                })
+            })
+            .clone()
+    }
+
+    fn dir(&self, s: &Service) -> PathBuf {
+        self.root.join(&s.project).join(&s.name)
+    }
+
+    /// Stops every node of every service (daemon shutdown), data kept.
+    pub async fn stop_all(&self) {
+        let all: Vec<Arc<Managed>> = self
+            .services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for m in all {
+            let mut nodes = m.nodes.lock().await;
+            for n in nodes.iter_mut() {
+                if let Some(n) = n.take() {
+                    n.stop().await;
+                }
+            }
+        }
+    }
+
+    /// The running node at `addr`, if any (tests and `ccr verify` use its engine).
+    pub async fn node_engine(
+        &self,
+        addr: IpAddr,
+    ) -> Option<Arc<crate::node::cql::exec::Engine>> {
+        let all: Vec<Arc<Managed>> = self
+            .services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for m in all {
+            let nodes = m.nodes.lock().await;
+            if let Some(n) = nodes.iter().flatten().find(|n| n.cql_addr.ip() == addr) {
+                return Some(n.engine.clone());
+            }
+        }
+        None
+    }
+}
+
+fn set(view: &Mutex<View>, i: usize, state: NodeState, message: Option<String>) {
+    let mut v = view.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = v.slots.get_mut(i) {
+        s.state = state;
+        s.message = message;
+    }
+}
+
+fn node_config(
+    s: &Service,
+    layout: &NodeLayout,
+    dir: &Path,
+    peer: Option<&Peer>,
+    own_first: IpAddr,
+) -> NodeConfig {
+    let mut c = NodeConfig::local(IpAddr::V4(layout.address), dir);
+    // One cluster per pair, named after the service that was there first.
+    c.cluster_name = match (&s.joined, peer) {
+        (Some(j), _) => j.clone(),
+        (None, Some(p)) if p.service.joined.as_deref() == Some(s.name.as_str()) => s.name.clone(),
+        _ => s.name.clone(),
+    };
+    c.dc = s.datacenter.clone();
+    c.rack = layout.rack.clone();
+    c.cql_port = layout.cql_port;
+    c.seeds = vec![own_first];
+    if let Some(p) = peer.and_then(|p| p.nodes.first()) {
+        c.seeds.push(IpAddr::V4(p.address));
+    }
+    c.superuser_name = ADMIN_USER.into();
+    c.superuser_password = s.admin_password.clone();
+    c
+}
+
+impl InProcess {
+    async fn reconcile(
+        self: Arc<Self>,
+        service: Service,
+        layout: Vec<NodeLayout>,
+        peer: Option<Peer>,
+    ) {
+        let m = self.managed(&service);
+        let mut nodes = m.nodes.lock().await;
+        {
+            let mut v = m.view.lock().unwrap_or_else(|e| e.into_inner());
+            v.slots.resize_with(layout.len(), Slot::default);
+            v.addrs = layout.iter().map(|n| IpAddr::V4(n.address)).collect();
+        }
+        // Nodes beyond the layout (a smaller plan) stop.
+        while nodes.len() > layout.len() {
+            if let Some(n) = nodes.pop().flatten() {
+                n.stop().await;
+            }
+        }
+        nodes.resize_with(layout.len(), || None);
+        if !service.powered {
+            for (i, n) in nodes.iter_mut().enumerate() {
+                if let Some(n) = n.take() {
+                    n.stop().await;
+                }
+                set(&m.view, i, NodeState::Unknown, Some("powered off".into()));
+                m.view.lock().unwrap_or_else(|e| e.into_inner()).slots[i].core = None;
+            }
+            return;
+        }
+        let Some(first) = layout.first().map(|n| IpAddr::V4(n.address)) else {
+            return;
+        };
+        let base = self.dir(&service);
+        let mut starting = tokio::task::JoinSet::new();
+        for (i, l) in layout.iter().enumerate() {
+            if nodes[i].is_some() {
+                continue;
+            }
+            set(&m.view, i, NodeState::SettingUpVm, None);
+            let dir = base.join(l.index.to_string());
+            let cfg = node_config(&service, l, &dir, peer.as_ref(), first);
+            let gossip = self.gossip;
+            starting.spawn(async move {
+                let r = Node::start_with(cfg, Arc::new(Faults::default()), gossip).await;
+                (i, r)
+            });
+        }
+        while let Some(r) = starting.join_next().await {
+            let Ok((i, r)) = r else { continue };
+            match r {
+                Ok(n) => {
+                    m.view.lock().unwrap_or_else(|e| e.into_inner()).slots[i].core =
+                        Some(n.member.core.clone());
+                    set(&m.view, i, NodeState::Running, None);
+                    nodes[i] = Some(n);
+                }
+                Err(e) => {
+                    tracing::error!(service = %service.name, node = i + 1, "{e}");
+                    set(&m.view, i, NodeState::TimingOut, Some(e.to_string()));
+                }
+            }
+        }
+        // A service that joined another: migrate it into the pair once.
+        if let (Some(peer), Some(_)) = (&peer, &service.joined) {
+            let marker = base.join("joined");
+            if !marker.exists() {
+                match self.join(&m, &nodes, &service, &layout, peer).await {
+                    Ok(()) => {
+                        if let Err(e) = std::fs::write(&marker, peer.service.name.as_bytes()) {
+                            tracing::error!("cannot record the join of {}: {e}", service.name);
+                        }
+                        m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = None;
+                    }
+                    Err(e) => {
+                        tracing::error!(service = %service.name, "joining {}: {e}", peer.service.name);
+                        let mut v = m.view.lock().unwrap_or_else(|e| e.into_inner());
+                        for s in v.slots.iter_mut() {
+                            s.message = Some(format!("joining {}: {e}", peer.service.name));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Alters the keyspaces for the new datacenter and rebuilds each new node.
+    async fn join(
+        &self,
+        m: &Managed,
+        nodes: &[Option<Node>],
+        service: &Service,
+        layout: &[NodeLayout],
+        peer: &Peer,
+    ) -> Result<(), String> {
+        let progress = |phase: &'static str, current: u64, max: u64| {
+            let mut v = m.view.lock().unwrap_or_else(|e| e.into_inner());
+            let mut steps = vec![ProgressUpdate {
+                phase: "prepare",
+                completed: phase != "prepare",
+                current: if phase == "prepare" { current } else { 1 },
+                max: 1,
+                unit: "keyspaces",
+            }];
+            if phase == "stream" {
+                steps.push(ProgressUpdate {
+                    phase: "stream",
+                    completed: current >= max,
+                    current,
+                    max,
+                    unit: "nodes",
+                });
+            }
+            v.joining = Some(steps);
+        };
+        progress("prepare", 0, 1);
+        let Some(node) = nodes.iter().flatten().next() else {
+            return Err("no node of the service is running".into());
+        };
+        // Every node of both datacenters up, as seen from this one.
+        let everyone: Vec<IpAddr> = layout
+            .iter()
+            .chain(&peer.nodes)
+            .map(|n| IpAddr::V4(n.address))
+            .collect();
+        let core = node.member.core.clone();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while !everyone.iter().all(|a| core.is_alive(a)) || core.engine().schema().keyspaces.len() < 2 {
+            if tokio::time::Instant::now() > deadline {
+                return Err("the nodes of both datacenters did not all come up within 120 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // The peer's schema has arrived once its schema version is ours.
+        let peer_first = peer.nodes.first().map(|n| IpAddr::V4(n.address));
+        while peer_first.is_some_and(|p| {
+            core.states()
+                .iter()
+                .any(|s| s.address == p && s.app.schema_version != core.engine().schema().version())
+        }) {
+            if tokio::time::Instant::now() > deadline {
+                return Err("schema agreement with the existing datacenter timed out".into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let plan = join_plan(
+            &core.engine().schema(),
+            &peer.service.datacenter,
+            peer.nodes.len() as u32,
+            &service.datacenter,
+            layout.len() as u32,
+        );
+        let engine = core.engine().clone();
+        tokio::task::spawn_blocking(move || {
+            let mut session = Session {
+                keyspace: None,
+                user: Some(ADMIN_USER.into()),
+                superuser: true,
+            };
+            let o = Options {
+                consistency: crate::node::consistency::Consistency::LocalQuorum,
+                ..Default::default()
+            };
+            for cql in &plan {
+                tracing::info!("joining: {cql}");
+                engine
+                    .query(&mut session, cql, &o)
+                    .map_err(|e| format!("{cql}: {e}"))?;
+            }
+            Ok::<_, String>(())
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        node.member.core.push_schema();
+        // Every node of both datacenters has the new schema.
+        loop {
+            let version = core.engine().schema().version();
+            let states = core.states();
+            if everyone
+                .iter()
+                .all(|a| states.iter().any(|s| s.address == *a && s.app.schema_version == version))
+            {
+                break;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err("schema agreement after altering the keyspaces timed out".into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let total = nodes.iter().flatten().count() as u64;
+        progress("stream", 0, total);
+        for (done, n) in nodes.iter().flatten().enumerate() {
+            n.member
+                .core
+                .rebuild(&peer.service.datacenter)
+                .await?;
+            progress("stream", done as u64 + 1, total);
+        }
+        Ok(())
+    }
+}
+
+impl NodeRuntime for Arc<InProcess> {
+    fn name(&self) -> &'static str {
+        "in-process"
+    }
+
+    fn ensure(
+        &self,
+        service: &Service,
+        nodes: &[NodeLayout],
+        peer: Option<&Peer>,
+    ) -> Result<(), RuntimeError> {
+        let me = self.clone();
+        let (service, nodes, peer) = (service.clone(), nodes.to_vec(), peer.cloned());
+        self.handle
+            .spawn(async move { me.reconcile(service, nodes, peer).await });
+        Ok(())
+    }
+
+    fn remove(&self, service: &Service) -> Result<(), RuntimeError> {
+        let m = self.managed(service);
+        let dir = self.dir(service);
+        let key = InProcess::key(service);
+        let me = self.clone();
+        self.handle.spawn(async move {
+            let mut nodes = m.nodes.lock().await;
+            for n in nodes.iter_mut() {
+                if let Some(n) = n.take() {
+                    n.stop().await;
+                }
+            }
+            me.services
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+            if let Err(e) = tokio::fs::remove_dir_all(&dir).await
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::error!("cannot delete {}: {e}", dir.display());
+            }
+        });
+        Ok(())
+    }
+
+    fn status(&self, service: &Service, nodes: &[NodeLayout]) -> Vec<NodeStatus> {
+        let m = self.managed(service);
+        let v = m.view.lock().unwrap_or_else(|e| e.into_inner());
+        nodes
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                let Some(slot) = v.slots.get(i) else {
+                    return NodeStatus {
+                        state: NodeState::SettingUpVm,
+                        ..Default::default()
+                    };
+                };
+                if slot.state != NodeState::Running {
+                    return NodeStatus {
+                        state: slot.state,
+                        message: slot.message.clone(),
+                        progress: Vec::new(),
+                    };
+                }
+                if let Some(p) = &v.joining {
+                    return NodeStatus {
+                        state: NodeState::SyncingData,
+                        message: slot.message.clone(),
+                        progress: p.clone(),
+                    };
+                }
+                let down: Vec<String> = match &slot.core {
+                    Some(core) => v
+                        .addrs
+                        .iter()
+                        .filter(|a| !core.is_alive(a))
+                        .map(|a| a.to_string())
+                        .collect(),
+                    None => vec!["itself".into()],
+                };
+                if down.is_empty() {
+                    NodeStatus {
+                        state: NodeState::Running,
+                        ..Default::default()
+                    }
+                } else {
+                    NodeStatus {
+                        state: NodeState::SettingUpVm,
+                        message: Some(format!("waiting to see {} up", down.join(", "))),
+                        progress: Vec::new(),
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::schema::{Keyspace, KeyspaceMeta};
+
+    fn ks(name: &str, strategy: Strategy) -> (String, Keyspace) {
+        (
+            name.to_string(),
+            Keyspace {
+                meta: KeyspaceMeta {
+                    name: name.to_string(),
+                    strategy,
+                    durable_writes: true,
+                },
+                tables: Default::default(),
+            },
+        )
+    }
+
+    #[test]
+    fn joining_names_the_new_datacenter_where_it_must() {
+        let nts = |m: &[(&str, u32)]| Strategy::NetworkTopology {
+            datacenters: m.iter().map(|(d, r)| (d.to_string(), *r)).collect(),
+        };
+        let schema = Schema {
+            keyspaces: [
+                ks("shop", nts(&[("eu", 3)])),
+                ks("done", nts(&[("eu", 3), ("us", 3)])),
+                ks("elsewhere", nts(&[("ap", 3)])),
+                ks("old", Strategy::Simple { replication_factor: 1 }),
+                ks("system_auth", Strategy::Simple { replication_factor: 1 }),
+                ks("system", Strategy::Local),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        let plan = join_plan(&schema, "eu", 3, "us", 2);
+        assert_eq!(
+            plan,
+            vec![
+                "ALTER KEYSPACE shop WITH replication = {'class': 'NetworkTopologyStrategy', 'eu': 3, 'us': 2};",
+                "ALTER KEYSPACE system_auth WITH replication = {'class': 'NetworkTopologyStrategy', 'eu': 3, 'us': 2};",
+            ]
+        );
+    }
+}

@@ -1,0 +1,19 @@
+//! # Harness: where a service's nodes run
+//!
+//! The control plane decides what should run; a runtime makes it so. This
+//! module holds the runtimes that start real ccrsim nodes:
+//!
+//! - [`in_process`]: every node of every service inside the daemon's own
+//!   process, one loopback address each (`127.0.{slot}.{i}`, as the control
+//!   plane lays them out), data under the state directory. This is the
+//!   default of `ccrsim serve` and `ccrsim up`.
+//!
+//! A runtime also does what Aiven does for a user around the nodes: when a
+//! service joins another as a CCR pair, the joining datacenter's nodes start
+//! with the existing datacenter's first node as a seed, the keyspaces are
+//! altered to name the new datacenter (user keyspaces with
+//! NetworkTopologyStrategy, and the system keyspaces that must be
+//! replicated to both), and each new node rebuilds from the existing
+//! datacenter, reporting progress, before the service is `RUNNING`.
+
+pub mod in_process;

@@ -1,0 +1,159 @@
+//! Services run real datacenters: creating a service starts its nodes in
+//! the daemon's process; a second service joining it becomes a second
+//! datacenter of the same cluster, and the data written before the join is
+//! readable in the new datacenter once the service is RUNNING (keyspaces
+//! altered and nodes rebuilt for the user); power off and on keeps the data.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccrsim::control::server::{ServeConfig, Server};
+use ccrsim::harness::in_process::InProcess;
+use ccrsim::node::cluster::member::GossipSettings;
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::statement::Consistency;
+use scylla::statement::unprepared::Statement;
+use serde_json::Value;
+
+const FAST: GossipSettings = GossipSettings {
+    interval: Duration::from_millis(100),
+    convict_after: Duration::from_millis(3000),
+};
+
+async fn session_in(addr: &str, dc: &str, password: &str) -> Session {
+    let policy = DefaultPolicy::builder()
+        .prefer_datacenter(dc.to_string())
+        .permit_dc_failover(false)
+        .build();
+    let profile = ExecutionProfile::builder()
+        .load_balancing_policy(policy)
+        .build();
+    SessionBuilder::new()
+        .known_node(format!("{addr}:9042"))
+        .user("avnadmin", password)
+        .default_execution_profile_handle(profile.into_handle())
+        .build()
+        .await
+        .unwrap()
+}
+
+async fn read_all(s: &Session, cl: Consistency) -> Vec<(i32, String)> {
+    let mut st = Statement::new("SELECT k, v FROM shop.orders");
+    st.set_consistency(cl);
+    let mut rows: Vec<(i32, String)> = s
+        .query_unpaged(st, &[])
+        .await
+        .unwrap()
+        .into_rows_result()
+        .unwrap()
+        .rows::<(i32, String)>()
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joined_service_is_a_new_datacenter_with_the_old_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Arc::new(InProcess::new(dir.path()).with_gossip(FAST));
+    let server = Server::start(
+        ServeConfig {
+            state_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            project: "ccrsim".into(),
+            first_slot: 90,
+        },
+        Arc::new(runtime.clone()),
+    )
+    .await
+    .unwrap();
+    let (url, token) = (server.url(), server.token.clone());
+    let cli = |args: Vec<String>| {
+        let (url, token) = (url.clone(), token.clone());
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (out, err, code) = common::cli(&url, &token, &args).await;
+            assert_eq!(code, 0, "ccrsim {args:?}: {out}{err}");
+            out
+        }
+    };
+    let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+    cli(args(
+        "service create eu --service-type cassandra --plan business-4 --cloud aws-eu-west-1 -c cassandra.datacenter=eu",
+    ))
+    .await;
+    cli(args("service wait eu --timeout 60")).await;
+    let v: Value = serde_json::from_str(&cli(args("service get eu --json")).await).unwrap();
+    assert_eq!(v["state"], "RUNNING", "{v}");
+    let password = v["service_uri_params"]["password"].as_str().unwrap().to_string();
+    assert_eq!(v["service_uri_params"]["host"], "127.0.90.1");
+
+    // An NTS keyspace with data, before the join.
+    let eu = session_in("127.0.90.1", "eu", &password).await;
+    eu.query_unpaged(
+        "CREATE KEYSPACE shop WITH replication = {'class': 'NetworkTopologyStrategy', 'eu': 3}",
+        &[],
+    )
+    .await
+    .unwrap();
+    eu.query_unpaged("CREATE TABLE shop.orders (k int PRIMARY KEY, v text)", &[])
+        .await
+        .unwrap();
+    eu.await_schema_agreement().await.unwrap();
+    for k in 0..100 {
+        let mut st = Statement::new("INSERT INTO shop.orders (k, v) VALUES (?, ?)");
+        st.set_consistency(Consistency::LocalQuorum);
+        eu.query_unpaged(st, (k, format!("order {k}"))).await.unwrap();
+    }
+
+    // The joining service: a second datacenter, migrated for the user.
+    cli(args(
+        "service create us --service-type cassandra --plan business-4 --cloud google-us-east1 -c cassandra.datacenter=us -c service_to_join_with=eu",
+    ))
+    .await;
+    cli(args("service wait us --timeout 120")).await;
+    let us_json: Value = serde_json::from_str(&cli(args("service get us --json")).await).unwrap();
+    assert_eq!(us_json["state"], "RUNNING", "{us_json}");
+    assert_eq!(
+        us_json["service_uri_params"]["password"], password,
+        "one cluster, one avnadmin"
+    );
+    let us = session_in("127.0.91.1", "us", &password).await;
+    let rows = read_all(&us, Consistency::LocalOne).await;
+    assert_eq!(rows.len(), 100, "the old data in the new datacenter");
+    assert_eq!(rows[7], (7, "order 7".to_string()));
+    // New writes in us reach eu.
+    let mut st = Statement::new("INSERT INTO shop.orders (k, v) VALUES (?, ?)");
+    st.set_consistency(Consistency::LocalQuorum);
+    us.query_unpaged(st, (1000, "from us")).await.unwrap();
+    drop(us);
+
+    // Power off keeps the data; power on brings it back.
+    cli(args("service update us --power-off")).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let v: Value = serde_json::from_str(&cli(args("service get us --json")).await).unwrap();
+        if v["state"] == "POWEROFF" && runtime.node_engine("127.0.91.1".parse().unwrap()).await.is_none() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "power off: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cli(args("service update us --power-on")).await;
+    cli(args("service wait us --timeout 60")).await;
+    let us = session_in("127.0.91.1", "us", &password).await;
+    let rows = read_all(&us, Consistency::LocalOne).await;
+    assert_eq!(rows.len(), 101, "the data after power on");
+    let rows = read_all(&eu, Consistency::LocalOne).await;
+    assert!(rows.contains(&(1000, "from us".to_string())));
+    drop((us, eu));
+    server.shutdown().await;
+    runtime.stop_all().await;
+}
