@@ -22,7 +22,14 @@ struct Daemon {
 /// line that gives its URL.
 async fn start(state: &Path) -> Daemon {
     let mut child = Command::new(BIN)
-        .args(["serve", "--runtime", "none", "--listen", "127.0.0.1:0", "--state-dir"])
+        .args([
+            "serve",
+            "--runtime",
+            "none",
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+        ])
         .arg(state)
         .env("CCRSIM_LOG", "warn")
         .stdout(Stdio::piped())

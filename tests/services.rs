@@ -92,7 +92,10 @@ async fn a_joined_service_is_a_new_datacenter_with_the_old_data() {
     cli(args("service wait eu --timeout 60")).await;
     let v: Value = serde_json::from_str(&cli(args("service get eu --json")).await).unwrap();
     assert_eq!(v["state"], "RUNNING", "{v}");
-    let password = v["service_uri_params"]["password"].as_str().unwrap().to_string();
+    let password = v["service_uri_params"]["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(v["service_uri_params"]["host"], "127.0.90.1");
 
     // An NTS keyspace with data, before the join.
@@ -110,7 +113,9 @@ async fn a_joined_service_is_a_new_datacenter_with_the_old_data() {
     for k in 0..100 {
         let mut st = Statement::new("INSERT INTO shop.orders (k, v) VALUES (?, ?)");
         st.set_consistency(Consistency::LocalQuorum);
-        eu.query_unpaged(st, (k, format!("order {k}"))).await.unwrap();
+        eu.query_unpaged(st, (k, format!("order {k}")))
+            .await
+            .unwrap();
     }
 
     // The joining service: a second datacenter, migrated for the user.
@@ -140,7 +145,12 @@ async fn a_joined_service_is_a_new_datacenter_with_the_old_data() {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let v: Value = serde_json::from_str(&cli(args("service get us --json")).await).unwrap();
-        if v["state"] == "POWEROFF" && runtime.node_engine("127.0.91.1".parse().unwrap()).await.is_none() {
+        if v["state"] == "POWEROFF"
+            && runtime
+                .node_engine("127.0.91.1".parse().unwrap())
+                .await
+                .is_none()
+        {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "power off: {v}");

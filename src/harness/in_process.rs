@@ -181,10 +181,7 @@ impl InProcess {
     }
 
     /// The running node at `addr`, if any (tests and `ccr verify` use its engine).
-    pub async fn node_engine(
-        &self,
-        addr: IpAddr,
-    ) -> Option<Arc<crate::node::cql::exec::Engine>> {
+    pub async fn node_engine(&self, addr: IpAddr) -> Option<Arc<crate::node::cql::exec::Engine>> {
         let all: Vec<Arc<Managed>> = self
             .services
             .lock()
@@ -364,9 +361,13 @@ impl InProcess {
             .collect();
         let core = node.member.core.clone();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-        while !everyone.iter().all(|a| core.is_alive(a)) || core.engine().schema().keyspaces.len() < 2 {
+        while !everyone.iter().all(|a| core.is_alive(a))
+            || core.engine().schema().keyspaces.len() < 2
+        {
             if tokio::time::Instant::now() > deadline {
-                return Err("the nodes of both datacenters did not all come up within 120 s".into());
+                return Err(
+                    "the nodes of both datacenters did not all come up within 120 s".into(),
+                );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -415,10 +416,11 @@ impl InProcess {
         loop {
             let version = core.engine().schema().version();
             let states = core.states();
-            if everyone
-                .iter()
-                .all(|a| states.iter().any(|s| s.address == *a && s.app.schema_version == version))
-            {
+            if everyone.iter().all(|a| {
+                states
+                    .iter()
+                    .any(|s| s.address == *a && s.app.schema_version == version)
+            }) {
                 break;
             }
             if tokio::time::Instant::now() > deadline {
@@ -429,10 +431,7 @@ impl InProcess {
         let total = nodes.iter().flatten().count() as u64;
         progress("stream", 0, total);
         for (done, n) in nodes.iter().flatten().enumerate() {
-            n.member
-                .core
-                .rebuild(&peer.service.datacenter)
-                .await?;
+            n.member.core.rebuild(&peer.service.datacenter).await?;
             progress("stream", done as u64 + 1, total);
         }
         Ok(())
@@ -564,8 +563,18 @@ mod tests {
                 ks("shop", nts(&[("eu", 3)])),
                 ks("done", nts(&[("eu", 3), ("us", 3)])),
                 ks("elsewhere", nts(&[("ap", 3)])),
-                ks("old", Strategy::Simple { replication_factor: 1 }),
-                ks("system_auth", Strategy::Simple { replication_factor: 1 }),
+                ks(
+                    "old",
+                    Strategy::Simple {
+                        replication_factor: 1,
+                    },
+                ),
+                ks(
+                    "system_auth",
+                    Strategy::Simple {
+                        replication_factor: 1,
+                    },
+                ),
                 ks("system", Strategy::Local),
             ]
             .into_iter()

@@ -141,16 +141,15 @@ impl Core {
             .map(|s| s.app.host_id)
     }
 
-    /// Whether a down replica should still get hints (down for less than the window).
+    /// Whether a replica should still get hints: always while it is not
+    /// marked down (a silent replica), else while it has been down for less
+    /// than the window.
     pub fn hintable(&self, addr: &IpAddr) -> bool {
-        let since = self
-            .down_since
+        self.down_since
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(addr)
-            .copied()
-            .unwrap_or(self.started);
-        since.elapsed() <= self.max_hint_window
+            .is_none_or(|since| since.elapsed() <= self.max_hint_window)
     }
 
     /// Keeps hints for `replicas` (on a blocking thread).

@@ -261,6 +261,8 @@ impl Transport {
 
 async fn outbound(t: Arc<Transport>, to: IpAddr, mut rx: mpsc::Receiver<Vec<u8>>) {
     let mut stopped = t.stop.subscribe();
+    // A message that could not be written yet: it goes first on the next connection.
+    let mut pending: Option<Vec<u8>> = None;
     loop {
         // Connect (from our own address, so the peer sees who we are).
         let stream = async {
@@ -284,30 +286,58 @@ async fn outbound(t: Arc<Transport>, to: IpAddr, mut rx: mpsc::Receiver<Vec<u8>>
             s = stream => s,
         };
         let Ok(stream) = stream else {
-            // Unreachable: drop what is queued, wait a little, try again on the next message.
+            // Unreachable: drop what is queued, wait a little, then try
+            // again with the next message (which is kept and sent first).
             while rx.try_recv().is_ok() {}
             tokio::select! {
                 _ = stopped.changed() => return,
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             }
             match rx.recv().await {
-                Some(_) => continue,
+                Some(b) => {
+                    pending = Some(b);
+                    continue;
+                }
                 None => return,
             }
         };
-        let mut out = BufWriter::with_capacity(64 * 1024, stream);
+        let (mut rd, wr) = stream.into_split();
+        // The peer never writes on this connection: a read that ends means
+        // it closed (it stopped or its process died), noticed at once
+        // rather than at the next failed write.
+        let (closed_tx, mut closed) = tokio::sync::oneshot::channel::<()>();
+        let reader = tokio::spawn(async move {
+            let mut buf = [0u8; 256];
+            while let Ok(n) = rd.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+            let _ = closed_tx.send(());
+        });
+        let mut out = BufWriter::with_capacity(64 * 1024, wr);
+        if let Some(b) = pending.take()
+            && (out.write_all(&b).await.is_err() || out.flush().await.is_err())
+        {
+            pending = Some(b);
+            reader.abort();
+            continue;
+        }
         loop {
             let bytes = tokio::select! {
                 _ = stopped.changed() => return,
+                _ = &mut closed => break,
                 b = rx.recv() => b,
             };
             let Some(bytes) = bytes else { return };
             if out.write_all(&bytes).await.is_err() {
+                pending = Some(bytes);
                 break;
             }
             let mut failed = false;
             while let Ok(more) = rx.try_recv() {
                 if out.write_all(&more).await.is_err() {
+                    pending = Some(more);
                     failed = true;
                     break;
                 }
@@ -316,6 +346,7 @@ async fn outbound(t: Arc<Transport>, to: IpAddr, mut rx: mpsc::Receiver<Vec<u8>>
                 break;
             }
         }
+        reader.abort();
     }
 }
 
