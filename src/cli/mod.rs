@@ -14,6 +14,7 @@
 //! the API's object. Errors go to the error writer and exit non-zero.
 
 pub mod client;
+pub mod cql_client;
 pub mod output;
 pub mod user_config;
 
@@ -82,6 +83,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The main job: the daemon with the demo CCR pair running, its
+    /// replication scripts (cql/) applied and replication verified; runs
+    /// until Ctrl-C.
+    Up(ServeArgs),
     /// Run the control-plane daemon (HTTP API) until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
     /// Run one Cassandra-style node (CQL on port 9042) until Ctrl-C or SIGTERM.
@@ -277,6 +282,38 @@ pub enum CcrCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Write probe rows at LOCAL_QUORUM in each datacenter and read them at
+    /// LOCAL_ONE in the other: pass/fail and the lag. With --contact-points,
+    /// any two-datacenter Cassandra cluster.
+    Verify {
+        /// The service (its pair's two datacenters); optional with --contact-points.
+        service_name: Option<String>,
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// Probe rows per direction.
+        #[arg(long, default_value_t = 5)]
+        probes: usize,
+        /// Give up on a probe after this many seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+}
+
+/// Where to send CQL instead of the service's own nodes.
+#[derive(Debug, Args)]
+pub struct ConnArgs {
+    /// Comma-separated contact points (host or host:port) of any cluster.
+    #[arg(long)]
+    pub contact_points: Option<String>,
+    #[arg(long, default_value = "cassandra")]
+    pub username: String,
+    #[arg(
+        long,
+        env = "CCRSIM_CQL_PASSWORD",
+        default_value = "cassandra",
+        hide_env_values = true
+    )]
+    pub password: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -290,6 +327,16 @@ pub enum CqlCmd {
         #[arg(long)]
         rf: Vec<String>,
     },
+    /// Run CQL scripts against the service's datacenter (through the scylla
+    /// driver) and wait for schema agreement.
+    Apply {
+        service_name: String,
+        /// Script files, run in the order given.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
     /// Write the ordered scripts (system keyspaces, then each keyspace) into a directory.
     Setup {
         service_name: String,
@@ -301,6 +348,9 @@ pub enum CqlCmd {
         /// Directory to write the .cql files into.
         #[arg(long)]
         out: PathBuf,
+        /// Also run them against the service (as `cql apply`).
+        #[arg(long)]
+        apply: bool,
     },
 }
 
@@ -314,7 +364,10 @@ pub fn main() -> i32 {
         }
     };
     // CCRSIM_LOG=debug|info|warn|error (default: info for `serve`, warn otherwise).
-    let default = if matches!(cli.command, Command::Serve(_) | Command::Node(_)) {
+    let default = if matches!(
+        cli.command,
+        Command::Serve(_) | Command::Node(_) | Command::Up(_)
+    ) {
         "info"
     } else {
         "warn"
@@ -377,6 +430,9 @@ async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError
     if let Command::Serve(args) = &cli.command {
         return serve(&cli, args, out).await;
     }
+    if let Command::Up(args) = &cli.command {
+        return up(&cli, args, out).await;
+    }
     if let Command::Node(args) = &cli.command {
         return node(args).await;
     }
@@ -386,7 +442,7 @@ async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError
     let api = ApiClient::new(&cli.url, token(&cli)?);
     let p = format!("/v1/project/{}", seg(&cli.project));
     match &cli.command {
-        Command::Serve(_) | Command::Node(_) | Command::Nodetool(_) => {
+        Command::Serve(_) | Command::Up(_) | Command::Node(_) | Command::Nodetool(_) => {
             unreachable!("handled above")
         }
         Command::Project(cmd) => project(&api, cmd, out).await,
@@ -396,21 +452,40 @@ async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError
     }
 }
 
-async fn serve(cli: &Cli, args: &ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
-    let signal = ShutdownSignal::install();
+/// A running daemon and, with the in-process runtime, its nodes.
+struct Daemon {
+    server: Server,
+    nodes: Option<Arc<crate::harness::in_process::InProcess>>,
+}
+
+impl Daemon {
+    async fn stop(self) {
+        self.server.shutdown().await;
+        if let Some(r) = self.nodes {
+            r.stop_all().await;
+        }
+    }
+}
+
+/// Starts the daemon and prints its URL and token.
+async fn start_daemon(
+    cli: &Cli,
+    args: &ServeArgs,
+    out: &mut (dyn Write + Send),
+) -> Result<Daemon, CliError> {
     let config = ServeConfig {
         state_dir: cli.state_dir.clone(),
         listen: args.listen,
         project: cli.project.clone(),
         first_slot: args.first_slot,
     };
-    let in_process = match args.runtime {
+    let nodes = match args.runtime {
         RuntimeKind::InProcess => Some(Arc::new(crate::harness::in_process::InProcess::new(
             &cli.state_dir,
         ))),
         RuntimeKind::None => None,
     };
-    let runtime: Arc<dyn crate::control::runtime::NodeRuntime> = match &in_process {
+    let runtime: Arc<dyn crate::control::runtime::NodeRuntime> = match &nodes {
         Some(r) => Arc::new(r.clone()),
         None => Arc::new(NoRuntime),
     };
@@ -438,33 +513,52 @@ async fn serve(cli: &Cli, args: &ServeArgs, out: &mut (dyn Write + Send)) -> Res
             &format!("API token: in {}\n", cli.state_dir.join("token").display()),
         )?;
     }
+    Ok(Daemon { server, nodes })
+}
+
+/// Creates the demo pair where it is missing.
+async fn ensure_demo(server: &Server, out: &mut (dyn Write + Send)) -> Result<Demo, CliError> {
+    let demo = Demo::builtin();
+    let state = server.state.clone();
+    let created = tokio::task::spawn_blocking(move || demo.ensure(&state))
+        .await
+        .map_err(|e| CliError::Io(e.to_string()))?
+        .map_err(|e| CliError::Io(format!("creating the demo pair: {e}")))?;
+    let demo = Demo::builtin();
+    if created.is_empty() {
+        w(
+            out,
+            &format!("demo pair: {} already exists\n", names(&demo)),
+        )?;
+    } else {
+        w(out, &format!("demo pair: created {}\n", created.join(", ")))?;
+    }
+    Ok(demo)
+}
+
+/// `ccrsim` as the user should type it to reach this daemon.
+fn me(cli: &Cli, url: &str) -> String {
+    let mut me = std::env::args().next().unwrap_or_else(|| "ccrsim".into());
+    if url != format!("http://{DEFAULT_LISTEN}") {
+        me.push_str(&format!(" --url {url}"));
+    }
+    if cli.state_dir != Path::new(DEFAULT_STATE_DIR) {
+        me.push_str(&format!(" --state-dir {}", cli.state_dir.display()));
+    }
+    me
+}
+
+async fn serve(cli: &Cli, args: &ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    let signal = ShutdownSignal::install();
+    let daemon = start_daemon(cli, args, out).await?;
+    let url = daemon.server.url();
     if args.demo {
-        let demo = Demo::builtin();
-        let state = server.state.clone();
-        let created = tokio::task::spawn_blocking(move || demo.ensure(&state))
-            .await
-            .map_err(|e| CliError::Io(e.to_string()))?
-            .map_err(|e| CliError::Io(format!("creating the demo pair: {e}")))?;
-        let demo = Demo::builtin();
-        if created.is_empty() {
-            w(
-                out,
-                &format!("demo pair: {} already exists\n", names(&demo)),
-            )?;
-        } else {
-            w(out, &format!("demo pair: created {}\n", created.join(", ")))?;
-        }
-        let api = ApiClient::new(&url, server.token.clone());
+        let demo = ensure_demo(&daemon.server, out).await?;
+        let api = ApiClient::new(&url, daemon.server.token.clone());
         let p = format!("/v1/project/{}", seg(&demo.project));
         let _ = out.flush();
         ccr_status(&api, &p, &demo.services[0].name, false, out).await?;
-        let mut me = std::env::args().next().unwrap_or_else(|| "ccrsim".into());
-        if url != format!("http://{DEFAULT_LISTEN}") {
-            me.push_str(&format!(" --url {url}"));
-        }
-        if cli.state_dir != Path::new(DEFAULT_STATE_DIR) {
-            me.push_str(&format!(" --state-dir {}", cli.state_dir.display()));
-        }
+        let me = me(cli, &url);
         let (svc, project) = (&demo.services[0].name, &demo.project);
         let ks = demo.keyspaces.join(" --keyspace ");
         w(
@@ -474,18 +568,186 @@ async fn serve(cli: &Cli, args: &ServeArgs, out: &mut (dyn Write + Send)) -> Res
                  {me} --project {project} ccr status {svc}\n  \
                  {me} --project {project} cql setup {svc} --keyspace {ks} --out cql/\n  \
                  avn --url {url} --auth-token {token} service list --project {project}\n",
-                token = server.token,
+                token = daemon.server.token,
             ),
         )?;
     }
     let _ = out.flush();
     signal.wait().await;
     w(out, "shutting down\n")?;
-    server.shutdown().await;
-    if let Some(r) = in_process {
-        r.stop_all().await;
-    }
+    daemon.stop().await;
     Ok(())
+}
+
+/// Waits until a service is RUNNING, printing each change of state.
+async fn await_running(
+    api: &ApiClient,
+    p: &str,
+    name: &str,
+    timeout: Duration,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let deadline = Instant::now() + timeout;
+    let mut last = String::new();
+    loop {
+        let v = api.get(&format!("{p}/service/{}", seg(name))).await?;
+        let s = &v["service"];
+        let mut now = field(s, "state");
+        let progress: Vec<String> = s["node_states"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .take(1)
+            .flat_map(|n| {
+                n["progress_updates"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .map(|u| {
+                format!(
+                    "{} {}/{} {}",
+                    field(&u, "phase"),
+                    field(&u, "current"),
+                    field(&u, "max"),
+                    field(&u, "unit")
+                )
+            })
+            .collect();
+        if !progress.is_empty() {
+            now.push_str(&format!(" ({})", progress.join(", ")));
+        }
+        if now != last {
+            w(out, &format!("  {name}: {now}\n"))?;
+            let _ = out.flush();
+            last = now;
+        }
+        if s["state"] == "RUNNING" {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(CliError::Io(format!(
+                "{name} is still {} after {} s",
+                field(s, "state"),
+                timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The main job: the demo pair up, `cql/` applied, replication verified.
+async fn up(cli: &Cli, args: &ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    let signal = ShutdownSignal::install();
+    let started = Instant::now();
+    let daemon = start_daemon(cli, args, out).await?;
+    let result = async {
+        let url = daemon.server.url();
+        let token = daemon.server.token.clone();
+        let demo = ensure_demo(&daemon.server, out).await?;
+        let api = ApiClient::new(&url, token.clone());
+        let p = format!("/v1/project/{}", seg(&demo.project));
+        w(out, "waiting for the services to run:\n")?;
+        for s in &demo.services {
+            await_running(&api, &p, &s.name, Duration::from_secs(300), out).await?;
+        }
+        let first = &demo.services[0].name;
+        let target = service_target(&api, &p, first, false).await?;
+        // The replication scripts: the repository's cql/ when present,
+        // else generated now.
+        let dir = Path::new("cql");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "cql"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        let scripts = if files.is_empty() {
+            let t = topology(&api, &p, first).await?;
+            let ks = demo
+                .keyspaces
+                .iter()
+                .map(|k| replication::keyspace_name(k))
+                .collect::<Result<Vec<_>, _>>()?;
+            let rf = t.replication(&[demo.rf.to_string()])?;
+            replication::setup_scripts(&t, &ks, &rf)?
+                .into_iter()
+                .map(|s| (s.file_name, s.contents))
+                .collect()
+        } else {
+            read_scripts(&files)?
+        };
+        let mut scripts = scripts;
+        // A table to try the pair with.
+        scripts.push((
+            "the demo table".into(),
+            "CREATE TABLE IF NOT EXISTS demo.kv (k text PRIMARY KEY, v text);".into(),
+        ));
+        cql_client::apply(&target, &scripts, out).await?;
+        let pair = service_target(&api, &p, first, true).await?;
+        let dirs = cql_client::verify(&pair, 5, Duration::from_secs(30)).await?;
+        w(out, &cql_client::report(&dirs))?;
+        if !dirs.iter().all(cql_client::Direction::passed) {
+            return Err(CliError::Io("replication check failed".into()));
+        }
+        w(out, "\n")?;
+        ccr_status(&api, &p, first, false, out).await?;
+        let me = me(cli, &url);
+        let project = &demo.project;
+        let mut lines = format!(
+            "\nready in {:.1} s\n\nAPI: {url}  token: {token}\n",
+            started.elapsed().as_secs_f64()
+        );
+        for s in &demo.services {
+            let t = service_target(&api, &p, &s.name, false).await?;
+            lines.push_str(&format!(
+                "datacenter {}: contact points {}\n",
+                s.name,
+                t.contact_points.join(",")
+            ));
+        }
+        let host = |i: usize| -> String {
+            demo.services
+                .get(i)
+                .map(|s| s.name.clone())
+                .unwrap_or_default()
+        };
+        let first_host = |t: &cql_client::Target| -> String {
+            t.contact_points
+                .first()
+                .map(|c| c.split(':').next().unwrap_or_default().to_string())
+                .unwrap_or_default()
+        };
+        let t0 = service_target(&api, &p, &host(0), false).await?;
+        let t1 = service_target(&api, &p, &host(1), false).await?;
+        lines.push_str(&format!(
+            "\nIn another terminal:\n  \
+             cqlsh {a} -u {user} -p {pw} -e \"INSERT INTO demo.kv (k, v) VALUES ('hello', 'from {d0}')\"\n  \
+             cqlsh {b} -u {user} -p {pw} -e \"SELECT * FROM demo.kv WHERE k = 'hello'\"\n  \
+             {me} --project {project} ccr status {first}\n  \
+             {me} --project {project} ccr verify {first}\n  \
+             avn --url {url} --auth-token {token} service list --project {project}\n\n\
+             Ctrl-C stops every node; the next `up` finds the same state and data.\n",
+            a = first_host(&t0),
+            b = first_host(&t1),
+            user = t0.username,
+            pw = t0.password,
+            d0 = host(0),
+        ));
+        w(out, &lines)?;
+        let _ = out.flush();
+        Ok::<(), CliError>(())
+    }
+    .await;
+    if result.is_ok() {
+        signal.wait().await;
+    }
+    w(out, "shutting down\n")?;
+    daemon.stop().await;
+    result
 }
 
 async fn node(args: &crate::node::config::NodeArgs) -> Result<(), CliError> {
@@ -985,7 +1247,97 @@ async fn ccr(
             }
             w(out, &format!("{}\n", field(&v, "message")))
         }
+        CcrCmd::Verify {
+            service_name,
+            conn,
+            probes,
+            timeout,
+        } => {
+            let target = match (&conn.contact_points, service_name) {
+                (Some(_), _) => conn_target(conn)?,
+                (None, Some(name)) => service_target(api, p, name, true).await?,
+                (None, None) => {
+                    return Err(CliError::Usage(
+                        "ccr verify: name a service or give --contact-points".into(),
+                    ));
+                }
+            };
+            let dirs = cql_client::verify(&target, *probes, Duration::from_secs(*timeout)).await?;
+            w(out, &cql_client::report(&dirs))?;
+            if dirs.iter().all(cql_client::Direction::passed) {
+                Ok(())
+            } else {
+                Err(CliError::Io("replication check failed".into()))
+            }
+        }
     }
+}
+
+fn conn_target(conn: &ConnArgs) -> Result<cql_client::Target, CliError> {
+    let points: Vec<String> = conn
+        .contact_points
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            if s.contains(':') {
+                s.to_string()
+            } else {
+                format!("{s}:9042")
+            }
+        })
+        .collect();
+    if points.is_empty() {
+        return Err(CliError::Usage("--contact-points is empty".into()));
+    }
+    Ok(cql_client::Target {
+        contact_points: points,
+        username: conn.username.clone(),
+        password: conn.password.clone(),
+    })
+}
+
+/// How to reach a service's nodes (and its peer's, with `pair`) as avnadmin.
+async fn service_target(
+    api: &ApiClient,
+    p: &str,
+    name: &str,
+    pair: bool,
+) -> Result<cql_client::Target, CliError> {
+    let v = api.get(&format!("{p}/service/{}", seg(name))).await?;
+    let s = &v["service"];
+    let nodes = |s: &Value| -> Vec<String> {
+        s["ccrsim"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|n| format!("{}:{}", field(n, "address"), field(n, "cql_port")))
+            .collect()
+    };
+    let mut points = nodes(s);
+    if pair && let Some(peer) = s["ccrsim"]["pair"]["peer_service"].as_str() {
+        let pv = api.get(&format!("{p}/service/{}", seg(peer))).await?;
+        points.extend(nodes(&pv["service"]));
+    }
+    Ok(cql_client::Target {
+        contact_points: points,
+        username: field(&s["service_uri_params"], "user"),
+        password: field(&s["service_uri_params"], "password"),
+    })
+}
+
+/// Reads script files in order.
+fn read_scripts(files: &[PathBuf]) -> Result<Vec<(String, String)>, CliError> {
+    files
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .map(|t| (f.display().to_string(), t))
+                .map_err(|e| CliError::Io(format!("cannot read {}: {e}", f.display())))
+        })
+        .collect()
 }
 
 async fn ccr_status(
@@ -1144,11 +1496,25 @@ async fn cql(
                 &format!("{}\n", replication::create_keyspace(&ks, &rf)),
             )
         }
+        CqlCmd::Apply {
+            service_name,
+            files,
+            conn,
+        } => {
+            let target = match &conn.contact_points {
+                Some(_) => conn_target(conn)?,
+                None => service_target(api, p, service_name, false).await?,
+            };
+            let scripts = read_scripts(files)?;
+            let n = cql_client::apply(&target, &scripts, out).await?;
+            w(out, &format!("{n} statements applied; schema agreed\n"))
+        }
         CqlCmd::Setup {
             service_name,
             keyspaces,
             rf,
             out: dir,
+            apply,
         } => {
             let ks = keyspaces
                 .iter()
@@ -1163,6 +1529,12 @@ async fn cql(
                     out,
                     &format!("wrote {}\n", dir.join(&f.file_name).display()),
                 )?;
+            }
+            if *apply {
+                let target = service_target(api, p, service_name, false).await?;
+                let paths: Vec<PathBuf> = files.iter().map(|f| dir.join(&f.file_name)).collect();
+                let n = cql_client::apply(&target, &read_scripts(&paths)?, out).await?;
+                w(out, &format!("{n} statements applied; schema agreed\n"))?;
             }
             Ok(())
         }

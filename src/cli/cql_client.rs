@@ -1,0 +1,295 @@
+//! Talking CQL to a cluster through the scylla driver: applying scripts
+//! (`ccrsim cql apply`) and checking replication between two datacenters
+//! (`ccrsim ccr verify`). Both work against ccrsim's services and against
+//! any Cassandra cluster given contact points.
+
+use std::time::{Duration, Instant};
+
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::statement::Consistency;
+use scylla::statement::unprepared::Statement;
+
+use super::CliError;
+
+/// How to reach a cluster.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub contact_points: Vec<String>,
+    pub username: String,
+    pub password: String,
+}
+
+fn cql_err(what: &str, e: impl std::fmt::Display) -> CliError {
+    CliError::Io(format!("{what}: {e}"))
+}
+
+async fn connect(t: &Target, dc: Option<&str>) -> Result<Session, CliError> {
+    let mut b = SessionBuilder::new()
+        .known_nodes(&t.contact_points)
+        .user(&t.username, &t.password)
+        .connection_timeout(Duration::from_secs(10));
+    if let Some(dc) = dc {
+        let policy = DefaultPolicy::builder()
+            .prefer_datacenter(dc.to_string())
+            .permit_dc_failover(false)
+            .build();
+        let profile = ExecutionProfile::builder()
+            .load_balancing_policy(policy)
+            .build();
+        b = b.default_execution_profile_handle(profile.into_handle());
+    }
+    b.build()
+        .await
+        .map_err(|e| cql_err(&format!("connecting to {}", t.contact_points.join(",")), e))
+}
+
+/// The statements of a CQL script: `--` and `//` comments dropped, split on
+/// semicolons outside quotes.
+pub fn statements(script: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = script.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) => {
+                cur.push(c);
+                if c == q {
+                    if chars.peek() == Some(&q) {
+                        cur.push(chars.next().unwrap_or(q));
+                    } else {
+                        quote = None;
+                    }
+                }
+            }
+            None => match c {
+                '\'' | '"' => {
+                    quote = Some(c);
+                    cur.push(c);
+                }
+                '-' if chars.peek() == Some(&'-') => {
+                    for c in chars.by_ref() {
+                        if c == '\n' {
+                            break;
+                        }
+                    }
+                    cur.push('\n');
+                }
+                '/' if chars.peek() == Some(&'/') => {
+                    for c in chars.by_ref() {
+                        if c == '\n' {
+                            break;
+                        }
+                    }
+                    cur.push('\n');
+                }
+                ';' => {
+                    let s = cur.trim();
+                    if !s.is_empty() {
+                        out.push(s.to_string());
+                    }
+                    cur.clear();
+                }
+                c => cur.push(c),
+            },
+        }
+    }
+    let s = cur.trim();
+    if !s.is_empty() {
+        out.push(s.to_string());
+    }
+    out
+}
+
+/// Runs every statement of `files` in order, then waits for schema
+/// agreement. Returns how many statements ran.
+pub async fn apply(
+    t: &Target,
+    files: &[(String, String)],
+    out: &mut (dyn std::io::Write + Send),
+) -> Result<usize, CliError> {
+    let s = connect(t, None).await?;
+    let mut n = 0;
+    for (name, text) in files {
+        for st in statements(text) {
+            s.query_unpaged(st.as_str(), &[])
+                .await
+                .map_err(|e| cql_err(&format!("{name}: {st}"), e))?;
+            n += 1;
+        }
+        let _ = writeln!(out, "applied {name}");
+    }
+    s.await_schema_agreement()
+        .await
+        .map_err(|e| cql_err("waiting for schema agreement", e))?;
+    Ok(n)
+}
+
+/// One direction of a replication check.
+#[derive(Debug, Clone)]
+pub struct Direction {
+    pub from: String,
+    pub to: String,
+    /// Lag of each probe, or `None` for one never seen.
+    pub lags: Vec<Option<Duration>>,
+}
+
+impl Direction {
+    pub fn passed(&self) -> bool {
+        self.lags.iter().all(Option::is_some)
+    }
+}
+
+/// Writes probe rows at LOCAL_QUORUM in each datacenter and reads them at
+/// LOCAL_ONE in the other, measuring how long each took to become visible.
+pub async fn verify(
+    t: &Target,
+    probes: usize,
+    deadline: Duration,
+) -> Result<Vec<Direction>, CliError> {
+    let any = connect(t, None).await?;
+    let mut dcs: Vec<(String, usize)> = Vec::new();
+    for n in any.get_cluster_state().get_nodes_info() {
+        if let Some(dc) = &n.datacenter {
+            match dcs.iter_mut().find(|(d, _)| d == dc) {
+                Some(e) => e.1 += 1,
+                None => dcs.push((dc.clone(), 1)),
+            }
+        }
+    }
+    dcs.sort();
+    if dcs.len() != 2 {
+        return Err(CliError::Usage(format!(
+            "ccr verify needs a cluster of exactly two datacenters; found {}",
+            if dcs.is_empty() {
+                "none".to_string()
+            } else {
+                dcs.iter()
+                    .map(|d| d.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        )));
+    }
+    let map: Vec<String> = dcs
+        .iter()
+        .map(|(d, n)| format!("'{}': {}", d.replace('\'', "''"), (*n).min(3)))
+        .collect();
+    any.query_unpaged(
+        format!(
+            "CREATE KEYSPACE IF NOT EXISTS ccrsim_verify WITH replication = {{'class': 'NetworkTopologyStrategy', {}}}",
+            map.join(", ")
+        ),
+        &[],
+    )
+    .await
+    .map_err(|e| cql_err("creating keyspace ccrsim_verify", e))?;
+    any.query_unpaged(
+        "CREATE TABLE IF NOT EXISTS ccrsim_verify.probes (id text PRIMARY KEY, origin text, written_at bigint)",
+        &[],
+    )
+    .await
+    .map_err(|e| cql_err("creating table ccrsim_verify.probes", e))?;
+    any.await_schema_agreement()
+        .await
+        .map_err(|e| cql_err("waiting for schema agreement", e))?;
+    let mut sessions = Vec::new();
+    for (dc, _) in &dcs {
+        sessions.push(connect(t, Some(dc)).await?);
+    }
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    for (a, b) in [(0usize, 1usize), (1, 0)] {
+        let mut lags = Vec::with_capacity(probes);
+        for i in 0..probes {
+            let id = format!("{run}-{}-{i}", dcs[a].0);
+            let mut w = Statement::new(
+                "INSERT INTO ccrsim_verify.probes (id, origin, written_at) VALUES (?, ?, ?)",
+            );
+            w.set_consistency(Consistency::LocalQuorum);
+            sessions[a]
+                .query_unpaged(w, (&id, &dcs[a].0, run as i64))
+                .await
+                .map_err(|e| cql_err(&format!("writing a probe in {}", dcs[a].0), e))?;
+            let acked = Instant::now();
+            let mut seen = None;
+            while acked.elapsed() < deadline {
+                let mut r = Statement::new("SELECT origin FROM ccrsim_verify.probes WHERE id = ?");
+                r.set_consistency(Consistency::LocalOne);
+                let found = sessions[b]
+                    .query_unpaged(r, (&id,))
+                    .await
+                    .ok()
+                    .and_then(|r| r.into_rows_result().ok())
+                    .is_some_and(|r| r.rows_num() > 0);
+                if found {
+                    seen = Some(acked.elapsed());
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            lags.push(seen);
+        }
+        out.push(Direction {
+            from: dcs[a].0.clone(),
+            to: dcs[b].0.clone(),
+            lags,
+        });
+    }
+    Ok(out)
+}
+
+/// A line per direction: pass/fail, and the lag's median and maximum.
+pub fn report(dirs: &[Direction]) -> String {
+    let mut s = String::new();
+    for d in dirs {
+        let mut seen: Vec<Duration> = d.lags.iter().flatten().copied().collect();
+        seen.sort();
+        let ms = |x: Duration| format!("{:.1} ms", x.as_secs_f64() * 1e3);
+        let line = if d.passed() {
+            format!(
+                "{} -> {}: PASS, {} probes written at LOCAL_QUORUM, read at LOCAL_ONE; lag p50 {}, max {}\n",
+                d.from,
+                d.to,
+                d.lags.len(),
+                ms(seen[seen.len() / 2]),
+                ms(seen[seen.len() - 1])
+            )
+        } else {
+            format!(
+                "{} -> {}: FAIL, {} of {} probes never became visible\n",
+                d.from,
+                d.to,
+                d.lags.len() - seen.len(),
+                d.lags.len()
+            )
+        };
+        s.push_str(&line);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_split_into_statements() {
+        let script = "-- a comment; with a semicolon\nALTER KEYSPACE a WITH x = 'it''s;';\n\n// other\nCREATE TABLE t (k int PRIMARY KEY);\nSELECT 1";
+        assert_eq!(
+            statements(script),
+            vec![
+                "ALTER KEYSPACE a WITH x = 'it''s;'",
+                "CREATE TABLE t (k int PRIMARY KEY)",
+                "SELECT 1"
+            ]
+        );
+        assert!(statements("-- only a comment\n").is_empty());
+    }
+}

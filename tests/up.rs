@@ -1,0 +1,146 @@
+//! `ccrsim up`, the main job, as a process: it brings up the demo pair,
+//! applies the replication scripts, verifies replication and says it is
+//! ready; a row written through the first datacenter is read through the
+//! second; SIGTERM stops every node, and the next `up` finds the same
+//! state and data.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::statement::Consistency;
+use scylla::statement::unprepared::Statement;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ccrsim");
+
+/// Runs `ccrsim up` in `dir` and returns it with its output up to "ready".
+async fn up(dir: &std::path::Path) -> (Child, Vec<String>) {
+    let mut child = Command::new(BIN)
+        .args(["up", "--listen", "127.0.0.1:0", "--first-slot", "120"])
+        .current_dir(dir)
+        .env("CCRSIM_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ccrsim up starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let line = tokio::time::timeout_at(deadline.into(), lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("not ready within 240 s:\n{}", seen.join("\n")))
+            .unwrap()
+            .unwrap_or_else(|| panic!("up exited before it was ready:\n{}", seen.join("\n")));
+        let done = line.starts_with("Ctrl-C stops every node");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, seen)
+}
+
+async fn session_in(addr: &str, dc: &str, password: &str) -> Session {
+    let policy = DefaultPolicy::builder()
+        .prefer_datacenter(dc.to_string())
+        .permit_dc_failover(false)
+        .build();
+    let profile = ExecutionProfile::builder()
+        .load_balancing_policy(policy)
+        .build();
+    SessionBuilder::new()
+        .known_node(addr)
+        .user("avnadmin", password)
+        .default_execution_profile_handle(profile.into_handle())
+        .build()
+        .await
+        .unwrap()
+}
+
+async fn read(s: &Session) -> Option<String> {
+    let mut st = Statement::new("SELECT v FROM demo.kv WHERE k = 'hello'");
+    st.set_consistency(Consistency::LocalOne);
+    s.query_unpaged(st, &[])
+        .await
+        .unwrap()
+        .into_rows_result()
+        .unwrap()
+        .maybe_first_row::<(String,)>()
+        .unwrap()
+        .map(|r| r.0)
+}
+
+async fn stop(mut child: Child) {
+    let pid = child.id().unwrap() as i32;
+    // SIGTERM, as a service manager would.
+    unsafe_kill(pid);
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("up stops within 60 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+fn unsafe_kill(pid: i32) {
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_brings_up_a_verified_pair_and_comes_back_with_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, out) = up(dir.path()).await;
+    let text = out.join("\n");
+    assert!(text.contains("demo pair: created ccr-eu, ccr-us"), "{text}");
+    assert!(text.contains("ccr-eu -> ccr-us: PASS"), "{text}");
+    assert!(text.contains("ccr-us -> ccr-eu: PASS"), "{text}");
+    assert!(
+        text.contains("datacenter ccr-eu: contact points 127.0.120.1:9042"),
+        "{text}"
+    );
+    assert!(
+        text.contains("datacenter ccr-us: contact points 127.0.121.1:9042"),
+        "{text}"
+    );
+    let password = text
+        .split(" -p ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("the cqlsh line has the password")
+        .to_string();
+    let eu = session_in("127.0.120.1:9042", "ccr-eu", &password).await;
+    let mut st = Statement::new("INSERT INTO demo.kv (k, v) VALUES ('hello', 'from ccr-eu')");
+    st.set_consistency(Consistency::LocalQuorum);
+    eu.query_unpaged(st, &[]).await.unwrap();
+    let us = session_in("127.0.121.1:9042", "ccr-us", &password).await;
+    // LOCAL_QUORUM in ccr-eu does not wait for ccr-us: poll with a deadline.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while read(&us).await.as_deref() != Some("from ccr-eu") {
+        assert!(Instant::now() < deadline, "the row never reached ccr-us");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop((eu, us));
+    stop(child).await;
+
+    // The next `up` reuses the state and the data.
+    let (child, out) = up(dir.path()).await;
+    let text = out.join("\n");
+    assert!(
+        text.contains("demo pair: ccr-eu + ccr-us already exists"),
+        "{text}"
+    );
+    let us = session_in("127.0.121.1:9042", "ccr-us", &password).await;
+    assert_eq!(read(&us).await.as_deref(), Some("from ccr-eu"));
+    drop(us);
+    stop(child).await;
+}
