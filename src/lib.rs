@@ -7,6 +7,8 @@
 //!   state in SQLite, and an Aiven-compatible HTTP API (`ccrsim serve`).
 //! - [`replication`]: the NetworkTopologyStrategy CQL a pair needs,
 //!   generated and checked.
+//! - [`node`]: the Cassandra-style node (CQL protocol, storage, cluster).
+//! - [`harness`]: the runtimes that run services' nodes (in-process).
 //! - [`cli`]: the `ccrsim` command line, a client of the API as `avn` is of
 //!   Aiven's.
 //!

@@ -1,6 +1,8 @@
 //! The real `avn` CLI (PyPI `aiven-client`) against a running ccrsim daemon:
 //! it creates a CCR pair, reads, lists, updates and terminates it, and a
-//! refused join fails with the rule's message.
+//! refused join fails with the rule's message; with real nodes, a service
+//! holding data joined by a second one: after `avn service wait`, the old
+//! data is readable at LOCAL_ONE in the new datacenter.
 //!
 //! `.ci/run` installs aiven-client into `.venv`. The test looks for `avn` in
 //! `$CCRSIM_AVN`, then `.venv/bin/avn`, then `PATH`. Without it the test
@@ -69,6 +71,147 @@ impl Avn {
         serde_json::from_str(&out)
             .unwrap_or_else(|e| panic!("avn {args:?} printed no JSON ({e}):\n{out}"))
     }
+}
+
+fn avn_or_skip() -> Option<PathBuf> {
+    let bin = find_avn();
+    if bin.is_none() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!(
+                "avn (PyPI aiven-client) is not installed: .ci/run installs it into .venv; set CCRSIM_AVN to its path"
+            );
+        }
+        eprintln!(
+            "\n*** SKIPPED avn test: avn (PyPI aiven-client) not found; run `python3 -m venv .venv && .venv/bin/pip install aiven-client` ***\n"
+        );
+    }
+    bin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn avn_joins_a_service_holding_data_and_the_data_follows() {
+    use scylla::client::execution_profile::ExecutionProfile;
+    use scylla::client::session_builder::SessionBuilder;
+    use scylla::policies::load_balancing::DefaultPolicy;
+    use scylla::statement::Consistency;
+    use scylla::statement::unprepared::Statement;
+    use std::sync::Arc;
+
+    let Some(bin) = avn_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Arc::new(
+        ccrsim::harness::in_process::InProcess::new(dir.path()).with_gossip(
+            ccrsim::node::cluster::member::GossipSettings {
+                interval: std::time::Duration::from_millis(100),
+                convict_after: std::time::Duration::from_millis(3000),
+            },
+        ),
+    );
+    let server = ccrsim::control::server::Server::start(
+        ccrsim::control::server::ServeConfig {
+            state_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            project: "ccrsim".into(),
+            first_slot: 100,
+        },
+        Arc::new(runtime.clone()),
+    )
+    .await
+    .unwrap();
+    let avn = Avn {
+        bin,
+        url: server.url(),
+        token: server.token.clone(),
+        home: tempfile::tempdir().unwrap(),
+    };
+    let create = |name: &'static str, cloud: &'static str, join: Option<&'static str>| {
+        let mut args = vec![
+            "service".to_string(),
+            "create".into(),
+            "--service-type".into(),
+            "cassandra".into(),
+            "--cloud".into(),
+            cloud.into(),
+            "--plan".into(),
+            "business-4".into(),
+            "-c".into(),
+            format!("cassandra.datacenter={name}"),
+        ];
+        if let Some(j) = join {
+            args.push("-c".into());
+            args.push(format!("service_to_join_with={j}"));
+        }
+        args.push(name.into());
+        args
+    };
+    let args = create("east", "aws-eu-west-1", None);
+    avn.ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    avn.ok(&["service", "wait", "east"]).await;
+    let v = avn.json(&["service", "get", "east", "--json"]).await;
+    let password = v["service_uri_params"]["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let connect = |addr: &'static str, dc: &'static str| {
+        let password = password.clone();
+        async move {
+            let policy = DefaultPolicy::builder()
+                .prefer_datacenter(dc.to_string())
+                .permit_dc_failover(false)
+                .build();
+            SessionBuilder::new()
+                .known_node(addr)
+                .user("avnadmin", &password)
+                .default_execution_profile_handle(
+                    ExecutionProfile::builder()
+                        .load_balancing_policy(policy)
+                        .build()
+                        .into_handle(),
+                )
+                .build()
+                .await
+                .unwrap()
+        }
+    };
+    let east = connect("127.0.100.1:9042", "east").await;
+    east.query_unpaged(
+        "CREATE KEYSPACE shop WITH replication = {'class': 'NetworkTopologyStrategy', 'east': 3}",
+        &[],
+    )
+    .await
+    .unwrap();
+    east.query_unpaged("CREATE TABLE shop.items (k int PRIMARY KEY, v text)", &[])
+        .await
+        .unwrap();
+    east.await_schema_agreement().await.unwrap();
+    for k in 0..50 {
+        let mut st = Statement::new("INSERT INTO shop.items (k, v) VALUES (?, ?)");
+        st.set_consistency(Consistency::LocalQuorum);
+        east.query_unpaged(st, (k, format!("item {k}")))
+            .await
+            .unwrap();
+    }
+    let args = create("west", "google-us-east1", Some("east"));
+    avn.ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    avn.ok(&["service", "wait", "west"]).await;
+    let west = connect("127.0.101.1:9042", "west").await;
+    let mut st = Statement::new("SELECT k, v FROM shop.items");
+    st.set_consistency(Consistency::LocalOne);
+    let rows = west
+        .query_unpaged(st, &[])
+        .await
+        .unwrap()
+        .into_rows_result()
+        .unwrap();
+    let mut rows: Vec<(i32, String)> = rows.rows().unwrap().map(|r| r.unwrap()).collect();
+    rows.sort();
+    assert_eq!(rows.len(), 50, "the old data in the new datacenter");
+    assert_eq!(rows[3], (3, "item 3".to_string()));
+    drop((east, west));
+    server.shutdown().await;
+    runtime.stop_all().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

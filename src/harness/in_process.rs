@@ -268,6 +268,18 @@ impl InProcess {
             return;
         };
         let base = self.dir(&service);
+        let marker = base.join("joined");
+        let must_join = peer.is_some() && service.joined.is_some() && !marker.exists();
+        if must_join {
+            // Not RUNNING before the join is done, not even for a moment.
+            m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(vec![ProgressUpdate {
+                phase: "prepare",
+                completed: false,
+                current: 0,
+                max: 1,
+                unit: "keyspaces",
+            }]);
+        }
         let mut starting = tokio::task::JoinSet::new();
         for (i, l) in layout.iter().enumerate() {
             if nodes[i].is_some() {
@@ -298,9 +310,8 @@ impl InProcess {
             }
         }
         // A service that joined another: migrate it into the pair once.
-        if let (Some(peer), Some(_)) = (&peer, &service.joined) {
-            let marker = base.join("joined");
-            if !marker.exists() {
+        if let Some(peer) = peer.as_ref().filter(|_| must_join) {
+            {
                 match self.join(&m, &nodes, &service, &layout, peer).await {
                     Ok(()) => {
                         if let Err(e) = std::fs::write(&marker, peer.service.name.as_bytes()) {
