@@ -1,4 +1,5 @@
-//! The real `ccrsim` binary as a daemon: state survives SIGKILL, SIGTERM
+//! The real `ccrsim` binary as a daemon: state survives SIGKILL (and the
+//! services that ran with real nodes run again, with their data), SIGTERM
 //! stops it cleanly, and the CLI process reports errors on stderr with a
 //! non-zero exit code.
 
@@ -18,18 +19,17 @@ struct Daemon {
     token: String,
 }
 
-/// Starts `ccrsim serve` on a free port and waits (with a deadline) for the
-/// line that gives its URL.
+/// Starts `ccrsim serve` (the control plane alone) on a free port and
+/// waits (with a deadline) for the line that gives its URL.
 async fn start(state: &Path) -> Daemon {
+    start_with(state, &["--runtime", "none"]).await
+}
+
+async fn start_with(state: &Path, flags: &[&str]) -> Daemon {
     let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--runtime",
-            "none",
-            "--listen",
-            "127.0.0.1:0",
-            "--state-dir",
-        ])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(flags)
+        .arg("--state-dir")
         .arg(state)
         .env("CCRSIM_LOG", "warn")
         .stdout(Stdio::piped())
@@ -204,6 +204,110 @@ async fn sigkill_and_restart_lose_no_service() {
         )
         .await;
     assert_eq!(v["service"]["service_uri_params"]["host"], "127.0.6.1");
+}
+
+impl Daemon {
+    /// Polls until the service is RUNNING (deadline 60 s); returns its JSON.
+    async fn running(&self, name: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, v) = self
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/v1/project/ccrsim/service/{name}"),
+                    None,
+                )
+                .await;
+            if status == 200 && v["service"]["state"] == "RUNNING" {
+                return v["service"].clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} not RUNNING: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn rows(addr: &str, password: &str) -> Vec<i32> {
+    let s = scylla::client::session_builder::SessionBuilder::new()
+        .known_node(addr)
+        .user("avnadmin", password)
+        .build()
+        .await
+        .unwrap();
+    let mut ks: Vec<i32> = s
+        .query_unpaged("SELECT k FROM keep.t", &[])
+        .await
+        .unwrap()
+        .into_rows_result()
+        .unwrap()
+        .rows::<(i32,)>()
+        .unwrap()
+        .map(|r| r.unwrap().0)
+        .collect();
+    ks.sort();
+    ks
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_with_nodes_run_again_with_their_data_after_sigkill() {
+    let state = tempfile::tempdir().unwrap();
+    let flags = ["--first-slot", "130"];
+    let mut d = start_with(state.path(), &flags).await;
+    let body = json!({"service_name": "keep", "service_type": "cassandra", "plan": "startup-4",
+        "cloud": "aws-eu-west-1", "user_config": {"cassandra": {"datacenter": "keep"}}});
+    let (status, v) = d
+        .call(
+            reqwest::Method::POST,
+            "/v1/project/ccrsim/service",
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let svc = d.running("keep").await;
+    let password = svc["service_uri_params"]["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = scylla::client::session_builder::SessionBuilder::new()
+        .known_node("127.0.130.1:9042")
+        .user("avnadmin", &password)
+        .build()
+        .await
+        .unwrap();
+    s.query_unpaged(
+        "CREATE KEYSPACE keep WITH replication = {'class': 'NetworkTopologyStrategy', 'keep': 1}",
+        &[],
+    )
+    .await
+    .unwrap();
+    s.query_unpaged("CREATE TABLE keep.t (k int PRIMARY KEY)", &[])
+        .await
+        .unwrap();
+    for k in 0..20 {
+        s.query_unpaged("INSERT INTO keep.t (k) VALUES (?)", (k,))
+            .await
+            .unwrap();
+    }
+    drop(s);
+    // The nodes keep Cassandra's periodic commit log (synced every 10 s):
+    // make the writes durable before the crash, as `nodetool drain` does.
+    let out = Command::new(BIN)
+        .args(["nodetool", "-h", "127.0.130.1", "drain"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    d.child.kill().await.unwrap();
+    let d = start_with(state.path(), &flags).await;
+    d.running("keep").await;
+    assert_eq!(
+        rows("127.0.130.1:9042", &password).await,
+        (0..20).collect::<Vec<_>>()
+    );
+    drop(d);
 }
 
 #[tokio::test]

@@ -2,7 +2,9 @@
 //! the daemon's process; a second service joining it becomes a second
 //! datacenter of the same cluster, and the data written before the join is
 //! readable in the new datacenter once the service is RUNNING (keyspaces
-//! altered and nodes rebuilt for the user); power off and on keeps the data.
+//! altered and nodes rebuilt for the user); power off and on keeps the data;
+//! a split leaves two clusters that both keep the data and never talk again;
+//! terminating a joined service takes its datacenter out of the pair.
 
 mod common;
 
@@ -164,6 +166,78 @@ async fn a_joined_service_is_a_new_datacenter_with_the_old_data() {
     let rows = read_all(&eu, Consistency::LocalOne).await;
     assert!(rows.contains(&(1000, "from us".to_string())));
     drop((us, eu));
+
+    // Split: both keep everything written so far; afterwards each keyspace
+    // names only its own datacenter and writes stay on their side.
+    cli(args("ccr split eu")).await;
+    cli(args("service wait eu --timeout 60")).await;
+    cli(args("service wait us --timeout 60")).await;
+    let eu_engine = runtime
+        .node_engine("127.0.90.1".parse().unwrap())
+        .await
+        .unwrap();
+    let us_engine = runtime
+        .node_engine("127.0.91.1".parse().unwrap())
+        .await
+        .unwrap();
+    common::eventually(30, "each side's keyspace names only its datacenter", || {
+        let only = |e: &ccrsim::node::cql::exec::Engine, dc: &str| {
+            matches!(
+                &e.schema().keyspace("shop").unwrap().meta.strategy,
+                ccrsim::node::schema::Strategy::NetworkTopology { datacenters }
+                    if datacenters.keys().collect::<Vec<_>>() == vec![dc]
+            )
+        };
+        only(&eu_engine, "eu")
+            && only(&us_engine, "us")
+            && eu_engine.peers().len() == 2
+            && us_engine.peers().len() == 2
+    })
+    .await;
+    let eu = session_in("127.0.90.1", "eu", &password).await;
+    let us = session_in("127.0.91.1", "us", &password).await;
+    assert_eq!(read_all(&eu, Consistency::LocalOne).await.len(), 101);
+    assert_eq!(read_all(&us, Consistency::LocalOne).await.len(), 101);
+    let mut st = Statement::new("INSERT INTO shop.orders (k, v) VALUES (?, ?)");
+    st.set_consistency(Consistency::LocalQuorum);
+    eu.query_unpaged(st, (2000, "after the split"))
+        .await
+        .unwrap();
+    assert_eq!(read_all(&eu, Consistency::LocalOne).await.len(), 102);
+    assert_eq!(
+        read_all(&us, Consistency::LocalQuorum).await.len(),
+        101,
+        "us never sees eu's write after the split"
+    );
+    drop(us);
+
+    // A new service joins eu, then is terminated: eu's keyspaces stop
+    // naming it and its nodes leave eu's view of the cluster.
+    cli(args(
+        "service create ap --service-type cassandra --plan business-4 --cloud aws-eu-west-1 -c cassandra.datacenter=ap -c service_to_join_with=eu",
+    ))
+    .await;
+    cli(args("service wait ap --timeout 120")).await;
+    assert_eq!(eu_engine.peers().len(), 5);
+    cli(args("service terminate ap --force")).await;
+    common::eventually(60, "ap left eu's cluster", || {
+        let strategy = eu_engine
+            .schema()
+            .keyspace("shop")
+            .unwrap()
+            .meta
+            .strategy
+            .clone();
+        eu_engine.peers().len() == 2
+            && matches!(
+                strategy,
+                ccrsim::node::schema::Strategy::NetworkTopology { datacenters }
+                    if datacenters.keys().collect::<Vec<_>>() == vec!["eu"]
+            )
+    })
+    .await;
+    assert_eq!(read_all(&eu, Consistency::LocalQuorum).await.len(), 102);
+    drop(eu);
     server.shutdown().await;
     runtime.stop_all().await;
 }

@@ -571,7 +571,11 @@ async fn delete_service(
         Ok((gone, peer))
     })
     .await?;
-    if let Err(e) = s.runtime.remove(&gone) {
+    let leaving_peer = peer.as_ref().map(|p| super::runtime::Peer {
+        nodes: p.nodes.clone(),
+        service: p.service.clone(),
+    });
+    if let Err(e) = s.runtime.remove(&gone, leaving_peer.as_ref()) {
         tracing::error!(service = %gone.name, "{e}");
     }
     if let Some(peer) = &peer {
@@ -663,6 +667,13 @@ async fn ccr_split(
         Ok((render(&store, me)?, render(&store, other)?, splits))
     })
     .await?;
+    let side = |r: &Rendered| super::runtime::Peer {
+        nodes: r.nodes.clone(),
+        service: r.service.clone(),
+    };
+    if let Err(e) = s.runtime.split(&side(&me), &side(&other)) {
+        tracing::error!(service = %me.service.name, "{e}");
+    }
     ensure_nodes(&s, &me);
     ensure_nodes(&s, &other);
     tracing::info!(service = %me.service.name, peer = %other.service.name, "pair split");

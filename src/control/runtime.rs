@@ -92,7 +92,16 @@ pub trait NodeRuntime: Send + Sync + 'static {
     ) -> Result<(), RuntimeError>;
 
     /// Stops the service's nodes and deletes their data (service terminated).
-    fn remove(&self, service: &Service) -> Result<(), RuntimeError>;
+    /// With `peer`, the service's datacenter first leaves the pair: the
+    /// keyspaces stop naming it and its nodes leave the cluster.
+    fn remove(&self, service: &Service, peer: Option<&Peer>) -> Result<(), RuntimeError>;
+
+    /// The pair of `a` and `b` is split: from now on their nodes never talk,
+    /// and each side's keyspaces name only its own datacenter. Called before
+    /// `ensure` of both.
+    fn split(&self, _a: &Peer, _b: &Peer) -> Result<(), RuntimeError> {
+        Ok(())
+    }
 
     /// The status of each node of the layout, in order.
     fn status(&self, service: &Service, nodes: &[NodeLayout]) -> Vec<NodeStatus>;
@@ -121,7 +130,7 @@ impl NodeRuntime for NoRuntime {
         Ok(())
     }
 
-    fn remove(&self, _service: &Service) -> Result<(), RuntimeError> {
+    fn remove(&self, _service: &Service, _peer: Option<&Peer>) -> Result<(), RuntimeError> {
         Ok(())
     }
 

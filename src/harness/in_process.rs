@@ -92,11 +92,65 @@ pub fn join_plan(
     out
 }
 
+/// The replication changes that take a datacenter out of every keyspace
+/// (its service leaves the pair): NetworkTopologyStrategy keyspaces that
+/// name it and another datacenter stop naming it. A keyspace replicated
+/// only there is left alone (it goes away with the datacenter's data).
+pub fn leave_plan(schema: &Schema, leaving_dc: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, ks) in &schema.keyspaces {
+        if let Strategy::NetworkTopology { datacenters } = &ks.meta.strategy
+            && datacenters.contains_key(leaving_dc)
+            && datacenters.len() > 1
+        {
+            let rest: Vec<(String, u32)> = datacenters
+                .iter()
+                .filter(|(d, _)| d.as_str() != leaving_dc)
+                .map(|(d, r)| (d.clone(), *r))
+                .collect();
+            out.push(replication::alter_keyspace(
+                &replication::quote_identifier(name),
+                &Replication(rest),
+            ));
+        }
+    }
+    out
+}
+
+/// Runs statements as the superuser on a node's engine (blocking pool).
+async fn run_cql(
+    engine: Arc<crate::node::cql::exec::Engine>,
+    plan: Vec<String>,
+) -> Result<(), String> {
+    tokio::task::spawn_blocking(move || {
+        let mut session = Session {
+            keyspace: None,
+            user: Some(ADMIN_USER.into()),
+            superuser: true,
+        };
+        let o = Options {
+            consistency: crate::node::consistency::Consistency::LocalQuorum,
+            ..Default::default()
+        };
+        for cql in &plan {
+            tracing::info!("{cql}");
+            engine
+                .query(&mut session, cql, &o)
+                .map_err(|e| format!("{cql}: {e}"))?;
+        }
+        Ok::<_, String>(())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
 #[derive(Default)]
 struct Slot {
     state: NodeState,
     message: Option<String>,
-    core: Option<Arc<Core>>,
+    /// Weak: a stopped node's storage must close (its directory is locked
+    /// while open).
+    core: Option<std::sync::Weak<Core>>,
 }
 
 #[derive(Default)]
@@ -105,6 +159,8 @@ struct View {
     addrs: Vec<IpAddr>,
     /// While joining: the progress every node shows.
     joining: Option<Vec<ProgressUpdate>>,
+    /// The pair was split from this datacenter: forget it (once).
+    split_from: Option<String>,
 }
 
 struct Managed {
@@ -118,6 +174,8 @@ pub struct InProcess {
     root: PathBuf,
     handle: tokio::runtime::Handle,
     gossip: GossipSettings,
+    /// The network between every node of this runtime (split pairs are cut).
+    faults: Arc<Faults>,
     services: Mutex<HashMap<String, Arc<Managed>>>,
 }
 
@@ -129,6 +187,7 @@ impl InProcess {
             root: state_dir.join("nodes"),
             handle: tokio::runtime::Handle::current(),
             gossip: GossipSettings::default(),
+            faults: Arc::new(Faults::default()),
             services: Mutex::new(HashMap::new()),
         }
     }
@@ -207,20 +266,32 @@ fn set(view: &Mutex<View>, i: usize, state: NodeState, message: Option<String>) 
     }
 }
 
+/// The cluster's name: one per pair, named after the service that was
+/// there first, and kept in the service's directory so that it never
+/// changes (Cassandra refuses a node whose cluster name changed), not even
+/// after a split.
+fn cluster_name(base: &Path, s: &Service) -> String {
+    let file = base.join("cluster_name");
+    if let Ok(name) = std::fs::read_to_string(&file) {
+        return name;
+    }
+    let name = s.joined.clone().unwrap_or_else(|| s.name.clone());
+    if let Err(e) = std::fs::create_dir_all(base).and_then(|()| std::fs::write(&file, &name)) {
+        tracing::error!("cannot keep the cluster name in {}: {e}", file.display());
+    }
+    name
+}
+
 fn node_config(
     s: &Service,
     layout: &NodeLayout,
     dir: &Path,
     peer: Option<&Peer>,
     own_first: IpAddr,
+    cluster_name: &str,
 ) -> NodeConfig {
     let mut c = NodeConfig::local(IpAddr::V4(layout.address), dir);
-    // One cluster per pair, named after the service that was there first.
-    c.cluster_name = match (&s.joined, peer) {
-        (Some(j), _) => j.clone(),
-        (None, Some(p)) if p.service.joined.as_deref() == Some(s.name.as_str()) => s.name.clone(),
-        _ => s.name.clone(),
-    };
+    c.cluster_name = cluster_name.to_string();
     c.dc = s.datacenter.clone();
     c.rack = layout.rack.clone();
     c.cql_port = layout.cql_port;
@@ -242,6 +313,29 @@ impl InProcess {
     ) {
         let m = self.managed(&service);
         let mut nodes = m.nodes.lock().await;
+        let split_from = m
+            .view
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .split_from
+            .take();
+        if let Some(other_dc) = split_from {
+            // The pair was split: keyspaces name only this datacenter, and
+            // the nodes restart knowing only each other.
+            if let Some(first) = nodes.iter().flatten().next() {
+                let engine = first.engine.clone();
+                let plan = leave_plan(&engine.schema(), &other_dc);
+                if let Err(e) = run_cql(engine, plan).await {
+                    tracing::error!(service = %service.name, "after the split: {e}");
+                }
+                first.member.core.push_schema();
+            }
+            for n in nodes.iter_mut() {
+                if let Some(n) = n.take() {
+                    n.stop().await;
+                }
+            }
+        }
         {
             let mut v = m.view.lock().unwrap_or_else(|e| e.into_inner());
             v.slots.resize_with(layout.len(), Slot::default);
@@ -280,6 +374,7 @@ impl InProcess {
                 unit: "keyspaces",
             }]);
         }
+        let cluster = cluster_name(&base, &service);
         let mut starting = tokio::task::JoinSet::new();
         for (i, l) in layout.iter().enumerate() {
             if nodes[i].is_some() {
@@ -287,11 +382,22 @@ impl InProcess {
             }
             set(&m.view, i, NodeState::SettingUpVm, None);
             let dir = base.join(l.index.to_string());
-            let cfg = node_config(&service, l, &dir, peer.as_ref(), first);
-            let gossip = self.gossip;
+            let cfg = node_config(&service, l, &dir, peer.as_ref(), first, &cluster);
+            let (gossip, faults) = (self.gossip, self.faults.clone());
             starting.spawn(async move {
-                let r = Node::start_with(cfg, Arc::new(Faults::default()), gossip).await;
-                (i, r)
+                // A node stopped a moment ago may still hold its directory's
+                // lock for an instant: retry that, for a few seconds.
+                let mut tries = 0;
+                loop {
+                    let r = Node::start_with(cfg.clone(), faults.clone(), gossip).await;
+                    match r {
+                        Err(e) if e.to_string().contains("Locked") && tries < 50 => {
+                            tries += 1;
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        r => return (i, r),
+                    }
+                }
             });
         }
         while let Some(r) = starting.join_next().await {
@@ -299,7 +405,7 @@ impl InProcess {
             match r {
                 Ok(n) => {
                     m.view.lock().unwrap_or_else(|e| e.into_inner()).slots[i].core =
-                        Some(n.member.core.clone());
+                        Some(Arc::downgrade(&n.member.core));
                     set(&m.view, i, NodeState::Running, None);
                     nodes[i] = Some(n);
                 }
@@ -401,27 +507,7 @@ impl InProcess {
             &service.datacenter,
             layout.len() as u32,
         );
-        let engine = core.engine().clone();
-        tokio::task::spawn_blocking(move || {
-            let mut session = Session {
-                keyspace: None,
-                user: Some(ADMIN_USER.into()),
-                superuser: true,
-            };
-            let o = Options {
-                consistency: crate::node::consistency::Consistency::LocalQuorum,
-                ..Default::default()
-            };
-            for cql in &plan {
-                tracing::info!("joining: {cql}");
-                engine
-                    .query(&mut session, cql, &o)
-                    .map_err(|e| format!("{cql}: {e}"))?;
-            }
-            Ok::<_, String>(())
-        })
-        .await
-        .map_err(|e| e.to_string())??;
+        run_cql(core.engine().clone(), plan).await?;
         node.member.core.push_schema();
         // Every node of both datacenters has the new schema.
         loop {
@@ -467,13 +553,49 @@ impl NodeRuntime for Arc<InProcess> {
         Ok(())
     }
 
-    fn remove(&self, service: &Service) -> Result<(), RuntimeError> {
+    fn remove(&self, service: &Service, peer: Option<&Peer>) -> Result<(), RuntimeError> {
         let m = self.managed(service);
         let dir = self.dir(service);
         let key = InProcess::key(service);
         let me = self.clone();
+        let (dc, peer) = (service.datacenter.clone(), peer.cloned());
         self.handle.spawn(async move {
             let mut nodes = m.nodes.lock().await;
+            // Leaving a pair: the keyspaces stop naming this datacenter,
+            // then each node leaves the ring (announced, so the peer's nodes
+            // forget it).
+            if let Some(peer) = &peer
+                && let Some(first) = nodes.iter().flatten().next()
+            {
+                let core = first.member.core.clone();
+                let plan = leave_plan(&core.engine().schema(), &dc);
+                if let Err(e) = run_cql(core.engine().clone(), plan).await {
+                    tracing::error!("{dc} leaving the pair with {}: {e}", peer.service.name);
+                }
+                core.push_schema();
+                let peer_nodes: Vec<IpAddr> =
+                    peer.nodes.iter().map(|n| IpAddr::V4(n.address)).collect();
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+                loop {
+                    let version = core.engine().schema().version();
+                    let states = core.states();
+                    let agreed = peer_nodes.iter().all(|a| {
+                        !core.is_alive(a)
+                            || states
+                                .iter()
+                                .any(|s| s.address == *a && s.app.schema_version == version)
+                    });
+                    if agreed || tokio::time::Instant::now() > deadline {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                for n in nodes.iter().flatten() {
+                    if let Err(e) = n.member.core.decommission().await {
+                        tracing::warn!("decommission of {}: {e}", n.cql_addr);
+                    }
+                }
+            }
             for n in nodes.iter_mut() {
                 if let Some(n) = n.take() {
                     n.stop().await;
@@ -489,6 +611,24 @@ impl NodeRuntime for Arc<InProcess> {
                 tracing::error!("cannot delete {}: {e}", dir.display());
             }
         });
+        Ok(())
+    }
+
+    fn split(&self, a: &Peer, b: &Peer) -> Result<(), RuntimeError> {
+        // From now on no message crosses between the two sides.
+        for x in &a.nodes {
+            for y in &b.nodes {
+                self.faults
+                    .cut(IpAddr::V4(x.address), IpAddr::V4(y.address));
+            }
+        }
+        // Each side then forgets the other on its next reconciliation
+        // (queued before the `ensure` that follows).
+        for (side, other) in [(a, b), (b, a)] {
+            let m = self.managed(&side.service);
+            m.view.lock().unwrap_or_else(|e| e.into_inner()).split_from =
+                Some(other.service.datacenter.clone());
+        }
         Ok(())
     }
 
@@ -519,7 +659,8 @@ impl NodeRuntime for Arc<InProcess> {
                         progress: p.clone(),
                     };
                 }
-                let down: Vec<String> = match &slot.core {
+                let down: Vec<String> = match slot.core.as_ref().and_then(std::sync::Weak::upgrade)
+                {
                     Some(core) => v
                         .addrs
                         .iter()
@@ -591,6 +732,13 @@ mod tests {
             .into_iter()
             .collect(),
         };
+        let leave = leave_plan(&schema, "eu");
+        assert_eq!(
+            leave,
+            vec![
+                "ALTER KEYSPACE done WITH replication = {'class': 'NetworkTopologyStrategy', 'us': 3};"
+            ]
+        );
         let plan = join_plan(&schema, "eu", 3, "us", 2);
         assert_eq!(
             plan,
