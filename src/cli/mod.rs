@@ -282,6 +282,31 @@ pub enum CcrCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Show or change the simulated network link between the pair's two
+    /// datacenters (by default a one-way delay derived from the clouds).
+    Link {
+        service_name: String,
+        /// One-way delay, e.g. 80ms.
+        #[arg(long)]
+        latency: Option<String>,
+        /// Each message's delay varies by up to this much either way.
+        #[arg(long)]
+        jitter: Option<String>,
+        /// Share of messages lost, e.g. 0.5%.
+        #[arg(long)]
+        loss: Option<String>,
+        /// Cut the two datacenters apart (a partition).
+        #[arg(long, conflicts_with = "up")]
+        down: bool,
+        /// Reconnect them.
+        #[arg(long)]
+        up: bool,
+        /// Seed of the random delays and losses (to replay a run).
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Write probe rows at LOCAL_QUORUM in each datacenter and read them at
     /// LOCAL_ONE in the other: pass/fail and the lag. With --contact-points,
     /// any two-datacenter Cassandra cluster.
@@ -1247,6 +1272,43 @@ async fn ccr(
             }
             w(out, &format!("{}\n", field(&v, "message")))
         }
+        CcrCmd::Link {
+            service_name,
+            latency,
+            jitter,
+            loss,
+            down,
+            up,
+            seed,
+            json,
+        } => {
+            let path = format!("{p}/service/{}/ccr/link", seg(service_name));
+            let mut body = serde_json::Map::new();
+            if let Some(v) = latency {
+                body.insert("latency_ms".into(), json!(parse_ms("latency", v)?));
+            }
+            if let Some(v) = jitter {
+                body.insert("jitter_ms".into(), json!(parse_ms("jitter", v)?));
+            }
+            if let Some(v) = loss {
+                body.insert("loss_percent".into(), json!(parse_percent(v)?));
+            }
+            if *down || *up {
+                body.insert("down".into(), json!(*down));
+            }
+            if let Some(v) = seed {
+                body.insert("seed".into(), json!(v));
+            }
+            let v = if body.is_empty() {
+                api.get(&path).await?
+            } else {
+                api.put(&path, &Value::Object(body)).await?
+            };
+            if *json {
+                return json_out(out, &v["link"]);
+            }
+            w(out, &format!("link: {}\n", link_text(&v["link"])))
+        }
         CcrCmd::Verify {
             service_name,
             conn,
@@ -1271,6 +1333,52 @@ async fn ccr(
             }
         }
     }
+}
+
+/// `latency 40 ms (from the clouds), jitter 0 ms, loss 0%, up, seed 1`.
+fn link_text(l: &Value) -> String {
+    format!(
+        "latency {} ms{}, jitter {} ms, loss {}%, {}, seed {}",
+        field(l, "latency_ms"),
+        if l["from_clouds"] == true {
+            " (from the clouds)"
+        } else {
+            ""
+        },
+        field(l, "jitter_ms"),
+        field(l, "loss_percent"),
+        if l["down"] == true { "DOWN" } else { "up" },
+        field(l, "seed")
+    )
+}
+
+/// `80ms`, `1.5s`, `0` (milliseconds) into milliseconds.
+fn parse_ms(what: &str, v: &str) -> Result<f64, CliError> {
+    let v = v.trim();
+    let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (v, 1.0)
+    };
+    num.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite() && *x >= 0.0)
+        .map(|x| x * scale)
+        .ok_or_else(|| CliError::Usage(format!("invalid {what} '{v}': use e.g. 80ms or 1.5s")))
+}
+
+/// `0.5%` or `0.5` (percent).
+fn parse_percent(v: &str) -> Result<f64, CliError> {
+    v.trim()
+        .trim_end_matches('%')
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| CliError::Usage(format!("invalid loss '{v}': use e.g. 0.5%")))
 }
 
 fn conn_target(conn: &ConnArgs) -> Result<cql_client::Target, CliError> {
@@ -1372,6 +1480,9 @@ async fn ccr_status(
                 field(&ccr["joined"], "service_name"),
                 field(&ccr["joined"], "joined_service")
             ));
+        }
+        if ccr["link"].is_object() {
+            s.push_str(&format!("link: {}\n", link_text(&ccr["link"])));
         }
     } else {
         s.push_str(&format!("{name} is standalone (no CCR pair)\n"));

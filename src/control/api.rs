@@ -94,6 +94,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/project/{project}/service/{service}/ccr/split",
             post(ccr_split),
         )
+        .route(
+            "/v1/project/{project}/service/{service}/ccr/link",
+            get(ccr_link).put(ccr_set_link),
+        )
         .fallback(no_route)
         .method_not_allowed_fallback(no_method)
         .layer(middleware::from_fn_with_state(state.clone(), auth))
@@ -357,15 +361,19 @@ struct Rendered {
     service: Service,
     nodes: Vec<NodeLayout>,
     peer: Option<Service>,
+    /// The pair's simulated link (read with the rest, off the async threads).
+    link: Option<super::model::LinkSettings>,
 }
 
 fn render(store: &Store, service: Service) -> Result<Rendered, ControlError> {
     let peer = store.peer(&service)?;
     let nodes = store.nodes(&service);
+    let link = store.link(&service)?;
     Ok(Rendered {
         service,
         nodes,
         peer,
+        link,
     })
 }
 
@@ -519,6 +527,9 @@ fn ensure_nodes(state: &AppState, r: &Rendered) {
     if let Err(e) = state.runtime.ensure(&r.service, &r.nodes, peer.as_ref()) {
         tracing::error!(service = %r.service.name, "{e}");
     }
+    if let (Some(peer), Some(link)) = (&peer, &r.link) {
+        apply_link(state, &r.service, &r.nodes, peer, link);
+    }
 }
 
 async fn create_service(
@@ -632,11 +643,115 @@ fn ccr_json(
     json!({
         "service_name": me.service.name,
         "project": me.service.project,
+        "link": me.link.as_ref().map(link_json),
         "paired": peer.is_some(),
         "datacenters": datacenters,
         "joined": joined,
         "splits": splits,
     })
+}
+
+/// Gives the runtime the pair's link (as set, or the clouds' default).
+pub(super) fn apply_link(
+    state: &AppState,
+    service: &Service,
+    nodes: &[NodeLayout],
+    peer: &super::runtime::Peer,
+    link: &super::model::LinkSettings,
+) {
+    let me = super::runtime::Peer {
+        service: service.clone(),
+        nodes: nodes.to_vec(),
+    };
+    if let Err(e) = state.runtime.link(&me, peer, link) {
+        tracing::error!(service = %service.name, "{e}");
+    }
+}
+
+fn link_json(l: &super::model::LinkSettings) -> Value {
+    json!({
+        "latency_ms": l.latency_ms,
+        "jitter_ms": l.jitter_ms,
+        "loss_percent": l.loss_percent,
+        "down": l.down,
+        "seed": l.seed,
+        "from_clouds": l.from_clouds,
+    })
+}
+
+async fn ccr_link(
+    State(s): State<Arc<AppState>>,
+    Path((project, name)): Path<(String, String)>,
+) -> ApiResult {
+    let store = s.store.clone();
+    let link = blocking(move || {
+        let svc = store.service(&project, &name)?;
+        store.link(&svc)?.ok_or_else(|| {
+            ControlError::BadRequest(format!(
+                "Service '{}' is not in a CCR pair: it has no cross-datacenter link",
+                svc.name
+            ))
+        })
+    })
+    .await?;
+    Ok(Json(json!({ "link": link_json(&link) })))
+}
+
+/// The fields a link update may carry (all optional).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkUpdate {
+    latency_ms: Option<f64>,
+    jitter_ms: Option<f64>,
+    loss_percent: Option<f64>,
+    down: Option<bool>,
+    seed: Option<u64>,
+}
+
+async fn ccr_set_link(
+    State(s): State<Arc<AppState>>,
+    Path((project, name)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let req: LinkUpdate = parse_body(&body)?;
+    let store = s.store.clone();
+    let (link, me) = blocking(move || {
+        let svc = store.service(&project, &name)?;
+        let mut link = store.link(&svc)?.ok_or_else(|| {
+            ControlError::BadRequest(format!(
+                "Service '{}' is not in a CCR pair: it has no cross-datacenter link",
+                svc.name
+            ))
+        })?;
+        if let Some(v) = req.latency_ms {
+            link.latency_ms = v;
+            link.from_clouds = false;
+        }
+        if let Some(v) = req.jitter_ms {
+            link.jitter_ms = v;
+        }
+        if let Some(v) = req.loss_percent {
+            link.loss_percent = v;
+        }
+        if let Some(v) = req.down {
+            link.down = v;
+        }
+        if let Some(v) = req.seed {
+            link.seed = v;
+        }
+        store.set_link(&svc, &link)?;
+        Ok((link, render(&store, svc)?))
+    })
+    .await?;
+    if let Some(p) = &me.peer {
+        let peer = super::runtime::Peer {
+            nodes: s.store.nodes(p),
+            service: p.clone(),
+        };
+        apply_link(&s, &me.service, &me.nodes, &peer, &link);
+    }
+    tracing::info!(service = %me.service.name, ?link, "link changed");
+    Ok(Json(json!({ "link": link_json(&link) })))
 }
 
 async fn ccr_view(

@@ -320,3 +320,67 @@ mod tests {
         );
     }
 }
+
+/// The simulated network link between the two datacenters of a pair.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LinkSettings {
+    /// One-way delay.
+    pub latency_ms: f64,
+    /// Each message's delay varies by up to this much either way.
+    pub jitter_ms: f64,
+    /// Share of messages lost, in percent.
+    pub loss_percent: f64,
+    /// The two datacenters cannot reach each other.
+    pub down: bool,
+    /// Seeds the random delays and losses, so that a run can be replayed.
+    pub seed: u64,
+    /// Whether the latency is still the default derived from the clouds.
+    pub from_clouds: bool,
+}
+
+impl LinkSettings {
+    /// The default link: the clouds' one-way delay, nothing else.
+    pub fn from_clouds(latency_ms: f64, seed: u64) -> LinkSettings {
+        LinkSettings {
+            latency_ms,
+            jitter_ms: 0.0,
+            loss_percent: 0.0,
+            down: false,
+            seed,
+            from_clouds: true,
+        }
+    }
+
+    /// Checks the values a user may set.
+    pub fn validate(&self) -> Result<(), ControlError> {
+        if !(0.0..=10_000.0).contains(&self.latency_ms) {
+            return Err(ControlError::BadRequest(format!(
+                "Invalid latency {} ms: use 0 to 10000 ms",
+                self.latency_ms
+            )));
+        }
+        if !(0.0..=self.latency_ms.max(0.0)).contains(&self.jitter_ms) {
+            return Err(ControlError::BadRequest(format!(
+                "Invalid jitter {} ms: use 0 up to the latency ({} ms)",
+                self.jitter_ms, self.latency_ms
+            )));
+        }
+        if !(0.0..=100.0).contains(&self.loss_percent) {
+            return Err(ControlError::BadRequest(format!(
+                "Invalid loss {}%: use 0 to 100",
+                self.loss_percent
+            )));
+        }
+        Ok(())
+    }
+
+    /// The transport's form.
+    pub fn spec(&self) -> crate::node::cluster::transport::LinkSpec {
+        crate::node::cluster::transport::LinkSpec {
+            latency: std::time::Duration::from_micros((self.latency_ms * 1000.0) as u64),
+            jitter: std::time::Duration::from_micros((self.jitter_ms * 1000.0) as u64),
+            loss: self.loss_percent / 100.0,
+            down: self.down,
+        }
+    }
+}

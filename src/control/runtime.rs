@@ -103,6 +103,16 @@ pub trait NodeRuntime: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Sets the simulated link between the two datacenters of a pair.
+    fn link(
+        &self,
+        _a: &Peer,
+        _b: &Peer,
+        _link: &super::model::LinkSettings,
+    ) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
     /// The status of each node of the layout, in order.
     fn status(&self, service: &Service, nodes: &[NodeLayout]) -> Vec<NodeStatus>;
 }

@@ -104,14 +104,25 @@ impl Server {
         // The daemon restarts with its services: tell the runtime what should run.
         let services = {
             let store = store.clone();
-            tokio::task::spawn_blocking(move || store.all_services())
-                .await
-                .map_err(|e| ControlError::Internal(e.to_string()))??
+            tokio::task::spawn_blocking(move || {
+                store
+                    .all_services()?
+                    .into_iter()
+                    .map(|s| Ok((store.runtime_peer(&s)?, store.link(&s)?, s)))
+                    .map(|r: Result<_, ControlError>| r.map(|(p, l, s)| (s, p, l)))
+                    .collect::<Result<Vec<_>, ControlError>>()
+            })
+            .await
+            .map_err(|e| ControlError::Internal(e.to_string()))??
         };
         for s in &services {
-            let peer = store.runtime_peer(s).ok().flatten();
-            if let Err(e) = state.runtime.ensure(s, &store.nodes(s), peer.as_ref()) {
+            let (s, peer, link) = s;
+            let nodes = store.nodes(s);
+            if let Err(e) = state.runtime.ensure(s, &nodes, peer.as_ref()) {
                 tracing::error!(service = %s.name, "{e}");
+            }
+            if let (Some(peer), Some(link)) = (peer, link) {
+                super::api::apply_link(&state, s, &nodes, peer, link);
             }
         }
 
@@ -269,12 +280,12 @@ impl Demo {
                 },
             )?;
             let peer = state.store.runtime_peer(&service)?;
-            if let Err(e) =
-                state
-                    .runtime
-                    .ensure(&service, &state.store.nodes(&service), peer.as_ref())
-            {
+            let nodes = state.store.nodes(&service);
+            if let Err(e) = state.runtime.ensure(&service, &nodes, peer.as_ref()) {
                 tracing::error!(service = %service.name, "{e}");
+            }
+            if let (Some(peer), Some(link)) = (&peer, state.store.link(&service)?) {
+                super::api::apply_link(state, &service, &nodes, peer, &link);
             }
             created.push(s.name.clone());
         }

@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS pairs (
     project     TEXT NOT NULL REFERENCES projects(name),
     create_time TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS links (
+    pair_id     INTEGER PRIMARY KEY REFERENCES pairs(id),
+    settings    TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS services (
     project                TEXT NOT NULL REFERENCES projects(name),
     name                   TEXT NOT NULL,
@@ -237,6 +241,60 @@ impl Store {
     /// The other service of `service`'s pair.
     pub fn peer(&self, service: &Service) -> Result<Option<Service>, ControlError> {
         self.read(|c| peer_in(c, service))
+    }
+
+    /// The simulated link of the service's pair: as set, or the default from
+    /// the two services' clouds. `None` for a standalone service.
+    pub fn link(
+        &self,
+        service: &Service,
+    ) -> Result<Option<super::model::LinkSettings>, ControlError> {
+        let Some(pair_id) = service.pair_id else {
+            return Ok(None);
+        };
+        let Some(peer) = self.peer(service)? else {
+            return Ok(None);
+        };
+        let stored: Option<String> = self.read(|c| {
+            Ok(c.query_row(
+                "SELECT settings FROM links WHERE pair_id = ?1",
+                params![pair_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })?;
+        if let Some(l) = stored.and_then(|s| serde_json::from_str(&s).ok()) {
+            return Ok(Some(l));
+        }
+        let ms = self.catalog.one_way_delay_ms(&service.cloud, &peer.cloud);
+        Ok(Some(super::model::LinkSettings::from_clouds(
+            ms,
+            pair_id as u64,
+        )))
+    }
+
+    /// Keeps new settings for the link of the service's pair.
+    pub fn set_link(
+        &self,
+        service: &Service,
+        link: &super::model::LinkSettings,
+    ) -> Result<(), ControlError> {
+        link.validate()?;
+        let Some(pair_id) = service.pair_id else {
+            return Err(ControlError::BadRequest(format!(
+                "Service '{}' is not in a CCR pair: it has no cross-datacenter link",
+                service.name
+            )));
+        };
+        let json =
+            serde_json::to_string(link).map_err(|e| ControlError::Internal(e.to_string()))?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO links (pair_id, settings) VALUES (?1, ?2) ON CONFLICT(pair_id) DO UPDATE SET settings = ?2",
+                params![pair_id, json],
+            )?;
+            Ok(())
+        })
     }
 
     /// The splits `service` took part in.
@@ -508,10 +566,12 @@ impl Store {
                         "UPDATE services SET pair_id = NULL, update_time = ?1 WHERE project = ?2 AND name = ?3",
                         params![now_rfc3339(), project, peer.name],
                     )?;
+                    tx.execute("DELETE FROM links WHERE pair_id = ?1", params![pair_id])?;
                     tx.execute("DELETE FROM pairs WHERE id = ?1", params![pair_id])?;
                     service_in(tx, project, &peer.name)?
                 }
                 (None, Some(pair_id)) => {
+                    tx.execute("DELETE FROM links WHERE pair_id = ?1", params![pair_id])?;
                     tx.execute("DELETE FROM pairs WHERE id = ?1", params![pair_id])?;
                     None
                 }
@@ -537,6 +597,7 @@ impl Store {
                 "UPDATE services SET pair_id = NULL, update_time = ?1 WHERE pair_id = ?2",
                 params![now, pair_id],
             )?;
+            tx.execute("DELETE FROM links WHERE pair_id = ?1", params![pair_id])?;
             tx.execute("DELETE FROM pairs WHERE id = ?1", params![pair_id])?;
             let (a, b) = if service.name < peer.name {
                 (&service.name, &peer.name)

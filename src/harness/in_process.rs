@@ -614,6 +614,19 @@ impl NodeRuntime for Arc<InProcess> {
         Ok(())
     }
 
+    fn link(
+        &self,
+        a: &Peer,
+        b: &Peer,
+        link: &crate::control::model::LinkSettings,
+    ) -> Result<(), RuntimeError> {
+        let addrs =
+            |p: &Peer| -> Vec<IpAddr> { p.nodes.iter().map(|n| IpAddr::V4(n.address)).collect() };
+        self.faults
+            .set_link(&addrs(a), &addrs(b), link.spec(), link.seed);
+        Ok(())
+    }
+
     fn split(&self, a: &Peer, b: &Peer) -> Result<(), RuntimeError> {
         // From now on no message crosses between the two sides.
         for x in &a.nodes {

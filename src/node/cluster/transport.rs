@@ -66,10 +66,40 @@ pub trait Handler: Send + Sync + 'static {
     fn handle(self: Arc<Self>, msg: Message) -> BoxFuture<Option<Body>>;
 }
 
-/// Links cut between pairs of nodes (both directions).
+/// A simulated link between two groups of nodes (two datacenters): each
+/// message across it is delayed by `latency` plus or minus up to `jitter`
+/// (one way), lost with probability `loss`, or dropped while `down`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LinkSpec {
+    pub latency: Duration,
+    pub jitter: Duration,
+    /// 0.0 to 1.0.
+    pub loss: f64,
+    pub down: bool,
+}
+
+struct Link {
+    a: HashSet<IpAddr>,
+    b: HashSet<IpAddr>,
+    spec: LinkSpec,
+    rng: rand::rngs::StdRng,
+}
+
+/// The test network: links cut between pairs of nodes (both directions),
+/// and simulated links between groups of nodes. Within a group, and
+/// between nodes no link names, messages go straight through.
 #[derive(Default)]
 pub struct Faults {
     cut: Mutex<HashSet<(IpAddr, IpAddr)>>,
+    links: Mutex<Vec<Link>>,
+}
+
+/// What the network does with one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Deliver,
+    DeliverAfter(Duration),
+    Drop,
 }
 
 impl Faults {
@@ -93,6 +123,73 @@ impl Faults {
 
     pub fn heal_all(&self) {
         self.cut.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Puts a simulated link between `a` and `b` (replacing one between the
+    /// same groups); its random draws come from `seed`, so a run replays.
+    pub fn set_link(&self, a: &[IpAddr], b: &[IpAddr], spec: LinkSpec, seed: u64) {
+        use rand::SeedableRng as _;
+        let (a, b): (HashSet<IpAddr>, HashSet<IpAddr>) =
+            (a.iter().copied().collect(), b.iter().copied().collect());
+        let mut links = self.links.lock().unwrap_or_else(|e| e.into_inner());
+        links.retain(|l| !((l.a == a && l.b == b) || (l.a == b && l.b == a)));
+        links.push(Link {
+            a,
+            b,
+            spec,
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+        });
+    }
+
+    /// Removes the link between the groups of `a` and `b`, if any.
+    pub fn clear_link(&self, a: IpAddr, b: IpAddr) {
+        self.links
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|l| {
+                !((l.a.contains(&a) && l.b.contains(&b)) || (l.a.contains(&b) && l.b.contains(&a)))
+            });
+    }
+
+    /// The link settings between two nodes, if a link joins them.
+    pub fn link(&self, a: IpAddr, b: IpAddr) -> Option<LinkSpec> {
+        self.links
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|l| {
+                (l.a.contains(&a) && l.b.contains(&b)) || (l.a.contains(&b) && l.b.contains(&a))
+            })
+            .map(|l| l.spec)
+    }
+
+    /// What happens to a message from `from` to `to`.
+    pub fn fate(&self, from: IpAddr, to: IpAddr) -> Fate {
+        use rand::RngExt as _;
+        if self.is_cut(from, to) {
+            return Fate::Drop;
+        }
+        let mut links = self.links.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(l) = links.iter_mut().find(|l| {
+            (l.a.contains(&from) && l.b.contains(&to)) || (l.a.contains(&to) && l.b.contains(&from))
+        }) else {
+            return Fate::Deliver;
+        };
+        if l.spec.down || (l.spec.loss > 0.0 && l.rng.random::<f64>() < l.spec.loss) {
+            return Fate::Drop;
+        }
+        let jitter = l.spec.jitter.as_micros() as i64;
+        let offset = if jitter > 0 {
+            l.rng.random_range(-jitter..=jitter)
+        } else {
+            0
+        };
+        let micros = (l.spec.latency.as_micros() as i64 + offset).max(0) as u64;
+        if micros == 0 {
+            Fate::Deliver
+        } else {
+            Fate::DeliverAfter(Duration::from_micros(micros))
+        }
     }
 
     pub fn is_cut(&self, a: IpAddr, b: IpAddr) -> bool {
@@ -156,10 +253,26 @@ impl Transport {
 
     /// Sends without waiting; dropped if the link is cut or the peer unreachable.
     pub fn send(self: &Arc<Self>, to: IpAddr, msg: &Message) {
-        if self.faults.is_cut(self.me, to) || *self.stop.borrow() {
+        if *self.stop.borrow() {
             return;
         }
-        let bytes = msg.encode();
+        match self.faults.fate(self.me, to) {
+            Fate::Drop => {}
+            Fate::Deliver => self.enqueue(to, msg.encode()),
+            Fate::DeliverAfter(delay) => {
+                // The simulated link's delay, then the ordinary queue.
+                let (me, bytes) = (self.clone(), msg.encode());
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    if !*me.stop.borrow() {
+                        me.enqueue(to, bytes);
+                    }
+                });
+            }
+        }
+    }
+
+    fn enqueue(self: &Arc<Self>, to: IpAddr, bytes: Vec<u8>) {
         let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         let tx = queues.entry(to).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
@@ -440,5 +553,53 @@ async fn inbound<H: Handler>(
                 );
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn links_delay_drop_and_replay_from_their_seed() {
+        let f = Faults::default();
+        let (a1, a2, b1) = (ip("127.0.1.1"), ip("127.0.1.2"), ip("127.0.2.1"));
+        assert_eq!(f.fate(a1, b1), Fate::Deliver, "no link: straight through");
+        let spec = LinkSpec {
+            latency: Duration::from_millis(40),
+            jitter: Duration::from_millis(5),
+            loss: 0.0,
+            down: false,
+        };
+        f.set_link(&[a1, a2], &[b1], spec, 7);
+        assert_eq!(f.fate(a1, a2), Fate::Deliver, "within a group: direct");
+        let draws: Vec<Fate> = (0..100).map(|_| f.fate(b1, a2)).collect();
+        for d in &draws {
+            let Fate::DeliverAfter(d) = d else {
+                panic!("{d:?}")
+            };
+            assert!(*d >= Duration::from_millis(35) && *d <= Duration::from_millis(45));
+        }
+        // The same seed gives the same delays.
+        f.set_link(&[a1, a2], &[b1], spec, 7);
+        let again: Vec<Fate> = (0..100).map(|_| f.fate(b1, a2)).collect();
+        assert_eq!(draws, again);
+        f.set_link(&[a1, a2], &[b1], LinkSpec { loss: 0.5, ..spec }, 1);
+        let dropped = (0..1000).filter(|_| f.fate(a1, b1) == Fate::Drop).count();
+        assert!(
+            (400..600).contains(&dropped),
+            "{dropped} of 1000 dropped at 50% loss"
+        );
+        f.set_link(&[a1, a2], &[b1], LinkSpec { down: true, ..spec }, 1);
+        assert_eq!(f.fate(a1, b1), Fate::Drop);
+        assert_eq!(f.link(b1, a1).map(|l| l.down), Some(true));
+        f.clear_link(b1, a2);
+        assert_eq!(f.fate(a1, b1), Fate::Deliver);
+        f.cut(a1, a2);
+        assert_eq!(f.fate(a2, a1), Fate::Drop);
     }
 }

@@ -1,0 +1,167 @@
+//! The simulated cross-region link of a pair: its default delay comes from
+//! the two clouds, `ccr link` changes it (EACH_QUORUM pays it, as a
+//! request and its answer cross it), `--down` partitions the datacenters
+//! (LOCAL_QUORUM goes on, EACH_QUORUM is Unavailable, hints pile up) and
+//! `--up` reconnects them: the hints replay and every write made during the
+//! partition is readable in the other datacenter.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ccrsim::control::server::{ServeConfig, Server};
+use ccrsim::harness::in_process::InProcess;
+use ccrsim::node::cluster::member::GossipSettings;
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::policies::retry::FallthroughRetryPolicy;
+use scylla::statement::Consistency;
+use scylla::statement::unprepared::Statement;
+use serde_json::Value;
+
+const FAST: GossipSettings = GossipSettings {
+    interval: Duration::from_millis(100),
+    convict_after: Duration::from_millis(3000),
+};
+
+async fn session_in(addr: &str, dc: &str, password: &str) -> Session {
+    let policy = DefaultPolicy::builder()
+        .prefer_datacenter(dc.to_string())
+        .permit_dc_failover(false)
+        .build();
+    let profile = ExecutionProfile::builder()
+        .load_balancing_policy(policy)
+        .retry_policy(Arc::new(FallthroughRetryPolicy::new()))
+        .build();
+    SessionBuilder::new()
+        .known_node(format!("{addr}:9042"))
+        .user("avnadmin", password)
+        .default_execution_profile_handle(profile.into_handle())
+        .build()
+        .await
+        .unwrap()
+}
+
+async fn write(s: &Session, k: i32, cl: Consistency) -> Result<(), DbError> {
+    let mut st = Statement::new("INSERT INTO net.t (k, v) VALUES (?, 'x')");
+    st.set_consistency(cl);
+    match s.query_unpaged(st, (k,)).await {
+        Ok(_) => Ok(()),
+        Err(ExecutionError::LastAttemptError(RequestAttemptError::DbError(e, _))) => Err(e),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+async fn count(s: &Session) -> usize {
+    let mut st = Statement::new("SELECT k FROM net.t");
+    st.set_consistency(Consistency::LocalOne);
+    s.query_unpaged(st, &[])
+        .await
+        .unwrap()
+        .into_rows_result()
+        .unwrap()
+        .rows_num()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_delays_partitions_and_reconnects_the_datacenters() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Arc::new(InProcess::new(dir.path()).with_gossip(FAST));
+    let server = Server::start(
+        ServeConfig {
+            state_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            project: "ccrsim".into(),
+            first_slot: 140,
+        },
+        Arc::new(runtime.clone()),
+    )
+    .await
+    .unwrap();
+    let (url, token) = (server.url(), server.token.clone());
+    let cli = |line: &str| {
+        let (url, token) = (url.clone(), token.clone());
+        let args: Vec<String> = line.split(' ').map(String::from).collect();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (out, err, code) = common::cli(&url, &token, &args).await;
+            assert_eq!(code, 0, "ccrsim {args:?}: {out}{err}");
+            out
+        }
+    };
+    cli("service create lon --service-type cassandra --plan business-4 --cloud aws-eu-west-1 -c cassandra.datacenter=lon").await;
+    cli("service create nyc --service-type cassandra --plan business-4 --cloud google-us-east1 -c cassandra.datacenter=nyc -c service_to_join_with=lon").await;
+    cli("service wait lon --timeout 60").await;
+    cli("service wait nyc --timeout 120").await;
+
+    // The default link comes from the clouds (Ireland to South Carolina).
+    let link: Value = serde_json::from_str(&cli("ccr link lon --json").await).unwrap();
+    let ms = link["latency_ms"].as_f64().unwrap();
+    assert!(
+        link["from_clouds"] == true && (35.0..60.0).contains(&ms),
+        "{link}"
+    );
+    assert!(cli("ccr status nyc").await.contains("link: latency"));
+
+    let v: Value = serde_json::from_str(&cli("service get lon --json").await).unwrap();
+    let password = v["service_uri_params"]["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lon = session_in("127.0.140.1", "lon", &password).await;
+    let nyc = session_in("127.0.141.1", "nyc", &password).await;
+    lon.query_unpaged(
+        "CREATE KEYSPACE net WITH replication = {'class': 'NetworkTopologyStrategy', 'lon': 3, 'nyc': 3}",
+        &[],
+    )
+    .await
+    .unwrap();
+    lon.query_unpaged("CREATE TABLE net.t (k int PRIMARY KEY, v text)", &[])
+        .await
+        .unwrap();
+    lon.await_schema_agreement().await.unwrap();
+
+    // EACH_QUORUM waits for nyc: the write and its acknowledgements cross
+    // the link, so it takes at least two one-way delays.
+    cli("ccr link lon --latency 150ms --jitter 0ms --seed 7").await;
+    write(&lon, 1, Consistency::EachQuorum).await.unwrap();
+    let t0 = Instant::now();
+    write(&lon, 2, Consistency::EachQuorum).await.unwrap();
+    assert!(
+        t0.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t0.elapsed()
+    );
+
+    // A partition: LOCAL_QUORUM goes on, EACH_QUORUM is Unavailable.
+    cli("ccr link lon --down").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match write(&lon, 3, Consistency::EachQuorum).await {
+            Err(DbError::Unavailable { .. }) => break,
+            _ => assert!(Instant::now() < deadline, "nyc never seen down from lon"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for k in 100..120 {
+        write(&lon, k, Consistency::LocalQuorum).await.unwrap();
+    }
+    // Up again (and fast): the hints replay, the writes reach nyc.
+    cli("ccr link lon --up --latency 0ms").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&nyc).await < 22 {
+        assert!(
+            Instant::now() < deadline,
+            "nyc has {} of 22 rows after the partition",
+            count(&nyc).await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop((lon, nyc));
+    server.shutdown().await;
+    runtime.stop_all().await;
+}
