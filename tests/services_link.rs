@@ -137,6 +137,14 @@ async fn the_link_delays_partitions_and_reconnects_the_datacenters() {
         t0.elapsed()
     );
 
+    // (A keyspace ccr status should warn about.)
+    lon.query_unpaged(
+        "CREATE KEYSPACE old WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+        &[],
+    )
+    .await
+    .unwrap();
+
     // A partition: LOCAL_QUORUM goes on, EACH_QUORUM is Unavailable.
     cli("ccr link lon --down").await;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -150,6 +158,30 @@ async fn the_link_delays_partitions_and_reconnects_the_datacenters() {
     for k in 100..120 {
         write(&lon, k, Consistency::LocalQuorum).await.unwrap();
     }
+    // ccr status shows the hints piling up, the replication, and warnings.
+    let status = cli("ccr status lon").await;
+    let hints: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("pending hints in lon: "))
+        .unwrap_or_else(|| panic!("{status}"))
+        .parse()
+        .unwrap();
+    assert!(hints >= 20, "{status}");
+    assert!(
+        status.contains("link: latency 150.0 ms, jitter 0.0 ms, loss 0.0%, DOWN, seed 7"),
+        "{status}"
+    );
+    assert!(
+        status.lines().any(|l| l.starts_with("net ")
+            && l.contains("NetworkTopologyStrategy")
+            && l.ends_with("lon=3 nyc=3")),
+        "{status}"
+    );
+    assert!(
+        status.contains("warning: old uses SimpleStrategy"),
+        "{status}"
+    );
+    assert!(!status.contains("warning: net"), "{status}");
     // Up again (and fast): the hints replay, the writes reach nyc.
     cli("ccr link lon --up --latency 0ms").await;
     let deadline = Instant::now() + Duration::from_secs(60);

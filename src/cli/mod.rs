@@ -1484,6 +1484,14 @@ async fn ccr_status(
         if ccr["link"].is_object() {
             s.push_str(&format!("link: {}\n", link_text(&ccr["link"])));
         }
+        for d in &dcs {
+            if let Some(h) = d["pending_hints"].as_u64() {
+                s.push_str(&format!(
+                    "pending hints in {}: {h}\n",
+                    field(d, "datacenter")
+                ));
+            }
+        }
     } else {
         s.push_str(&format!("{name} is standalone (no CCR pair)\n"));
     }
@@ -1544,6 +1552,25 @@ async fn ccr_status(
         })
         .collect();
     s.push_str(&node_table(&Value::Array(nodes)));
+    if let Some(ks) = ccr["keyspaces"].as_array() {
+        let rows: Vec<Vec<String>> = ks
+            .iter()
+            .map(|k| {
+                let r: Vec<String> = k["replication"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(d, n)| format!("{d}={n}"))
+                    .collect();
+                vec![field(k, "name"), field(k, "class"), r.join(" ")]
+            })
+            .collect();
+        s.push('\n');
+        s.push_str(&table(&["KEYSPACE", "STRATEGY", "REPLICATION"], &rows));
+    }
+    for warning in ccr["warnings"].as_array().into_iter().flatten() {
+        s.push_str(&format!("warning: {}\n", output::text(warning)));
+    }
     w(out, &s)
 }
 

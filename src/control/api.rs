@@ -759,16 +759,49 @@ async fn ccr_view(
     Path((project, name)): Path<(String, String)>,
 ) -> ApiResult {
     let store = s.store.clone();
-    let (me, peer, splits) = blocking(move || {
+    let runtime = s.runtime.clone();
+    let (me, peer, splits, inspected) = blocking(move || {
         let me = render(&store, store.service(&project, &name)?)?;
         let peer = me.peer.clone().map(|p| render(&store, p)).transpose()?;
         let splits = store.splits(&project, &name)?;
-        Ok((me, peer, splits))
+        let inspected = (
+            runtime.inspect(&me.service),
+            peer.as_ref().and_then(|p| runtime.inspect(&p.service)),
+        );
+        Ok((me, peer, splits, inspected))
     })
     .await?;
-    Ok(Json(
-        json!({ "ccr": ccr_json(&s, &me, peer.as_ref(), &splits) }),
-    ))
+    let mut v = ccr_json(&s, &me, peer.as_ref(), &splits);
+    // What the running datacenters say: replication, warnings, hints.
+    let mut dcs: Vec<(String, u32)> = vec![(me.service.datacenter.clone(), me.nodes.len() as u32)];
+    if let Some(p) = &peer {
+        dcs.push((p.service.datacenter.clone(), p.nodes.len() as u32));
+    }
+    if let Some(i) = inspected.0.as_ref().or(inspected.1.as_ref()) {
+        let user: Vec<&crate::replication::KeyspaceInfo> = i
+            .keyspaces
+            .iter()
+            .filter(|k| !matches!(k.class.as_str(), "LocalStrategy"))
+            .collect();
+        v["keyspaces"] = json!(
+            user.iter()
+                .map(|k| json!({"name": k.name, "class": k.class, "replication": k.replication}))
+                .collect::<Vec<_>>()
+        );
+        v["warnings"] = json!(crate::replication::warnings(&i.keyspaces, &dcs));
+    }
+    if let Some(list) = v["datacenters"].as_array_mut() {
+        for d in list.iter_mut() {
+            let hints = if d["service_name"] == json!(me.service.name) {
+                inspected.0.as_ref()
+            } else {
+                inspected.1.as_ref()
+            }
+            .map(|i| i.pending_hints);
+            d["pending_hints"] = json!(hints);
+        }
+    }
+    Ok(Json(json!({ "ccr": v })))
 }
 
 async fn ccr_split(

@@ -60,6 +60,14 @@ pub struct ProgressUpdate {
     pub unit: &'static str,
 }
 
+/// What a running datacenter reports (`ccr status`).
+#[derive(Debug, Clone, Default)]
+pub struct Inspection {
+    pub keyspaces: Vec<crate::replication::KeyspaceInfo>,
+    /// Hints its nodes keep for replicas that missed writes.
+    pub pending_hints: u64,
+}
+
 /// The other service of a CCR pair, as a runtime needs it: joining nodes
 /// take its first node as a seed and stream its data.
 #[derive(Debug, Clone)]
@@ -101,6 +109,13 @@ pub trait NodeRuntime: Send + Sync + 'static {
     /// `ensure` of both.
     fn split(&self, _a: &Peer, _b: &Peer) -> Result<(), RuntimeError> {
         Ok(())
+    }
+
+    /// What the service's running datacenter reports about itself: its
+    /// keyspaces' replication and the hints its nodes keep. Blocking; `None`
+    /// when no node runs.
+    fn inspect(&self, _service: &Service) -> Option<Inspection> {
+        None
     }
 
     /// Sets the simulated link between the two datacenters of a pair.

@@ -614,6 +614,50 @@ impl NodeRuntime for Arc<InProcess> {
         Ok(())
     }
 
+    fn inspect(&self, service: &Service) -> Option<crate::control::runtime::Inspection> {
+        let cores: Vec<Arc<Core>> = {
+            let m = self.managed(service);
+            let v = m.view.lock().unwrap_or_else(|e| e.into_inner());
+            v.slots
+                .iter()
+                .filter_map(|s| s.core.as_ref().and_then(std::sync::Weak::upgrade))
+                .collect()
+        };
+        let first = cores.first()?;
+        let schema = first.engine().schema();
+        let keyspaces = schema
+            .keyspaces
+            .iter()
+            .map(|(name, ks)| {
+                let (class, replication) = match &ks.meta.strategy {
+                    Strategy::Simple { replication_factor } => (
+                        "SimpleStrategy",
+                        BTreeMap::from([("replication_factor".to_string(), *replication_factor)]),
+                    ),
+                    Strategy::NetworkTopology { datacenters } => {
+                        ("NetworkTopologyStrategy", datacenters.clone())
+                    }
+                    Strategy::Local => ("LocalStrategy", BTreeMap::new()),
+                };
+                crate::replication::KeyspaceInfo {
+                    name: name.clone(),
+                    class: class.into(),
+                    replication,
+                }
+            })
+            .collect();
+        let pending_hints = cores
+            .iter()
+            .map(|c| {
+                crate::node::cluster::hints::all(&c.engine().storage).map_or(0, |h| h.len() as u64)
+            })
+            .sum();
+        Some(crate::control::runtime::Inspection {
+            keyspaces,
+            pending_hints,
+        })
+    }
+
     fn link(
         &self,
         a: &Peer,

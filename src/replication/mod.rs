@@ -450,6 +450,74 @@ fn after(s: &mut String, topology: &Topology, next: Option<&str>) {
     }
 }
 
+/// A keyspace as a running cluster reports it (for `ccr status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyspaceInfo {
+    pub name: String,
+    /// `SimpleStrategy` or `NetworkTopologyStrategy`.
+    pub class: String,
+    /// Replicas per datacenter (NTS), or `replication_factor` (Simple).
+    pub replication: std::collections::BTreeMap<String, u32>,
+}
+
+/// What a user of a CCR pair must see about its keyspaces: SimpleStrategy
+/// keyspaces, system keyspaces not replicated to every datacenter,
+/// keyspaces missing a datacenter, more replicas than nodes, unbalanced
+/// factors (Aiven limitation 4). `dcs` are the pair's datacenters with
+/// their node counts. Pure.
+pub fn warnings(keyspaces: &[KeyspaceInfo], dcs: &[(String, u32)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for ks in keyspaces {
+        if LOCAL_KEYSPACES.contains(&ks.name.as_str()) {
+            continue;
+        }
+        let system = SYSTEM_KEYSPACES.contains(&ks.name.as_str());
+        if ks.class.ends_with("SimpleStrategy") {
+            if system && dcs.len() > 1 {
+                out.push(format!(
+                    "{} uses SimpleStrategy: it is not replicated to both datacenters, so logins and system data fail when the datacenter holding them is down (run the generated scripts: ccrsim cql setup)",
+                    ks.name
+                ));
+            } else if !system {
+                out.push(format!(
+                    "{} uses SimpleStrategy, which ignores datacenters: use NetworkTopologyStrategy (ccrsim cql replication)",
+                    ks.name
+                ));
+            }
+            continue;
+        }
+        for (dc, nodes) in dcs {
+            match ks.replication.get(dc) {
+                None if dcs.len() > 1 => {
+                    out.push(format!("{} is not replicated to datacenter {dc}", ks.name))
+                }
+                Some(rf) if rf > nodes => out.push(format!(
+                    "{} asks for {rf} replicas in datacenter {dc}, which has {nodes} nodes",
+                    ks.name
+                )),
+                _ => {}
+            }
+        }
+        let factors: std::collections::BTreeSet<u32> = dcs
+            .iter()
+            .filter_map(|(dc, _)| ks.replication.get(dc).copied())
+            .collect();
+        if factors.len() > 1 {
+            let m: Vec<String> = ks
+                .replication
+                .iter()
+                .map(|(d, r)| format!("{d}: {r}"))
+                .collect();
+            out.push(format!(
+                "{} has unbalanced replication ({}): Aiven's CCR needs the same factor in both datacenters",
+                ks.name,
+                m.join(", ")
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -641,5 +709,38 @@ mod tests {
             setup_scripts(&t, &twice, &rf).unwrap_err(),
             ReplicationError::DuplicateKeyspace("a".into())
         );
+    }
+
+    #[test]
+    fn warnings_name_what_a_pair_gets_wrong() {
+        let ks = |name: &str, class: &str, m: &[(&str, u32)]| KeyspaceInfo {
+            name: name.into(),
+            class: class.into(),
+            replication: m.iter().map(|(d, r)| (d.to_string(), *r)).collect(),
+        };
+        let dcs = vec![("eu".to_string(), 3), ("us".to_string(), 3)];
+        let w = warnings(
+            &[
+                ks("good", "NetworkTopologyStrategy", &[("eu", 3), ("us", 3)]),
+                ks("old", "SimpleStrategy", &[("replication_factor", 1)]),
+                ks(
+                    "system_auth",
+                    "SimpleStrategy",
+                    &[("replication_factor", 1)],
+                ),
+                ks("half", "NetworkTopologyStrategy", &[("eu", 3)]),
+                ks("big", "NetworkTopologyStrategy", &[("eu", 4), ("us", 4)]),
+                ks("tilt", "NetworkTopologyStrategy", &[("eu", 3), ("us", 2)]),
+                ks("system", "LocalStrategy", &[]),
+            ],
+            &dcs,
+        );
+        assert_eq!(w.len(), 6, "{w:#?}");
+        assert!(w[0].starts_with("old uses SimpleStrategy"));
+        assert!(w[1].starts_with("system_auth uses SimpleStrategy"));
+        assert_eq!(w[2], "half is not replicated to datacenter us");
+        assert!(w[3].starts_with("big asks for 4 replicas in datacenter eu"));
+        assert!(w[4].starts_with("big asks for 4 replicas in datacenter us"));
+        assert!(w[5].starts_with("tilt has unbalanced replication (eu: 3, us: 2)"));
     }
 }
