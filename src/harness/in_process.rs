@@ -341,10 +341,22 @@ impl InProcess {
             v.slots.resize_with(layout.len(), Slot::default);
             v.addrs = layout.iter().map(|n| IpAddr::V4(n.address)).collect();
         }
-        // Nodes beyond the layout (a smaller plan) stop.
+        // Nodes beyond the layout (a smaller plan) leave the ring, streaming
+        // their data to the nodes that take their ranges, then go away.
+        let base = self.dir(&service);
         while nodes.len() > layout.len() {
+            let i = nodes.len();
             if let Some(n) = nodes.pop().flatten() {
+                if let Err(e) = n.member.core.decommission().await {
+                    tracing::warn!(service = %service.name, "decommission of node {i}: {e}");
+                }
                 n.stop().await;
+            }
+            let dir = base.join(i.to_string());
+            if let Err(e) = tokio::fs::remove_dir_all(&dir).await
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::error!("cannot delete {}: {e}", dir.display());
             }
         }
         nodes.resize_with(layout.len(), || None);
@@ -361,7 +373,6 @@ impl InProcess {
         let Some(first) = layout.first().map(|n| IpAddr::V4(n.address)) else {
             return;
         };
-        let base = self.dir(&service);
         let marker = base.join("joined");
         let must_join = peer.is_some() && service.joined.is_some() && !marker.exists();
         if must_join {
@@ -372,6 +383,28 @@ impl InProcess {
                 current: 0,
                 max: 1,
                 unit: "keyspaces",
+            }]);
+        }
+        // Nodes added to a service that already has data (a bigger plan)
+        // bootstrap: once up, they stream their ranges from their datacenter.
+        let existed: Vec<bool> = layout
+            .iter()
+            .map(|l| base.join(l.index.to_string()).exists())
+            .collect();
+        let bootstrap: Vec<usize> = if existed.iter().any(|e| *e) {
+            (0..layout.len())
+                .filter(|i| !existed[*i] && nodes[*i].is_none())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !bootstrap.is_empty() {
+            m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(vec![ProgressUpdate {
+                phase: "stream",
+                completed: false,
+                current: 0,
+                max: bootstrap.len() as u64,
+                unit: "nodes",
             }]);
         }
         let cluster = cluster_name(&base, &service);
@@ -415,6 +448,10 @@ impl InProcess {
                 }
             }
         }
+        if !bootstrap.is_empty() {
+            self.bootstrap(&m, &nodes, &service, &layout, &bootstrap)
+                .await;
+        }
         // A service that joined another: migrate it into the pair once.
         if let Some(peer) = peer.as_ref().filter(|_| must_join) {
             {
@@ -435,6 +472,69 @@ impl InProcess {
                 }
             }
         }
+    }
+
+    /// New nodes of a datacenter: once every node of it is up, each streams
+    /// the data of its ranges from the others.
+    async fn bootstrap(
+        &self,
+        m: &Managed,
+        nodes: &[Option<Node>],
+        service: &Service,
+        layout: &[NodeLayout],
+        new: &[usize],
+    ) {
+        let mine: Vec<IpAddr> = layout.iter().map(|n| IpAddr::V4(n.address)).collect();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        for (done, i) in new.iter().enumerate() {
+            let Some(n) = &nodes[*i] else { continue };
+            let core = n.member.core.clone();
+            // Every node of the datacenter up, and the schema agreed (a new
+            // node learns the keyspaces from the others).
+            loop {
+                let version = core.engine().schema().version();
+                let states = core.states();
+                let ready = mine.iter().all(|a| {
+                    core.is_alive(a)
+                        && states
+                            .iter()
+                            .any(|s| s.address == *a && s.app.schema_version == version)
+                });
+                if ready || tokio::time::Instant::now() > deadline {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if let Err(e) = core.rebuild(&service.datacenter).await {
+                tracing::error!(service = %service.name, "bootstrap of node {}: {e}", i + 1);
+            }
+            m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(vec![ProgressUpdate {
+                phase: "stream",
+                completed: done + 1 == new.len(),
+                current: done as u64 + 1,
+                max: new.len() as u64,
+                unit: "nodes",
+            }]);
+        }
+        m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = None;
+    }
+
+    /// The running node at `addr`, if any (tests).
+    pub async fn node_core(&self, addr: IpAddr) -> Option<Arc<Core>> {
+        let all: Vec<Arc<Managed>> = self
+            .services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for m in all {
+            let nodes = m.nodes.lock().await;
+            if let Some(n) = nodes.iter().flatten().find(|n| n.cql_addr.ip() == addr) {
+                return Some(n.member.core.clone());
+            }
+        }
+        None
     }
 
     /// Alters the keyspaces for the new datacenter and rebuilds each new node.

@@ -1,0 +1,153 @@
+//! A plan change resizes a service's datacenter with streaming: new nodes
+//! bootstrap (each holds the rows of its ranges before the service is
+//! RUNNING again), and nodes removed by a smaller plan hand their rows over
+//! before they go; no row is lost either way.
+
+mod common;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccrsim::control::server::{ServeConfig, Server};
+use ccrsim::harness::in_process::InProcess;
+use ccrsim::node::cluster::member::GossipSettings;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::statement::Consistency;
+use scylla::statement::unprepared::Statement;
+use serde_json::Value;
+
+const FAST: GossipSettings = GossipSettings {
+    interval: Duration::from_millis(100),
+    convict_after: Duration::from_millis(3000),
+};
+
+const ROWS: i32 = 200;
+
+async fn count(s: &Session) -> usize {
+    let mut st = Statement::new("SELECT k FROM sized.t");
+    st.set_consistency(Consistency::LocalQuorum);
+    st.set_page_size(1000);
+    s.query_unpaged(st, &[])
+        .await
+        .unwrap()
+        .into_rows_result()
+        .unwrap()
+        .rows_num()
+}
+
+/// Every node of the datacenter holds every row it is a replica of.
+async fn replicas_hold_their_rows(runtime: &InProcess, addrs: &[IpAddr]) {
+    for a in addrs {
+        let core = runtime.node_core(*a).await.expect("the node runs");
+        let engine = core.engine().clone();
+        let ring = core.ring();
+        let table = engine.schema().table("sized", "t").unwrap().clone();
+        let strategy = engine
+            .schema()
+            .keyspace("sized")
+            .unwrap()
+            .meta
+            .strategy
+            .clone();
+        let (a, engine) = (*a, engine.clone());
+        tokio::task::spawn_blocking(move || {
+            for k in 0..ROWS {
+                let key = k.to_be_bytes();
+                let token = ccrsim::node::partitioner::token(&key);
+                if ring.replicas(&strategy, token).contains(&a) {
+                    assert!(
+                        engine
+                            .storage
+                            .read_partition(&table.id, token, &key)
+                            .unwrap()
+                            .is_some(),
+                        "{a} is a replica of key {k} but does not hold it"
+                    );
+                }
+            }
+        })
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_change_streams_rows_to_new_nodes_and_from_removed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Arc::new(InProcess::new(dir.path()).with_gossip(FAST));
+    let server = Server::start(
+        ServeConfig {
+            state_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            project: "ccrsim".into(),
+            first_slot: 150,
+        },
+        Arc::new(runtime.clone()),
+    )
+    .await
+    .unwrap();
+    let (url, token) = (server.url(), server.token.clone());
+    let cli = |line: &str| {
+        let (url, token) = (url.clone(), token.clone());
+        let args: Vec<String> = line.split(' ').map(String::from).collect();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (out, err, code) = common::cli(&url, &token, &args).await;
+            assert_eq!(code, 0, "ccrsim {args:?}: {out}{err}");
+            out
+        }
+    };
+    cli("service create sized --service-type cassandra --plan business-4 --cloud aws-eu-west-1 -c cassandra.datacenter=sized").await;
+    cli("service wait sized --timeout 60").await;
+    let v: Value = serde_json::from_str(&cli("service get sized --json").await).unwrap();
+    let password = v["service_uri_params"]["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = SessionBuilder::new()
+        .known_node("127.0.150.1:9042")
+        .user("avnadmin", &password)
+        .build()
+        .await
+        .unwrap();
+    s.query_unpaged(
+        "CREATE KEYSPACE sized WITH replication = {'class': 'NetworkTopologyStrategy', 'sized': 3}",
+        &[],
+    )
+    .await
+    .unwrap();
+    s.query_unpaged("CREATE TABLE sized.t (k int PRIMARY KEY)", &[])
+        .await
+        .unwrap();
+    s.await_schema_agreement().await.unwrap();
+    for k in 0..ROWS {
+        let mut st = Statement::new("INSERT INTO sized.t (k) VALUES (?)");
+        st.set_consistency(Consistency::LocalQuorum);
+        s.query_unpaged(st, (k,)).await.unwrap();
+    }
+
+    // Six nodes: the three new ones bootstrap before the service runs again.
+    cli("service update sized -p premium-4").await;
+    cli("service wait sized --timeout 120").await;
+    let six: Vec<IpAddr> = (1..=6)
+        .map(|i| format!("127.0.150.{i}").parse().unwrap())
+        .collect();
+    replicas_hold_their_rows(&runtime, &six).await;
+    assert_eq!(count(&s).await, ROWS as usize);
+
+    // Back to three: the leaving nodes hand their rows over.
+    cli("service update sized -p business-4").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while runtime.node_core(six[5]).await.is_some() || runtime.node_core(six[3]).await.is_some() {
+        assert!(std::time::Instant::now() < deadline, "nodes 4-6 still run");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cli("service wait sized --timeout 60").await;
+    replicas_hold_their_rows(&runtime, &six[..3]).await;
+    assert_eq!(count(&s).await, ROWS as usize);
+    drop(s);
+    server.shutdown().await;
+    runtime.stop_all().await;
+}
