@@ -13,6 +13,7 @@
 //! prints (see `tests/scripts/`). Human output is a table; `--json` prints
 //! the API's object. Errors go to the error writer and exit non-zero.
 
+pub mod bench;
 pub mod client;
 pub mod cql_client;
 pub mod output;
@@ -89,6 +90,10 @@ pub enum Command {
     Up(ServeArgs),
     /// Run the control-plane daemon (HTTP API) until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Measure this machine: time to a verified 3 + 3 pair, memory per node,
+    /// and writes, reads and cross-datacenter lag with the link at 0 ms and
+    /// at 40 ms (a throwaway state directory; prints figures, asserts nothing).
+    Bench(BenchArgs),
     /// Run one Cassandra-style node (CQL on port 9042) until Ctrl-C or SIGTERM.
     Node(crate::node::config::NodeArgs),
     /// Cassandra's nodetool for ccrsim nodes: status, ring, describecluster,
@@ -142,6 +147,22 @@ pub struct ServeArgs {
     /// New services get address blocks 127.0.K.0/24 from this K up.
     #[arg(long, env = "CCRSIM_FIRST_SLOT", default_value_t = 1)]
     pub first_slot: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Operations per phase.
+    #[arg(long, default_value_t = 20_000)]
+    pub ops: usize,
+    /// Rows of each lag measurement.
+    #[arg(long, default_value_t = 1_000)]
+    pub lag_rows: usize,
+    /// The pair's nodes get 127.0.K.0/24 and 127.0.K+1.0/24.
+    #[arg(long, default_value_t = 200)]
+    pub first_slot: u8,
+    /// The second link latency measured (the first is 0 ms).
+    #[arg(long, default_value = "40ms")]
+    pub latency: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -458,6 +479,9 @@ async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError
     if let Command::Up(args) = &cli.command {
         return up(&cli, args, out).await;
     }
+    if let Command::Bench(args) = &cli.command {
+        return bench(args, out).await;
+    }
     if let Command::Node(args) = &cli.command {
         return node(args).await;
     }
@@ -467,7 +491,11 @@ async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError
     let api = ApiClient::new(&cli.url, token(&cli)?);
     let p = format!("/v1/project/{}", seg(&cli.project));
     match &cli.command {
-        Command::Serve(_) | Command::Up(_) | Command::Node(_) | Command::Nodetool(_) => {
+        Command::Serve(_)
+        | Command::Up(_)
+        | Command::Bench(_)
+        | Command::Node(_)
+        | Command::Nodetool(_) => {
             unreachable!("handled above")
         }
         Command::Project(cmd) => project(&api, cmd, out).await,
@@ -659,6 +687,136 @@ async fn await_running(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// This process's resident memory in bytes (Linux), if known.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// `ccrsim bench`: see [`Command::Bench`].
+async fn bench(args: &BenchArgs, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    let latency = parse_ms("latency", &args.latency)?;
+    let state = std::env::temp_dir().join(format!("ccrsim-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    std::fs::create_dir_all(&state)
+        .map_err(|e| CliError::Io(format!("cannot create {}: {e}", state.display())))?;
+    w(
+        out,
+        &format!(
+            "# ccrsim bench: a 3 + 3 pair in this process, {} ops per phase, 64 in flight; {}\n",
+            args.ops,
+            bench::machine()
+        ),
+    )?;
+    let before = resident_bytes();
+    let started = Instant::now();
+    let nodes = Arc::new(crate::harness::in_process::InProcess::new(&state));
+    let server = Server::start(
+        ServeConfig {
+            state_dir: state.clone(),
+            listen: "127.0.0.1:0".parse().expect("an address"),
+            project: DEFAULT_PROJECT.into(),
+            first_slot: args.first_slot,
+        },
+        Arc::new(nodes.clone()),
+    )
+    .await?;
+    let result = async {
+        let api = ApiClient::new(&server.url(), server.token.clone());
+        let p = format!("/v1/project/{DEFAULT_PROJECT}");
+        for (name, cloud, join) in [
+            ("bench-eu", "aws-eu-west-1", None),
+            ("bench-us", "google-us-east1", Some("bench-eu")),
+        ] {
+            let mut uc = json!({"cassandra": {"datacenter": name}});
+            if let Some(j) = join {
+                uc["service_to_join_with"] = json!(j);
+            }
+            api.post(
+                &format!("{p}/service"),
+                &json!({"service_name": name, "service_type": "cassandra", "plan": "business-4",
+                    "cloud": cloud, "user_config": uc}),
+            )
+            .await?;
+        }
+        let mut quiet = std::io::sink();
+        for name in ["bench-eu", "bench-us"] {
+            await_running(&api, &p, name, Duration::from_secs(300), &mut quiet).await?;
+        }
+        let target = service_target(&api, &p, "bench-eu", true).await?;
+        cql_client::apply(
+            &target,
+            &[(
+                "bench keyspace".into(),
+                "CREATE KEYSPACE IF NOT EXISTS bench WITH replication = {'class': 'NetworkTopologyStrategy', 'bench-eu': 3, 'bench-us': 3}; \
+                 CREATE TABLE IF NOT EXISTS bench.kv (k int PRIMARY KEY, v text);"
+                    .into(),
+            )],
+            &mut quiet,
+        )
+        .await?;
+        let dirs = cql_client::verify(&target, 5, Duration::from_secs(30)).await?;
+        if !dirs.iter().all(cql_client::Direction::passed) {
+            return Err(CliError::Io(format!(
+                "replication check failed:\n{}",
+                cql_client::report(&dirs)
+            )));
+        }
+        w(
+            out,
+            &format!(
+                "time to a RUNNING 3 + 3 pair with verified replication: {:.1} s\n",
+                started.elapsed().as_secs_f64()
+            ),
+        )?;
+        if let (Some(b), Some(a)) = (before, resident_bytes()) {
+            w(
+                out,
+                &format!(
+                    "resident memory: {:.0} MiB for 6 nodes (and the daemon), {:.0} MiB per node\n",
+                    a.saturating_sub(b) as f64 / 1048576.0,
+                    a.saturating_sub(b) as f64 / 6.0 / 1048576.0
+                ),
+            )?;
+        }
+        let a = bench::session_in(&target.contact_points[0], "bench-eu", &target.username, &target.password).await?;
+        let b = bench::session_in(&target.contact_points[3], "bench-us", &target.username, &target.password).await?;
+        for (i, ms) in [0.0, latency].into_iter().enumerate() {
+            api.put(
+                &format!("{p}/service/bench-eu/ccr/link"),
+                &json!({"latency_ms": ms, "jitter_ms": 0.0}),
+            )
+            .await?;
+            w(out, &format!("\n## link at {ms} ms one way\n"))?;
+            let base = (i as i32) * 100_000_000;
+            bench::workload(&a, &b, "bench", base, args.ops, args.lag_rows, out).await?;
+        }
+        if let (Some(b), Some(a)) = (before, resident_bytes()) {
+            w(
+                out,
+                &format!(
+                    "\nresident memory after the workload: {:.0} MiB, {:.0} MiB per node\n",
+                    a.saturating_sub(b) as f64 / 1048576.0,
+                    a.saturating_sub(b) as f64 / 6.0 / 1048576.0
+                ),
+            )?;
+        }
+        Ok::<(), CliError>(())
+    }
+    .await;
+    server.shutdown().await;
+    nodes.stop_all().await;
+    let _ = std::fs::remove_dir_all(&state);
+    result
 }
 
 /// The main job: the demo pair up, `cql/` applied, replication verified.

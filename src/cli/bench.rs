@@ -1,0 +1,307 @@
+//! The workload behind `ccrsim bench` and `cargo bench --bench cluster`:
+//! prepared writes at LOCAL_ONE, LOCAL_QUORUM and EACH_QUORUM and reads at
+//! LOCAL_ONE and LOCAL_QUORUM through the first datacenter, 64 requests in
+//! flight, then the cross-datacenter visibility lag (from a LOCAL_QUORUM
+//! acknowledgement in the first datacenter until a LOCAL_ONE read in the
+//! second returns the row). It prints what it measures; it asserts nothing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::statement::Consistency;
+use scylla::statement::prepared::PreparedStatement;
+
+use super::CliError;
+
+const CONCURRENCY: usize = 64;
+const LAG_PROBES: usize = 16;
+
+fn err(what: String) -> impl FnOnce(scylla::errors::ExecutionError) -> CliError {
+    move |e| CliError::Io(format!("{what}: {e}"))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or_default()
+}
+
+/// One result line: name, ops, seconds, ops/s, p50 and p99 in ms.
+pub fn line(name: &str, mut lat: Vec<Duration>, elapsed: Duration, extra: &str) -> String {
+    lat.sort();
+    let ops = lat.len();
+    format!(
+        "{name:<22} {ops:>7} ops {:>7.2} s {:>9.0} ops/s  p50 {:>7.3} ms  p99 {:>7.3} ms{extra}\n",
+        elapsed.as_secs_f64(),
+        ops as f64 / elapsed.as_secs_f64().max(1e-9),
+        percentile(&lat, 0.50).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+    )
+}
+
+/// `nproc`, `uname -m` and the CPU model, for a header.
+pub fn machine() -> String {
+    let arch = std::env::consts::ARCH;
+    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("nproc {nproc}, {arch}, {cpu}")
+}
+
+/// A token-aware session that stays in datacenter `dc`.
+pub async fn session_in(
+    contact: &str,
+    dc: &str,
+    user: &str,
+    password: &str,
+) -> Result<Arc<Session>, CliError> {
+    let policy = DefaultPolicy::builder()
+        .prefer_datacenter(dc.to_string())
+        .permit_dc_failover(false)
+        .token_aware(true)
+        .build();
+    let profile = ExecutionProfile::builder()
+        .load_balancing_policy(policy)
+        .build();
+    SessionBuilder::new()
+        .known_node(contact)
+        .user(user, password)
+        .default_execution_profile_handle(profile.into_handle())
+        .build()
+        .await
+        .map(Arc::new)
+        .map_err(|e| CliError::Io(format!("cannot connect to {contact} ({dc}): {e}")))
+}
+
+fn with_consistency(stmt: &PreparedStatement, cl: Consistency) -> PreparedStatement {
+    let mut s = stmt.clone();
+    s.set_consistency(cl);
+    s
+}
+
+async fn join<T>(
+    tasks: Vec<tokio::task::JoinHandle<Result<T, CliError>>>,
+) -> Result<Vec<T>, CliError> {
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(t.await.map_err(|e| CliError::Io(e.to_string()))??);
+    }
+    Ok(out)
+}
+
+/// Writes keys `first..first + ops`, 64 in flight.
+async fn writes(
+    s: &Arc<Session>,
+    stmt: &PreparedStatement,
+    first: i32,
+    ops: usize,
+) -> Result<(Vec<Duration>, Duration), CliError> {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for t in 0..CONCURRENCY {
+        let (s, stmt) = (s.clone(), stmt.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(ops / CONCURRENCY + 1);
+            let value = "x".repeat(100);
+            let mut i = t;
+            while i < ops {
+                let k = first + i as i32;
+                let t0 = Instant::now();
+                s.execute_unpaged(&stmt, (k, &value))
+                    .await
+                    .map_err(err(format!("write of key {k}")))?;
+                lat.push(t0.elapsed());
+                i += CONCURRENCY;
+            }
+            Ok(lat)
+        }));
+    }
+    let all = join(tasks).await?.into_iter().flatten().collect();
+    Ok((all, start.elapsed()))
+}
+
+/// Reads keys `first..first + ops`, 64 in flight; counts keys not found.
+async fn reads(
+    s: &Arc<Session>,
+    stmt: &PreparedStatement,
+    first: i32,
+    ops: usize,
+) -> Result<(Vec<Duration>, Duration, usize), CliError> {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for t in 0..CONCURRENCY {
+        let (s, stmt) = (s.clone(), stmt.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(ops / CONCURRENCY + 1);
+            let mut missing = 0;
+            let mut i = t;
+            while i < ops {
+                let k = first + i as i32;
+                let t0 = Instant::now();
+                let r = s
+                    .execute_unpaged(&stmt, (k,))
+                    .await
+                    .map_err(err(format!("read of key {k}")))?;
+                lat.push(t0.elapsed());
+                let found = r.into_rows_result().is_ok_and(|r| r.rows_num() > 0);
+                if !found {
+                    missing += 1;
+                }
+                i += CONCURRENCY;
+            }
+            Ok((lat, missing))
+        }));
+    }
+    let mut all = Vec::with_capacity(ops);
+    let mut missing = 0;
+    for (lat, m) in join(tasks).await? {
+        all.extend(lat);
+        missing += m;
+    }
+    Ok((all, start.elapsed(), missing))
+}
+
+/// Visibility lag, 16 probes at a time: a LOCAL_QUORUM write through the
+/// first session, then LOCAL_ONE reads through the second back to back
+/// until the row is there.
+async fn lag(
+    a: &Arc<Session>,
+    b: &Arc<Session>,
+    insert: &PreparedStatement,
+    select: &PreparedStatement,
+    first: i32,
+    rows: usize,
+) -> Result<(Vec<Duration>, Duration), CliError> {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for t in 0..LAG_PROBES {
+        let (a, b) = (a.clone(), b.clone());
+        let (insert, select) = (insert.clone(), select.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lags = Vec::with_capacity(rows / LAG_PROBES + 1);
+            let mut i = t;
+            while i < rows {
+                let k = first + i as i32;
+                let value = format!("lag {k}");
+                a.execute_unpaged(&insert, (k, &value))
+                    .await
+                    .map_err(err(format!("LOCAL_QUORUM write of key {k}")))?;
+                let acked = Instant::now();
+                loop {
+                    let r = b
+                        .execute_unpaged(&select, (k,))
+                        .await
+                        .map_err(err(format!("LOCAL_ONE read of key {k}")))?;
+                    if r.into_rows_result().is_ok_and(|r| r.rows_num() > 0) {
+                        break;
+                    }
+                    if acked.elapsed() > Duration::from_secs(30) {
+                        return Err(CliError::Io(format!(
+                            "key {k} is not readable in the other datacenter after 30 s"
+                        )));
+                    }
+                    tokio::task::yield_now().await;
+                }
+                lags.push(acked.elapsed());
+                i += LAG_PROBES;
+            }
+            Ok(lags)
+        }));
+    }
+    let all = join(tasks).await?.into_iter().flatten().collect();
+    Ok((all, start.elapsed()))
+}
+
+/// The whole workload on `ks.kv` (created by the caller: `k int PRIMARY
+/// KEY, v text`), keys from `base` up; writes each result line to `out` as
+/// it is measured.
+pub async fn workload(
+    a: &Arc<Session>,
+    b: &Arc<Session>,
+    ks: &str,
+    base: i32,
+    ops: usize,
+    lag_rows: usize,
+    out: &mut (dyn std::io::Write + Send),
+) -> Result<(), CliError> {
+    let prepare = |s: &Arc<Session>, q: String| {
+        let s = s.clone();
+        async move {
+            s.prepare(q.clone())
+                .await
+                .map_err(|e| CliError::Io(format!("{q}: {e}")))
+        }
+    };
+    let insert = prepare(a, format!("INSERT INTO {ks}.kv (k, v) VALUES (?, ?)")).await?;
+    let select = prepare(a, format!("SELECT v FROM {ks}.kv WHERE k = ?")).await?;
+    let select_b = prepare(b, format!("SELECT v FROM {ks}.kv WHERE k = ?")).await?;
+    let mut say = |s: String| {
+        let _ = out.write_all(s.as_bytes());
+        let _ = out.flush();
+    };
+    let warm = ops.min(5_000);
+    let (lat, t) = writes(
+        a,
+        &with_consistency(&insert, Consistency::LocalOne),
+        base,
+        warm,
+    )
+    .await?;
+    say(line("warmup LOCAL_ONE", lat, t, ""));
+    let levels = [
+        ("write LOCAL_ONE", Consistency::LocalOne),
+        ("write LOCAL_QUORUM", Consistency::LocalQuorum),
+        ("write EACH_QUORUM", Consistency::EachQuorum),
+    ];
+    let first = base + warm as i32;
+    for (i, (name, cl)) in levels.into_iter().enumerate() {
+        let (lat, t) = writes(
+            a,
+            &with_consistency(&insert, cl),
+            first + (i * ops) as i32,
+            ops,
+        )
+        .await?;
+        say(line(name, lat, t, ""));
+    }
+    // Reads of the keys written at LOCAL_QUORUM.
+    for (name, cl) in [
+        ("read LOCAL_ONE", Consistency::LocalOne),
+        ("read LOCAL_QUORUM", Consistency::LocalQuorum),
+    ] {
+        let (lat, t, missing) =
+            reads(a, &with_consistency(&select, cl), first + ops as i32, ops).await?;
+        let extra = if missing > 0 {
+            format!("  ({missing} keys not found)")
+        } else {
+            String::new()
+        };
+        say(line(name, lat, t, &extra));
+    }
+    let (lags, t) = lag(
+        a,
+        b,
+        &with_consistency(&insert, Consistency::LocalQuorum),
+        &with_consistency(&select_b, Consistency::LocalOne),
+        first + (3 * ops) as i32,
+        lag_rows,
+    )
+    .await?;
+    say(line(
+        "lag (ack to readable)",
+        lags,
+        t,
+        "  (LOCAL_QUORUM in the first datacenter, LOCAL_ONE in the second)",
+    ));
+    Ok(())
+}
