@@ -409,11 +409,10 @@ pub fn main() -> i32 {
             return e.exit_code();
         }
     };
-    // CCRSIM_LOG=debug|info|warn|error (default: info for `serve`, warn otherwise).
-    let default = if matches!(
-        cli.command,
-        Command::Serve(_) | Command::Node(_) | Command::Up(_)
-    ) {
+    // CCRSIM_LOG=debug|info|warn|error (default: info for `serve` and `node`, warn otherwise).
+    // `up` prints what a user needs on stdout; its nodes' routine logs
+    // would bury it.
+    let default = if matches!(cli.command, Command::Serve(_) | Command::Node(_)) {
         "info"
     } else {
         "warn"

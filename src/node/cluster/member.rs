@@ -527,7 +527,13 @@ impl Core {
                 }),
                 GossipEvent::Changed(_) => None,
             };
-            tracing::info!("gossip: {e:?}");
+            // Joins, ups and downs are news; a changed state (a load or
+            // schema update) is routine.
+            if matches!(e, GossipEvent::Changed(_)) {
+                tracing::debug!("gossip: {e:?}");
+            } else {
+                tracing::info!("gossip: {e:?}");
+            }
             if let Some(ev) = ev {
                 let _ = self.client_events.send(ev);
             }
