@@ -8,12 +8,8 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use ccrsim::control::server::{ServeConfig, Server};
-use ccrsim::harness::in_process::InProcess;
-use ccrsim::node::cluster::member::GossipSettings;
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
@@ -21,11 +17,6 @@ use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::statement::Consistency;
 use scylla::statement::unprepared::Statement;
 use serde_json::Value;
-
-const FAST: GossipSettings = GossipSettings {
-    interval: Duration::from_millis(100),
-    convict_after: Duration::from_millis(3000),
-};
 
 async fn session_in(addr: &str, dc: &str, password: &str) -> Session {
     let policy = DefaultPolicy::builder()
@@ -63,28 +54,12 @@ async fn read_all(s: &Session, cl: Consistency) -> Vec<(i32, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_joined_service_is_a_new_datacenter_with_the_old_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Arc::new(InProcess::new(dir.path()).with_gossip(FAST));
-    let server = Server::start(
-        ServeConfig {
-            state_dir: dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            project: "ccrsim".into(),
-            first_slot: 90,
-        },
-        Arc::new(runtime.clone()),
-    )
-    .await
-    .unwrap();
-    let (url, token) = (server.url(), server.token.clone());
-    let cli = |args: Vec<String>| {
-        let (url, token) = (url.clone(), token.clone());
-        async move {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let (out, err, code) = common::cli(&url, &token, &args).await;
-            assert_eq!(code, 0, "ccrsim {args:?}: {out}{err}");
-            out
-        }
+    let d = common::Services::start(90).await;
+    let runtime = d.runtime.clone();
+    let cli = |line: Vec<String>| {
+        let line = line.join(" ");
+        let d = &d;
+        async move { d.ok(&line).await }
     };
     let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
     cli(args(
@@ -238,6 +213,5 @@ async fn a_joined_service_is_a_new_datacenter_with_the_old_data() {
     .await;
     assert_eq!(read_all(&eu, Consistency::LocalQuorum).await.len(), 102);
     drop(eu);
-    server.shutdown().await;
-    runtime.stop_all().await;
+    d.stop().await;
 }

@@ -10,9 +10,6 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ccrsim::control::server::{ServeConfig, Server};
-use ccrsim::harness::in_process::InProcess;
-use ccrsim::node::cluster::member::GossipSettings;
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
@@ -22,11 +19,6 @@ use scylla::policies::retry::FallthroughRetryPolicy;
 use scylla::statement::Consistency;
 use scylla::statement::unprepared::Statement;
 use serde_json::Value;
-
-const FAST: GossipSettings = GossipSettings {
-    interval: Duration::from_millis(100),
-    convict_after: Duration::from_millis(3000),
-};
 
 async fn session_in(addr: &str, dc: &str, password: &str) -> Session {
     let policy = DefaultPolicy::builder()
@@ -69,30 +61,8 @@ async fn count(s: &Session) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_link_delays_partitions_and_reconnects_the_datacenters() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Arc::new(InProcess::new(dir.path()).with_gossip(FAST));
-    let server = Server::start(
-        ServeConfig {
-            state_dir: dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            project: "ccrsim".into(),
-            first_slot: 140,
-        },
-        Arc::new(runtime.clone()),
-    )
-    .await
-    .unwrap();
-    let (url, token) = (server.url(), server.token.clone());
-    let cli = |line: &str| {
-        let (url, token) = (url.clone(), token.clone());
-        let args: Vec<String> = line.split(' ').map(String::from).collect();
-        async move {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let (out, err, code) = common::cli(&url, &token, &args).await;
-            assert_eq!(code, 0, "ccrsim {args:?}: {out}{err}");
-            out
-        }
-    };
+    let d = common::Services::start(140).await;
+    let cli = |line: &'static str| d.ok(line);
     cli("service create lon --service-type cassandra --plan business-4 --cloud aws-eu-west-1 -c cassandra.datacenter=lon").await;
     cli("service create nyc --service-type cassandra --plan business-4 --cloud google-us-east1 -c cassandra.datacenter=nyc -c service_to_join_with=lon").await;
     cli("service wait lon --timeout 60").await;
@@ -107,7 +77,7 @@ async fn the_link_delays_partitions_and_reconnects_the_datacenters() {
     );
     assert!(cli("ccr status nyc").await.contains("link: latency"));
 
-    let v: Value = serde_json::from_str(&cli("service get lon --json").await).unwrap();
+    let v: Value = d.service("lon").await;
     let password = v["service_uri_params"]["password"]
         .as_str()
         .unwrap()
@@ -194,6 +164,5 @@ async fn the_link_delays_partitions_and_reconnects_the_datacenters() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     drop((lon, nyc));
-    server.shutdown().await;
-    runtime.stop_all().await;
+    d.stop().await;
 }

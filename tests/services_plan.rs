@@ -1,27 +1,19 @@
 //! A plan change resizes a service's datacenter with streaming: new nodes
 //! bootstrap (each holds the rows of its ranges before the service is
 //! RUNNING again), and nodes removed by a smaller plan hand their rows over
-//! before they go; no row is lost either way.
+//! before they go; no row is lost either way. Also Aiven's limitation 2: a
+//! service whose keyspaces all use SimpleStrategy cannot be joined.
 
 mod common;
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use ccrsim::control::server::{ServeConfig, Server};
-use ccrsim::harness::in_process::InProcess;
-use ccrsim::node::cluster::member::GossipSettings;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::statement::Consistency;
 use scylla::statement::unprepared::Statement;
 use serde_json::Value;
-
-const FAST: GossipSettings = GossipSettings {
-    interval: Duration::from_millis(100),
-    convict_after: Duration::from_millis(3000),
-};
 
 const ROWS: i32 = 200;
 
@@ -38,7 +30,10 @@ async fn count(s: &Session) -> usize {
 }
 
 /// Every node of the datacenter holds every row it is a replica of.
-async fn replicas_hold_their_rows(runtime: &InProcess, addrs: &[IpAddr]) {
+async fn replicas_hold_their_rows(
+    runtime: &ccrsim::harness::in_process::InProcess,
+    addrs: &[IpAddr],
+) {
     for a in addrs {
         let core = runtime.node_core(*a).await.expect("the node runs");
         let engine = core.engine().clone();
@@ -75,33 +70,12 @@ async fn replicas_hold_their_rows(runtime: &InProcess, addrs: &[IpAddr]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_change_streams_rows_to_new_nodes_and_from_removed_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Arc::new(InProcess::new(dir.path()).with_gossip(FAST));
-    let server = Server::start(
-        ServeConfig {
-            state_dir: dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            project: "ccrsim".into(),
-            first_slot: 150,
-        },
-        Arc::new(runtime.clone()),
-    )
-    .await
-    .unwrap();
-    let (url, token) = (server.url(), server.token.clone());
-    let cli = |line: &str| {
-        let (url, token) = (url.clone(), token.clone());
-        let args: Vec<String> = line.split(' ').map(String::from).collect();
-        async move {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let (out, err, code) = common::cli(&url, &token, &args).await;
-            assert_eq!(code, 0, "ccrsim {args:?}: {out}{err}");
-            out
-        }
-    };
+    let d = common::Services::start(150).await;
+    let cli = |line: &'static str| d.ok(line);
+    let runtime = d.runtime.clone();
     cli("service create sized --service-type cassandra --plan business-4 --cloud aws-eu-west-1 -c cassandra.datacenter=sized").await;
     cli("service wait sized --timeout 60").await;
-    let v: Value = serde_json::from_str(&cli("service get sized --json").await).unwrap();
+    let v: Value = d.service("sized").await;
     let password = v["service_uri_params"]["password"]
         .as_str()
         .unwrap()
@@ -112,6 +86,42 @@ async fn a_plan_change_streams_rows_to_new_nodes_and_from_removed_ones() {
         .build()
         .await
         .unwrap();
+    // Aiven's limitation 2: a service holding only SimpleStrategy keyspaces
+    // cannot be joined (and the refused service is not created).
+    s.query_unpaged(
+        "CREATE KEYSPACE legacy WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3}",
+        &[],
+    )
+    .await
+    .unwrap();
+    s.await_schema_agreement().await.unwrap();
+    let (out, err, code) = common::cli(
+        &d.server.url(),
+        &d.server.token,
+        &[
+            "service",
+            "create",
+            "joiner",
+            "--service-type",
+            "cassandra",
+            "--plan",
+            "business-4",
+            "--cloud",
+            "aws-eu-west-1",
+            "-c",
+            "cassandra.datacenter=joiner",
+            "-c",
+            "service_to_join_with=sized",
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("its keyspaces (legacy) all use SimpleStrategy")
+            && err.contains("CCR rule existing-needs-nts, Aiven limitation 2"),
+        "{err}"
+    );
+    assert!(!cli("service list").await.contains("joiner"));
     s.query_unpaged(
         "CREATE KEYSPACE sized WITH replication = {'class': 'NetworkTopologyStrategy', 'sized': 3}",
         &[],
@@ -148,6 +158,5 @@ async fn a_plan_change_streams_rows_to_new_nodes_and_from_removed_ones() {
     replicas_hold_their_rows(&runtime, &six[..3]).await;
     assert_eq!(count(&s).await, ROWS as usize);
     drop(s);
-    server.shutdown().await;
-    runtime.stop_all().await;
+    d.stop().await;
 }

@@ -688,6 +688,33 @@ async fn await_running(
     }
 }
 
+/// The first node's progress updates as bars: `stream [#####-----] 1/2 nodes`.
+fn progress_bars(s: &Value) -> String {
+    let updates = s["node_states"]
+        .as_array()
+        .and_then(|n| n.first())
+        .and_then(|n| n["progress_updates"].as_array().cloned())
+        .unwrap_or_default();
+    updates
+        .iter()
+        .map(|u| {
+            let (cur, max) = (
+                u["current"].as_u64().unwrap_or(0),
+                u["max"].as_u64().unwrap_or(0).max(1),
+            );
+            let filled = (cur.min(max) * 20 / max) as usize;
+            format!(
+                "{} [{}{}] {cur}/{max} {}",
+                field(u, "phase"),
+                "#".repeat(filled),
+                "-".repeat(20 - filled),
+                field(u, "unit")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
 /// This process's resident memory in bytes (Linux), if known.
 fn resident_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -1262,11 +1289,19 @@ async fn service(
             timeout,
         } => {
             let deadline = Instant::now() + Duration::from_secs(*timeout);
+            let mut shown = String::new();
             loop {
                 let v = api
                     .get(&format!("{p}/service/{}", seg(service_name)))
                     .await?;
                 let s = &v["service"];
+                // Work under way (joining a pair, a plan change): a bar per step.
+                let bars = progress_bars(s);
+                if !bars.is_empty() && bars != shown {
+                    w(out, &format!("{bars}\n"))?;
+                    let _ = out.flush();
+                    shown = bars;
+                }
                 if s["state"] == "RUNNING" {
                     w(out, &format!("Service '{service_name}' is RUNNING\n"))?;
                     return Ok(());

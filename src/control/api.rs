@@ -539,7 +539,21 @@ async fn create_service(
 ) -> ApiResult {
     let req: CreateServiceRequest = parse_body(&body)?;
     let store = s.store.clone();
-    let r = blocking(move || render(&store, store.create_service(&project, &req)?)).await?;
+    let runtime = s.runtime.clone();
+    let r = blocking(move || {
+        // Aiven limitation 2 needs the target's running nodes.
+        if let Some(target) = req
+            .user_config
+            .get("service_to_join_with")
+            .and_then(Value::as_str)
+            && let Ok(t) = store.service(&project, target)
+            && let Some(i) = runtime.inspect(&t)
+        {
+            super::rules::check_existing_keyspaces(target, &i.keyspaces)?;
+        }
+        render(&store, store.create_service(&project, &req)?)
+    })
+    .await?;
     tracing::info!(
         service = %r.service.name,
         datacenter = %r.service.datacenter,

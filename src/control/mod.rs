@@ -22,8 +22,8 @@
 //!   creates of one name cannot both succeed.
 //! - [`runtime`]: the interface through which the control plane starts and
 //!   watches a service's nodes. A service is `RUNNING` only when its runtime
-//!   says every node serves; with no node runtime (this build) it stays
-//!   `REBUILDING` and says why.
+//!   says every node serves; with no node runtime (`--runtime none`) it
+//!   stays `REBUILDING` and says why.
 //! - [`api`]: the Aiven-compatible REST API (axum), so that both `ccrsim` and
 //!   the real `avn` CLI drive it. Errors are mapped to HTTP statuses once,
 //!   in [`error`].

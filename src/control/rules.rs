@@ -35,10 +35,13 @@ pub enum Rule {
     SplitIsFinal,
     /// Aiven limitation 7: `cassandra.datacenter` and `service_to_join_with` are set at creation only.
     SetAtCreationOnly,
+    /// Aiven limitation 2: an existing service that holds keyspaces needs one
+    /// with NetworkTopologyStrategy before a peer joins it.
+    ExistingNeedsNts,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 10] = [
+    pub const ALL: [Rule; 11] = [
         Rule::JoinTargetExists,
         Rule::CassandraOnly,
         Rule::PairOfTwo,
@@ -49,6 +52,7 @@ impl Rule {
         Rule::NoPairingExisting,
         Rule::SplitIsFinal,
         Rule::SetAtCreationOnly,
+        Rule::ExistingNeedsNts,
     ];
 
     /// The rule's short name, as messages and the README show it.
@@ -64,6 +68,7 @@ impl Rule {
             Rule::NoPairingExisting => "no-pairing-existing",
             Rule::SplitIsFinal => "split-is-final",
             Rule::SetAtCreationOnly => "set-at-creation-only",
+            Rule::ExistingNeedsNts => "existing-needs-nts",
         }
     }
 
@@ -71,6 +76,7 @@ impl Rule {
     pub fn aiven_limitation(self) -> Option<u8> {
         match self {
             Rule::NoPairingExisting => Some(1),
+            Rule::ExistingNeedsNts => Some(2),
             Rule::PlanAllowsCcr | Rule::SamePlanAndDisk => Some(3),
             Rule::SplitIsFinal => Some(6),
             Rule::SetAtCreationOnly => Some(7),
@@ -100,6 +106,9 @@ impl Rule {
             Rule::SplitIsFinal => "services of a split pair can never be reconnected",
             Rule::SetAtCreationOnly => {
                 "cassandra.datacenter and service_to_join_with can be set only when the service is created"
+            }
+            Rule::ExistingNeedsNts => {
+                "an existing service with keyspaces needs one using NetworkTopologyStrategy before a service joins it"
             }
         }
     }
@@ -167,6 +176,35 @@ pub struct JoinTarget<'a> {
     pub service: &'a Service,
     /// The other member of the target's pair, if it is already paired.
     pub peer: Option<&'a str>,
+}
+
+/// Aiven limitation 2, against the keyspaces the target's running nodes
+/// report: a service holding user keyspaces, none of them with
+/// NetworkTopologyStrategy, cannot be joined. A service with no user
+/// keyspace yet (a new one) can.
+pub fn check_existing_keyspaces(
+    target: &str,
+    keyspaces: &[crate::replication::KeyspaceInfo],
+) -> Result<(), RuleViolation> {
+    let user: Vec<&crate::replication::KeyspaceInfo> = keyspaces
+        .iter()
+        .filter(|k| !k.name.starts_with("system") && k.class != "LocalStrategy")
+        .collect();
+    if user.is_empty()
+        || user
+            .iter()
+            .any(|k| k.class.ends_with("NetworkTopologyStrategy"))
+    {
+        return Ok(());
+    }
+    let names: Vec<&str> = user.iter().map(|k| k.name.as_str()).collect();
+    refuse(
+        Rule::ExistingNeedsNts,
+        format!(
+            "Cannot join '{target}': its keyspaces ({}) all use SimpleStrategy; alter one to NetworkTopologyStrategy first",
+            names.join(", ")
+        ),
+    )
 }
 
 /// Checks a create request with `service_to_join_with` against the service it
@@ -351,4 +389,38 @@ pub fn check_plan_change(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod limitation_two {
+    use super::*;
+
+    #[test]
+    fn an_existing_service_needs_an_nts_keyspace() {
+        use crate::replication::KeyspaceInfo;
+        let ks = |name: &str, class: &str| KeyspaceInfo {
+            name: name.into(),
+            class: class.into(),
+            replication: Default::default(),
+        };
+        let system = ks("system_auth", "SimpleStrategy");
+        assert!(
+            check_existing_keyspaces("a", std::slice::from_ref(&system)).is_ok(),
+            "a new service"
+        );
+        let e = check_existing_keyspaces("a", &[system.clone(), ks("shop", "SimpleStrategy")])
+            .unwrap_err();
+        assert_eq!(e.rule, Rule::ExistingNeedsNts);
+        assert!(e.to_string().contains("Aiven limitation 2"), "{e}");
+        assert!(
+            check_existing_keyspaces(
+                "a",
+                &[
+                    ks("shop", "SimpleStrategy"),
+                    ks("orders", "NetworkTopologyStrategy")
+                ]
+            )
+            .is_ok()
+        );
+    }
 }

@@ -7,9 +7,11 @@
 //! stored: a service is `RUNNING` only while its runtime says every node
 //! serves CQL.
 //!
-//! This build has one runtime, [`NoRuntime`], which starts nothing and says
-//! so. The in-process and Docker runtimes arrive with the Cassandra-style node
-//! (see the README's roadmap); they implement this trait.
+//! [`NoRuntime`] starts nothing and says so (`ccrsim serve --runtime none`,
+//! and the control-plane tests); `crate::harness::in_process` runs real
+//! nodes inside the daemon. Besides starting and stopping, a runtime carries
+//! out what the control plane decides for pairs: a split, a datacenter
+//! leaving, the simulated link, and reports what the nodes hold (`inspect`).
 
 use super::model::{NodeLayout, Service};
 
@@ -138,7 +140,7 @@ pub trait NodeRuntime: Send + Sync + 'static {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoRuntime;
 
-pub const NO_RUNTIME_MESSAGE: &str = "not started: this build of ccrsim has no node runtime yet (nodes arrive with the Cassandra-style node; see the README's roadmap)";
+pub const NO_RUNTIME_MESSAGE: &str = "not started: this daemon runs without a node runtime (ccrsim serve --runtime none); services stay REBUILDING";
 
 impl NodeRuntime for NoRuntime {
     fn name(&self) -> &'static str {

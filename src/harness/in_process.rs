@@ -239,8 +239,8 @@ impl InProcess {
         }
     }
 
-    /// The running node at `addr`, if any (tests and `ccr verify` use its engine).
-    pub async fn node_engine(&self, addr: IpAddr) -> Option<Arc<crate::node::cql::exec::Engine>> {
+    /// The running node at `addr`, if any (tests look inside through it).
+    pub async fn node_core(&self, addr: IpAddr) -> Option<Arc<Core>> {
         let all: Vec<Arc<Managed>> = self
             .services
             .lock()
@@ -251,10 +251,15 @@ impl InProcess {
         for m in all {
             let nodes = m.nodes.lock().await;
             if let Some(n) = nodes.iter().flatten().find(|n| n.cql_addr.ip() == addr) {
-                return Some(n.engine.clone());
+                return Some(n.member.core.clone());
             }
         }
         None
+    }
+
+    /// The engine of the running node at `addr`, if any.
+    pub async fn node_engine(&self, addr: IpAddr) -> Option<Arc<crate::node::cql::exec::Engine>> {
+        self.node_core(addr).await.map(|c| c.engine().clone())
     }
 }
 
@@ -517,24 +522,6 @@ impl InProcess {
             }]);
         }
         m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = None;
-    }
-
-    /// The running node at `addr`, if any (tests).
-    pub async fn node_core(&self, addr: IpAddr) -> Option<Arc<Core>> {
-        let all: Vec<Arc<Managed>> = self
-            .services
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        for m in all {
-            let nodes = m.nodes.lock().await;
-            if let Some(n) = nodes.iter().flatten().find(|n| n.cql_addr.ip() == addr) {
-                return Some(n.member.core.clone());
-            }
-        }
-        None
     }
 
     /// Alters the keyspaces for the new datacenter and rebuilds each new node.

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: a real control-plane server on
-//! `127.0.0.1:0` with its own state directory, and the CLI run in-process.
+//! `127.0.0.1:0` with its own state directory, the CLI run in-process, and a
+//! daemon whose services run real nodes.
 
 #![allow(dead_code)]
 
@@ -91,5 +92,61 @@ pub async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
             "timed out waiting: {what}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A daemon whose services run real nodes in this process, on address
+/// blocks from `127.0.{first_slot}.0/24` up (each test its own range).
+pub struct Services {
+    pub server: Server,
+    pub runtime: Arc<ccrsim::harness::in_process::InProcess>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Services {
+    pub async fn start(first_slot: u8) -> Services {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = Arc::new(
+            ccrsim::harness::in_process::InProcess::new(dir.path()).with_gossip(
+                ccrsim::node::cluster::member::GossipSettings {
+                    interval: std::time::Duration::from_millis(100),
+                    convict_after: std::time::Duration::from_millis(3000),
+                },
+            ),
+        );
+        let server = Server::start(
+            ServeConfig {
+                state_dir: dir.path().to_path_buf(),
+                listen: "127.0.0.1:0".parse().unwrap(),
+                project: "ccrsim".into(),
+                first_slot,
+            },
+            Arc::new(runtime.clone()),
+        )
+        .await
+        .expect("server starts");
+        Services {
+            server,
+            runtime,
+            dir,
+        }
+    }
+
+    /// Runs `ccrsim LINE` (split on spaces) and expects success.
+    pub async fn ok(&self, line: &str) -> String {
+        let args: Vec<&str> = line.split(' ').collect();
+        let (out, err, code) = cli(&self.server.url(), &self.server.token, &args).await;
+        assert_eq!(code, 0, "ccrsim {line}: {out}{err}");
+        out
+    }
+
+    /// `service get NAME --json`.
+    pub async fn service(&self, name: &str) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&format!("service get {name} --json")).await).unwrap()
+    }
+
+    pub async fn stop(self) {
+        self.server.shutdown().await;
+        self.runtime.stop_all().await;
     }
 }
