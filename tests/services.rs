@@ -10,27 +10,13 @@ mod common;
 
 use std::time::Duration;
 
-use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
-use scylla::client::session_builder::SessionBuilder;
-use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::statement::Consistency;
 use scylla::statement::unprepared::Statement;
 use serde_json::Value;
 
-async fn session_in(addr: &str, dc: &str, password: &str) -> Session {
-    let policy = DefaultPolicy::builder()
-        .prefer_datacenter(dc.to_string())
-        .permit_dc_failover(false)
-        .build();
-    let profile = ExecutionProfile::builder()
-        .load_balancing_policy(policy)
-        .build();
-    SessionBuilder::new()
-        .known_node(format!("{addr}:9042"))
-        .user("avnadmin", password)
-        .default_execution_profile_handle(profile.into_handle())
-        .build()
+async fn session_in(addr: &str, dc: &str, password: &str) -> std::sync::Arc<Session> {
+    ccrsim::cli::bench::session_in(&format!("{addr}:9042"), dc, "avnadmin", password)
         .await
         .unwrap()
 }

@@ -7,10 +7,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
-use scylla::client::session_builder::SessionBuilder;
-use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::statement::Consistency;
 use scylla::statement::unprepared::Statement;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -48,19 +45,8 @@ async fn up(dir: &std::path::Path) -> (Child, Vec<String>) {
     (child, seen)
 }
 
-async fn session_in(addr: &str, dc: &str, password: &str) -> Session {
-    let policy = DefaultPolicy::builder()
-        .prefer_datacenter(dc.to_string())
-        .permit_dc_failover(false)
-        .build();
-    let profile = ExecutionProfile::builder()
-        .load_balancing_policy(policy)
-        .build();
-    SessionBuilder::new()
-        .known_node(addr)
-        .user("avnadmin", password)
-        .default_execution_profile_handle(profile.into_handle())
-        .build()
+async fn session_in(addr: &str, dc: &str, password: &str) -> std::sync::Arc<Session> {
+    ccrsim::cli::bench::session_in(addr, dc, "avnadmin", password)
         .await
         .unwrap()
 }
