@@ -117,9 +117,11 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
 pub struct NodetoolArgs {
-    /// The node's address (as nodetool's -h).
-    #[arg(short = 'h', long = "host", default_value = "127.0.0.1")]
-    pub host: String,
+    /// The node's address (as nodetool's -h). Default: the node's listen
+    /// address inside a ccrsim-node container (CASSANDRA_LISTEN_ADDRESS,
+    /// `auto` meaning the container's own address), else 127.0.0.1.
+    #[arg(short = 'h', long = "host")]
+    pub host: Option<String>,
     /// The node's internode (storage) port; ccrsim nodes have no JMX.
     #[arg(short = 'p', long = "port", default_value_t = 7000)]
     pub port: u16,
@@ -973,22 +975,30 @@ async fn node(args: &crate::node::config::NodeArgs) -> Result<(), CliError> {
 }
 
 async fn nodetool(args: &NodetoolArgs, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
-    let ip: std::net::IpAddr = match args.host.parse() {
+    let host = match (&args.host, std::env::var("CASSANDRA_LISTEN_ADDRESS")) {
+        (Some(h), _) => h.clone(),
+        (None, Ok(a)) if a.trim().eq_ignore_ascii_case("auto") => {
+            crate::node::config::own_address().to_string()
+        }
+        (None, Ok(a)) if !a.trim().is_empty() => a.trim().to_string(),
+        _ => "127.0.0.1".to_string(),
+    };
+    let ip: std::net::IpAddr = match host.parse() {
         Ok(ip) => ip,
-        Err(_) => tokio::net::lookup_host((args.host.as_str(), args.port))
+        Err(_) => tokio::net::lookup_host((host.as_str(), args.port))
             .await
             .ok()
             .and_then(|mut a| a.next())
             .map(|a| a.ip())
-            .ok_or_else(|| CliError::Usage(format!("nodetool: unknown host {}", args.host)))?,
+            .ok_or_else(|| CliError::Usage(format!("nodetool: unknown host {host}")))?,
     };
     let addr = SocketAddr::new(ip, args.port);
     let (ok, text) = crate::node::cluster::transport::admin(addr, args.command.clone())
         .await
         .map_err(|e| {
             CliError::Io(format!(
-                "nodetool: Failed to connect to '{}:{}' - {e}.",
-                args.host, args.port
+                "nodetool: Failed to connect to '{host}:{}' - {e}.",
+                args.port
             ))
         })?;
     if ok {

@@ -7,6 +7,10 @@
 //!   process, one loopback address each (`127.0.{slot}.{i}`, as the control
 //!   plane lays them out), data under the state directory. This is the
 //!   default of `ccrsim serve` and `ccrsim up`.
+//! - [`docker`] (feature `docker`, on by default): datacenters of
+//!   containers of the `ccrsim-node` image (or the official `cassandra`
+//!   image) on a Docker network, started with testcontainers, for
+//!   integration tests that break them on purpose: [`Cluster`].
 //!
 //! A runtime also does what Aiven does for a user around the nodes: when a
 //! service joins another as a CCR pair, the joining datacenter's nodes start
@@ -17,3 +21,8 @@
 //! datacenter, reporting progress, before the service is `RUNNING`.
 
 pub mod in_process;
+
+#[cfg(feature = "docker")]
+pub mod docker;
+#[cfg(feature = "docker")]
+pub use docker::{Cluster, ClusterBuilder, Flavor, HarnessError, NodeImage, unique_keyspace};

@@ -1,0 +1,1280 @@
+//! # Docker harness: datacenters of containers, broken on purpose
+//!
+//! [`Cluster`] starts N datacenters × M nodes (2 × 3 by default) as Docker
+//! containers on a network of their own, with the `testcontainers` crate,
+//! and hands a test what it needs to check cross-datacenter replication:
+//!
+//! - a scylla [`Session`] per datacenter, pinned to it (`prefer_datacenter`,
+//!   no failover to the other datacenter, token aware);
+//! - keyspaces made from the control plane's generated NetworkTopologyStrategy
+//!   scripts ([`Cluster::apply_replication`]), and a unique keyspace name per
+//!   test ([`unique_keyspace`]);
+//! - [`Cluster::await_rows`]: poll a query in one datacenter until it gives
+//!   the rows expected, with a deadline, and return how long that took (the
+//!   replication lag seen by a client);
+//! - failures: stop (SIGTERM), kill (SIGKILL) and start a node or a whole
+//!   datacenter, and [`Cluster::partition`] / [`Cluster::heal`] two
+//!   datacenters;
+//! - every container's log, printed when a test fails (the cluster is
+//!   dropped while the thread panics) or on demand ([`Cluster::logs`]).
+//!
+//! ## The image
+//!
+//! By default the nodes run `ccrsim-node:dev`, built from this repository by
+//! `docker/build.sh` (a static ccrsim binary in a `FROM scratch` image). The
+//! harness builds it when it is missing or older than the sources, so a test
+//! run needs nothing from a registry. `CCRSIM_NODE_IMAGE=cassandra:4.1`
+//! runs the same harness on the official Apache Cassandra image where a user
+//! has it: nodes then start one at a time, with the settings that make
+//! Cassandra start fast in tests. Both images take the same `CASSANDRA_*`
+//! environment and print the same ready line; the only other differences are
+//! the log stream the ready line is on and how `nodetool` is run.
+//!
+//! ## Addresses and partitions
+//!
+//! The harness creates the network with a subnet of its own choosing, so a
+//! node keeps its address across a restart (Docker would otherwise hand the
+//! address of a stopped container to the next one to start): before a node
+//! starts again it is reconnected with its first address. Nodes advertise
+//! their container address and the test process reaches it directly.
+//!
+//! A partition between two datacenters drops every packet between their
+//! nodes in both directions, with `iptables` rules in each node's network
+//! namespace (entered with `nsenter`, as root). Disconnecting a node from
+//! the Docker network would also cut it from its own datacenter and from
+//! the test's clients, which is a different failure: during a partition
+//! each side keeps serving its clients at `LOCAL_*` levels, as in
+//! production. The rules go when the partition is healed, and are set again
+//! on a node that restarts while it lasts.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::StreamExt;
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::response::query_result::QueryRowsResult;
+use scylla::serialize::row::SerializeRow;
+use testcontainers::bollard::Docker;
+use testcontainers::bollard::models::{
+    EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, NetworkConnectRequest,
+    NetworkCreateRequest, NetworkDisconnectRequest,
+};
+use testcontainers::bollard::query_parameters::{KillContainerOptions, LogsOptions};
+use testcontainers::core::{ExecCommand, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+
+use crate::replication::{self, Datacenter, KeyspaceName, Replication, Topology};
+
+/// The ready line of both images.
+pub const READY_LINE: &str = "Starting listening for CQL clients";
+/// The image the harness builds from this repository.
+pub const DEFAULT_IMAGE: &str = "ccrsim-node:dev";
+const CQL_PORT: u16 = 9042;
+
+/// What went wrong, and what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error(
+        "Docker is not available ({0}). The container tests need a running Docker engine: \
+         install it (Debian: apt-get install docker.io) and start it (service docker start)"
+    )]
+    NoDocker(String),
+    #[error("the image {0} is not here and cannot be pulled (no registry): {1}")]
+    NoImage(String, String),
+    #[error("building the node image failed: {0}")]
+    Build(String),
+    #[error("docker: {0}")]
+    Docker(String),
+    #[error("CQL: {0}")]
+    Cql(String),
+    #[error("timed out: {0}")]
+    Timeout(String),
+    #[error("partition: {0}")]
+    Partition(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn docker_err(what: &str) -> impl FnOnce(testcontainers::bollard::errors::Error) -> HarnessError {
+    let what = what.to_string();
+    move |e| HarnessError::Docker(format!("{what}: {e}"))
+}
+
+fn tc_err(what: &str) -> impl FnOnce(testcontainers::TestcontainersError) -> HarnessError {
+    let what = what.to_string();
+    move |e| HarnessError::Docker(format!("{what}: {e}"))
+}
+
+/// Which engine an image runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// A ccrsim node image (`docker/build.sh`).
+    Ccrsim,
+    /// The official Apache Cassandra image.
+    Cassandra,
+}
+
+/// The node image, as `name:tag`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeImage {
+    pub name: String,
+    pub tag: String,
+    pub flavor: Flavor,
+}
+
+impl NodeImage {
+    /// Parses `name[:tag]`; an image whose last path part is `cassandra`
+    /// is taken to be the official Cassandra image.
+    pub fn parse(spec: &str) -> NodeImage {
+        let spec = spec.trim();
+        let (name, tag) = match spec.rsplit_once(':') {
+            Some((n, t)) if !t.contains('/') => (n, t),
+            _ => (spec, "latest"),
+        };
+        let last = name.rsplit('/').next().unwrap_or(name);
+        let flavor = if last == "cassandra" {
+            Flavor::Cassandra
+        } else {
+            Flavor::Ccrsim
+        };
+        NodeImage {
+            name: name.to_string(),
+            tag: tag.to_string(),
+            flavor,
+        }
+    }
+
+    /// `CCRSIM_NODE_IMAGE`, or [`DEFAULT_IMAGE`].
+    pub fn from_env() -> NodeImage {
+        match std::env::var("CCRSIM_NODE_IMAGE") {
+            Ok(s) if !s.trim().is_empty() => NodeImage::parse(&s),
+            _ => NodeImage::parse(DEFAULT_IMAGE),
+        }
+    }
+
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.name, self.tag)
+    }
+
+    fn nodetool(&self) -> Vec<&'static str> {
+        match self.flavor {
+            Flavor::Ccrsim => vec!["ccrsim", "nodetool"],
+            Flavor::Cassandra => vec!["nodetool"],
+        }
+    }
+
+    fn ready(&self) -> WaitFor {
+        match self.flavor {
+            Flavor::Ccrsim => WaitFor::message_on_stderr(READY_LINE),
+            Flavor::Cassandra => WaitFor::message_on_stdout(READY_LINE),
+        }
+    }
+
+    fn startup_timeout(&self) -> Duration {
+        match self.flavor {
+            Flavor::Ccrsim => Duration::from_secs(60),
+            Flavor::Cassandra => Duration::from_secs(240),
+        }
+    }
+}
+
+/// A reachable Docker engine, or why not.
+pub async fn docker() -> Result<Docker, HarnessError> {
+    let d = testcontainers::core::client::docker_client_instance()
+        .await
+        .map_err(|e| HarnessError::NoDocker(e.to_string()))?;
+    d.ping()
+        .await
+        .map_err(|e| HarnessError::NoDocker(e.to_string()))?;
+    Ok(d)
+}
+
+/// For tests: a reachable Docker engine, or `None` after saying loudly that
+/// the test is skipped. Under `CI=true` a missing engine is a failure.
+pub async fn docker_or_skip(test: &str) -> Option<Docker> {
+    match docker().await {
+        Ok(d) => Some(d),
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{test}: {e} (CI=true requires Docker)")
+        }
+        Err(e) => {
+            eprintln!("\n*** SKIPPED {test}: {e} ***\n");
+            None
+        }
+    }
+}
+
+/// Makes sure `image` is present. The default image is (re)built from this
+/// repository with `docker/build.sh` when it is missing or older than the
+/// sources; any other image must already be loaded.
+pub async fn ensure_image(docker: &Docker, image: &NodeImage) -> Result<(), HarnessError> {
+    static BUILD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _guard = BUILD.lock().await;
+    let reference = image.reference();
+    let created = match docker.inspect_image(&reference).await {
+        Ok(i) => i.created.map(|c| c.unix_timestamp()),
+        Err(_) => None,
+    };
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = repo.join("docker/build.sh");
+    let buildable = reference == DEFAULT_IMAGE && script.exists();
+    if !buildable {
+        return match created {
+            Some(_) => Ok(()),
+            None => Err(HarnessError::NoImage(
+                reference,
+                "load it with `docker load`, or unset CCRSIM_NODE_IMAGE to use ccrsim-node:dev, which docker/build.sh builds from this repository".into(),
+            )),
+        };
+    }
+    let newest = newest_source(repo);
+    if let (Some(c), Some(n)) = (created, newest)
+        && c >= n
+    {
+        return Ok(());
+    }
+    let why = if created.is_some() {
+        "older than the sources"
+    } else {
+        "missing"
+    };
+    eprintln!("ccrsim harness: {reference} is {why}; building it with docker/build.sh");
+    let repo = repo.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        // Another test process may build at the same time: one at a time.
+        let lock_path = repo.join("target/image-build.lock");
+        let _ = std::fs::create_dir_all(repo.join("target"));
+        let lock = std::fs::File::create(&lock_path)
+            .map_err(|e| HarnessError::Build(format!("{}: {e}", lock_path.display())))?;
+        lock.lock()
+            .map_err(|e| HarnessError::Build(format!("{}: {e}", lock_path.display())))?;
+        let out = std::process::Command::new("bash")
+            .arg(repo.join("docker/build.sh"))
+            .current_dir(&repo)
+            .output()
+            .map_err(|e| HarnessError::Build(format!("cannot run docker/build.sh: {e}")))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(HarnessError::Build(format!(
+                "docker/build.sh exited with {}:\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )))
+        }
+    })
+    .await
+    .map_err(|e| HarnessError::Build(e.to_string()))?
+}
+
+/// The newest modification time (Unix seconds) of what goes into the image.
+fn newest_source(repo: &Path) -> Option<i64> {
+    fn walk(p: &Path, newest: &mut SystemTime) {
+        let Ok(meta) = std::fs::metadata(p) else {
+            return;
+        };
+        if meta.is_dir() {
+            if let Ok(rd) = std::fs::read_dir(p) {
+                for e in rd.flatten() {
+                    walk(&e.path(), newest);
+                }
+            }
+        } else if let Ok(m) = meta.modified()
+            && m > *newest
+        {
+            *newest = m;
+        }
+    }
+    let mut newest = SystemTime::UNIX_EPOCH;
+    for p in ["src", "docker", "Cargo.toml", "Cargo.lock"] {
+        walk(&repo.join(p), &mut newest);
+    }
+    newest
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs() as i64)
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A keyspace name no other test of this process (or of a parallel one)
+/// uses: `{prefix}_{pid}_{n}`.
+pub fn unique_keyspace(prefix: &str) -> String {
+    let p: String = prefix
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(24)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    format!(
+        "{}_{}_{}",
+        if p.is_empty() { "ks".into() } else { p },
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// How to start a [`Cluster`].
+#[derive(Debug, Clone)]
+pub struct ClusterBuilder {
+    datacenters: usize,
+    nodes: usize,
+    image: NodeImage,
+    name: String,
+    env: Vec<(String, String)>,
+}
+
+impl Default for ClusterBuilder {
+    fn default() -> Self {
+        ClusterBuilder {
+            datacenters: 2,
+            nodes: 3,
+            image: NodeImage::from_env(),
+            name: "t".into(),
+            env: Vec::new(),
+        }
+    }
+}
+
+impl ClusterBuilder {
+    /// How many datacenters (`dc1`, `dc2`, ...). Default 2.
+    pub fn datacenters(mut self, n: usize) -> Self {
+        self.datacenters = n;
+        self
+    }
+
+    /// Nodes per datacenter. Default 3.
+    pub fn nodes(mut self, n: usize) -> Self {
+        self.nodes = n;
+        self
+    }
+
+    /// The node image. Default: [`NodeImage::from_env`].
+    pub fn image(mut self, image: NodeImage) -> Self {
+        self.image = image;
+        self
+    }
+
+    /// A short name for container and network names (`ccrsim-{name}-...`).
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(20)
+            .collect();
+        self
+    }
+
+    /// An extra environment variable for every node.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Starts the cluster and waits until every node sees every other node
+    /// up (`UN` in `nodetool status`).
+    pub async fn start(self) -> Result<Cluster, HarnessError> {
+        if self.datacenters == 0 || self.nodes == 0 {
+            return Err(HarnessError::Invalid(
+                "a cluster needs at least one datacenter of one node".into(),
+            ));
+        }
+        if self.nodes > 200 {
+            return Err(HarnessError::Invalid(
+                "at most 200 nodes per datacenter".into(),
+            ));
+        }
+        let started = Instant::now();
+        let docker = docker().await?;
+        ensure_image(&docker, &self.image).await?;
+        let id = format!(
+            "{}-{}-{}",
+            if self.name.is_empty() {
+                "t"
+            } else {
+                &self.name
+            },
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let network = format!("ccrsim-{id}");
+        create_network(&docker, &network).await?;
+        let mut cluster = Cluster {
+            id,
+            network,
+            image: self.image.clone(),
+            env: self.env.clone(),
+            docker,
+            dcs: (1..=self.datacenters)
+                .map(|d| DatacenterNodes {
+                    name: format!("dc{d}"),
+                    nodes: Vec::new(),
+                })
+                .collect(),
+            partitions: BTreeSet::new(),
+            username: "cassandra".into(),
+            password: "cassandra".into(),
+            ready_after: Duration::ZERO,
+        };
+        // The first node of each datacenter, one after the other: each is a
+        // seed for every node started after it.
+        let mut seeds: Vec<IpAddr> = Vec::new();
+        for d in 0..self.datacenters {
+            let node = cluster.create_node(d, 1, &seeds).await?;
+            seeds.push(node.ip);
+            cluster.dcs[d].nodes.push(node);
+        }
+        // The rest: all at once on ccrsim; one at a time on Cassandra,
+        // which refuses concurrent bootstraps.
+        for i in 2..=self.nodes {
+            match self.image.flavor {
+                Flavor::Cassandra => {
+                    for d in 0..self.datacenters {
+                        let node = cluster.create_node(d, i, &seeds).await?;
+                        cluster.dcs[d].nodes.push(node);
+                        cluster.await_all_up(self.image.startup_timeout()).await?;
+                    }
+                }
+                Flavor::Ccrsim => {
+                    let c = &cluster;
+                    let made = futures_util::future::join_all(
+                        (0..self.datacenters).map(|d| c.create_node(d, i, &seeds)),
+                    )
+                    .await;
+                    for (d, node) in made.into_iter().enumerate() {
+                        cluster.dcs[d].nodes.push(node?);
+                    }
+                }
+            }
+        }
+        cluster.await_all_up(Duration::from_secs(60)).await?;
+        cluster.ready_after = started.elapsed();
+        Ok(cluster)
+    }
+}
+
+async fn create_network(docker: &Docker, name: &str) -> Result<(), HarnessError> {
+    // A subnet of our own, so that addresses can be pinned on restart; pick
+    // another one when it overlaps a network that exists.
+    let mut last = String::new();
+    for attempt in 0..16u64 {
+        let seed = u64::from(std::process::id())
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .wrapping_add(SEQ.fetch_add(1, Ordering::Relaxed).wrapping_mul(7919))
+            .wrapping_add(attempt.wrapping_mul(104_729))
+            ^ SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos() as u64)
+                .unwrap_or(0);
+        let subnet = format!("10.{}.{}.0/24", 100 + seed % 150, (seed >> 8) % 256);
+        let req = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            ipam: Some(Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(subnet.clone()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            labels: Some([("org.ccrsim.harness".to_string(), "1".to_string())].into()),
+            ..Default::default()
+        };
+        match docker.create_network(req).await {
+            Ok(_) => return Ok(()),
+            Err(e) => last = format!("{subnet}: {e}"),
+        }
+    }
+    Err(HarnessError::Docker(format!(
+        "cannot create network {name}: {last}"
+    )))
+}
+
+/// One node: its container and the address it keeps.
+pub struct Node {
+    /// The container's name, e.g. `ccrsim-t-1234-0-dc1-2`.
+    pub name: String,
+    /// The datacenter's name.
+    pub dc: String,
+    /// The node's address on the cluster network (its broadcast and
+    /// native-transport address).
+    pub ip: IpAddr,
+    running: bool,
+    container: ContainerAsync<GenericImage>,
+}
+
+struct DatacenterNodes {
+    name: String,
+    nodes: Vec<Node>,
+}
+
+/// A running cluster of containers. Dropping it removes its containers,
+/// their volumes and its network, after printing every container's log if
+/// the thread is panicking (a failed test).
+pub struct Cluster {
+    id: String,
+    network: String,
+    image: NodeImage,
+    env: Vec<(String, String)>,
+    docker: Docker,
+    dcs: Vec<DatacenterNodes>,
+    /// Partitioned pairs of datacenter indexes (lower first).
+    partitions: BTreeSet<(usize, usize)>,
+    username: String,
+    password: String,
+    ready_after: Duration,
+}
+
+impl Cluster {
+    /// A builder: 2 datacenters × 3 nodes of [`NodeImage::from_env`].
+    pub fn builder() -> ClusterBuilder {
+        ClusterBuilder::default()
+    }
+
+    /// How long [`ClusterBuilder::start`] took, image check included.
+    pub fn ready_after(&self) -> Duration {
+        self.ready_after
+    }
+
+    pub fn image(&self) -> &NodeImage {
+        &self.image
+    }
+
+    /// The datacenter names, `dc1`, `dc2`, ...
+    pub fn datacenters(&self) -> Vec<String> {
+        self.dcs.iter().map(|d| d.name.clone()).collect()
+    }
+
+    /// The nodes of datacenter `dc` (0-based).
+    pub fn nodes(&self, dc: usize) -> &[Node] {
+        &self.dcs[dc].nodes
+    }
+
+    /// The CQL contact points of datacenter `dc`.
+    pub fn contact_points(&self, dc: usize) -> Vec<SocketAddr> {
+        self.dcs[dc]
+            .nodes
+            .iter()
+            .map(|n| SocketAddr::new(n.ip, CQL_PORT))
+            .collect()
+    }
+
+    async fn create_node(
+        &self,
+        dc: usize,
+        i: usize,
+        seeds: &[IpAddr],
+    ) -> Result<Node, HarnessError> {
+        let dc_name = self.dcs[dc].name.clone();
+        let name = format!("ccrsim-{}-{dc_name}-{i}", self.id);
+        let image =
+            GenericImage::new(&self.image.name, &self.image.tag).with_wait_for(self.image.ready());
+        let mut req = image
+            .with_network(&self.network)
+            .with_container_name(&name)
+            .with_startup_timeout(self.image.startup_timeout())
+            .with_env_var("CASSANDRA_CLUSTER_NAME", format!("ccrsim {}", self.id))
+            .with_env_var("CASSANDRA_DC", &dc_name)
+            .with_env_var("CASSANDRA_RACK", "rack1")
+            .with_env_var("CASSANDRA_ENDPOINT_SNITCH", "GossipingPropertyFileSnitch")
+            .with_env_var("CASSANDRA_NUM_TOKENS", "16");
+        // The first node is its own seed (both images' default).
+        if !seeds.is_empty() {
+            let list: Vec<String> = seeds.iter().map(|s| s.to_string()).collect();
+            req = req.with_env_var("CASSANDRA_SEEDS", list.join(","));
+        }
+        if self.image.flavor == Flavor::Cassandra {
+            req = req
+                .with_env_var(
+                    "JVM_OPTS",
+                    "-Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.ring_delay_ms=5000",
+                )
+                .with_env_var("MAX_HEAP_SIZE", "1G")
+                .with_env_var("HEAP_NEWSIZE", "200M");
+        }
+        for (k, v) in &self.env {
+            req = req.with_env_var(k, v);
+        }
+        let container = req
+            .start()
+            .await
+            .map_err(tc_err(&format!("starting {name}")))?;
+        let ip = self.address_of(&name).await?;
+        Ok(Node {
+            name,
+            dc: dc_name,
+            ip,
+            running: true,
+            container,
+        })
+    }
+
+    async fn address_of(&self, container: &str) -> Result<IpAddr, HarnessError> {
+        let info = self
+            .docker
+            .inspect_container(container, None)
+            .await
+            .map_err(docker_err(&format!("inspecting {container}")))?;
+        info.network_settings
+            .and_then(|n| n.networks)
+            .and_then(|mut n| n.remove(&self.network))
+            .and_then(|e| e.ip_address)
+            .and_then(|ip| ip.parse().ok())
+            .ok_or_else(|| {
+                HarnessError::Docker(format!("{container} has no address on {}", self.network))
+            })
+    }
+
+    /// `nodetool status` on one node: the addresses it sees `UN`.
+    pub async fn up_as_seen_by(&self, dc: usize, i: usize) -> Result<Vec<IpAddr>, HarnessError> {
+        let out = self.nodetool(dc, i, &["status"]).await?;
+        Ok(out
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.split_whitespace();
+                (parts.next() == Some("UN"))
+                    .then(|| parts.next().and_then(|a| a.parse().ok()))
+                    .flatten()
+            })
+            .collect())
+    }
+
+    /// Runs `nodetool ARGS` in node `i` (1-based) of datacenter `dc`
+    /// (0-based) and returns its output.
+    pub async fn nodetool(
+        &self,
+        dc: usize,
+        i: usize,
+        args: &[&str],
+    ) -> Result<String, HarnessError> {
+        let node = self.node(dc, i)?;
+        let mut cmd: Vec<String> = self
+            .image
+            .nodetool()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        cmd.extend(args.iter().map(|a| a.to_string()));
+        let mut res = node
+            .container
+            .exec(ExecCommand::new(cmd))
+            .await
+            .map_err(tc_err(&format!("nodetool on {}", node.name)))?;
+        let out = res
+            .stdout_to_vec()
+            .await
+            .map_err(tc_err("reading nodetool output"))?;
+        let err = res
+            .stderr_to_vec()
+            .await
+            .map_err(tc_err("reading nodetool output"))?;
+        match res
+            .exit_code()
+            .await
+            .map_err(tc_err("nodetool exit code"))?
+        {
+            Some(0) | None => Ok(String::from_utf8_lossy(&out).into_owned()),
+            Some(code) => Err(HarnessError::Docker(format!(
+                "nodetool {} on {} exited with {code}: {}",
+                args.join(" "),
+                node.name,
+                String::from_utf8_lossy(&err).trim()
+            ))),
+        }
+    }
+
+    fn node(&self, dc: usize, i: usize) -> Result<&Node, HarnessError> {
+        self.dcs
+            .get(dc)
+            .and_then(|d| d.nodes.get(i.wrapping_sub(1)))
+            .ok_or_else(|| HarnessError::Invalid(format!("no node {i} in datacenter {dc}")))
+    }
+
+    fn node_mut(&mut self, dc: usize, i: usize) -> Result<&mut Node, HarnessError> {
+        self.dcs
+            .get_mut(dc)
+            .and_then(|d| d.nodes.get_mut(i.wrapping_sub(1)))
+            .ok_or_else(|| HarnessError::Invalid(format!("no node {i} in datacenter {dc}")))
+    }
+
+    /// Waits until every running node sees every running node up.
+    pub async fn await_all_up(&self, timeout: Duration) -> Result<(), HarnessError> {
+        let deadline = Instant::now() + timeout;
+        let running: Vec<(usize, usize, IpAddr)> = self
+            .dcs
+            .iter()
+            .enumerate()
+            .flat_map(|(d, dc)| {
+                dc.nodes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| n.running)
+                    .map(move |(i, n)| (d, i + 1, n.ip))
+            })
+            .collect();
+        let want: BTreeSet<IpAddr> = running.iter().map(|r| r.2).collect();
+        loop {
+            let mut missing = Vec::new();
+            for &(d, i, ip) in &running {
+                let seen: BTreeSet<IpAddr> = match self.up_as_seen_by(d, i).await {
+                    Ok(s) => s.into_iter().collect(),
+                    Err(_) => BTreeSet::new(),
+                };
+                let lacking: Vec<String> = want.difference(&seen).map(|a| a.to_string()).collect();
+                if !lacking.is_empty() {
+                    missing.push(format!("{ip} does not see {} up", lacking.join(", ")));
+                }
+            }
+            if missing.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(HarnessError::Timeout(format!(
+                    "after {timeout:?}: {}",
+                    missing.join("; ")
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Waits until nodes of datacenter `seen_from` see every node of
+    /// datacenter `dc` down (`DN`), e.g. after stopping it.
+    pub async fn await_down(
+        &self,
+        seen_from: usize,
+        dc: usize,
+        timeout: Duration,
+    ) -> Result<(), HarnessError> {
+        let deadline = Instant::now() + timeout;
+        let ips: Vec<IpAddr> = self.dcs[dc].nodes.iter().map(|n| n.ip).collect();
+        loop {
+            let observers: Vec<usize> = self.dcs[seen_from]
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.running)
+                .map(|(i, _)| i + 1)
+                .collect();
+            let mut all = true;
+            for i in observers {
+                let up = self.up_as_seen_by(seen_from, i).await.unwrap_or_default();
+                if ips.iter().any(|ip| up.contains(ip)) {
+                    all = false;
+                    break;
+                }
+            }
+            if all {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(HarnessError::Timeout(format!(
+                    "{} still sees nodes of {} up after {timeout:?}",
+                    self.dcs[seen_from].name, self.dcs[dc].name
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Waits until every other running node sees node `i` of datacenter
+    /// `dc` down, e.g. after killing it (the failure detector convicts it).
+    pub async fn await_node_down(
+        &self,
+        dc: usize,
+        i: usize,
+        timeout: Duration,
+    ) -> Result<(), HarnessError> {
+        let deadline = Instant::now() + timeout;
+        let ip = self.node(dc, i)?.ip;
+        loop {
+            let mut seen_up = None;
+            for (d, nodes) in self.dcs.iter().enumerate() {
+                for (j, n) in nodes.nodes.iter().enumerate() {
+                    if n.running && n.ip != ip {
+                        let up = self.up_as_seen_by(d, j + 1).await.unwrap_or_default();
+                        if up.contains(&ip) {
+                            seen_up = Some(n.ip);
+                        }
+                    }
+                }
+            }
+            let Some(by) = seen_up else {
+                return Ok(());
+            };
+            if Instant::now() >= deadline {
+                return Err(HarnessError::Timeout(format!(
+                    "{by} still sees {ip} up after {timeout:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// A session pinned to datacenter `dc` (0-based): its nodes as contact
+    /// points, `prefer_datacenter`, no failover to another datacenter, token
+    /// aware.
+    pub async fn session(&self, dc: usize) -> Result<Arc<Session>, HarnessError> {
+        let name = self
+            .dcs
+            .get(dc)
+            .ok_or_else(|| HarnessError::Invalid(format!("no datacenter {dc}")))?
+            .name
+            .clone();
+        let policy = DefaultPolicy::builder()
+            .prefer_datacenter(name.clone())
+            .permit_dc_failover(false)
+            .token_aware(true)
+            .build();
+        let profile = ExecutionProfile::builder()
+            .load_balancing_policy(policy)
+            .request_timeout(Some(Duration::from_secs(15)))
+            .build();
+        SessionBuilder::new()
+            .known_nodes_addr(self.contact_points(dc).iter().copied())
+            .user(&self.username, &self.password)
+            .default_execution_profile_handle(profile.into_handle())
+            .build()
+            .await
+            .map(Arc::new)
+            .map_err(|e| HarnessError::Cql(format!("cannot connect to {name}: {e}")))
+    }
+
+    /// The topology the control plane's script generator takes.
+    pub fn topology(&self) -> Topology {
+        Topology {
+            project: "harness".into(),
+            datacenters: self
+                .dcs
+                .iter()
+                .map(|d| Datacenter {
+                    name: d.name.clone(),
+                    service: self.id.clone(),
+                    nodes: d.nodes.iter().map(|n| n.ip.to_string()).collect(),
+                })
+                .collect(),
+            joined: None,
+        }
+    }
+
+    /// Generates the NetworkTopologyStrategy scripts for `keyspaces` with
+    /// replication factor `rf` in every datacenter (the same generator as
+    /// `ccrsim cql setup`: the system keyspaces, then each keyspace) and
+    /// runs them through datacenter 0, then waits for schema agreement.
+    pub async fn apply_replication(
+        &self,
+        keyspaces: &[&str],
+        rf: u32,
+    ) -> Result<Vec<replication::Script>, HarnessError> {
+        let topology = self.topology();
+        let rf = Replication(self.dcs.iter().map(|d| (d.name.clone(), rf)).collect());
+        let names: Vec<KeyspaceName> = keyspaces
+            .iter()
+            .map(|k| replication::keyspace_name(k))
+            .collect::<Result<_, _>>()
+            .map_err(|e| HarnessError::Invalid(e.to_string()))?;
+        let scripts = replication::setup_scripts(&topology, &names, &rf)
+            .map_err(|e| HarnessError::Invalid(e.to_string()))?;
+        let s = self.session(0).await?;
+        for script in &scripts {
+            for st in crate::cli::cql_client::statements(&script.contents) {
+                s.query_unpaged(st.as_str(), &[])
+                    .await
+                    .map_err(|e| HarnessError::Cql(format!("{}: {st}: {e}", script.file_name)))?;
+            }
+        }
+        s.await_schema_agreement()
+            .await
+            .map_err(|e| HarnessError::Cql(format!("schema agreement: {e}")))?;
+        Ok(scripts)
+    }
+
+    /// Polls `query` (at the statement's consistency; LOCAL_ONE unless
+    /// given) in datacenter `dc` until `check` accepts its rows, and
+    /// returns how long that took. The usual use: write in one datacenter,
+    /// then await the row in the other; the result is the replication lag
+    /// as a client sees it.
+    pub async fn await_rows<V, F>(
+        &self,
+        session: &Session,
+        query: &str,
+        values: V,
+        timeout: Duration,
+        mut check: F,
+    ) -> Result<Duration, HarnessError>
+    where
+        V: SerializeRow + Clone,
+        F: FnMut(&QueryRowsResult) -> bool,
+    {
+        let start = Instant::now();
+        let mut stmt = scylla::statement::unprepared::Statement::new(query);
+        stmt.set_consistency(scylla::statement::Consistency::LocalOne);
+        loop {
+            let last = match session.query_unpaged(stmt.clone(), values.clone()).await {
+                Ok(r) => match r.into_rows_result() {
+                    Ok(rows) => {
+                        if check(&rows) {
+                            return Ok(start.elapsed());
+                        }
+                        format!("{} rows, not yet as expected", rows.rows_num())
+                    }
+                    Err(e) => e.to_string(),
+                },
+                Err(e) => e.to_string(),
+            };
+            if start.elapsed() >= timeout {
+                return Err(HarnessError::Timeout(format!(
+                    "`{query}` after {timeout:?}: {last}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Stops node `i` of datacenter `dc` with SIGTERM (a clean shutdown).
+    pub async fn stop_node(&mut self, dc: usize, i: usize) -> Result<(), HarnessError> {
+        let node = self.node_mut(dc, i)?;
+        node.container
+            .stop_with_timeout(Some(30))
+            .await
+            .map_err(tc_err(&format!("stopping {}", node.name)))?;
+        node.running = false;
+        Ok(())
+    }
+
+    /// Kills node `i` of datacenter `dc` with SIGKILL: no drain, no flush.
+    pub async fn kill_node(&mut self, dc: usize, i: usize) -> Result<(), HarnessError> {
+        let docker = self.docker.clone();
+        let node = self.node_mut(dc, i)?;
+        docker
+            .kill_container(
+                &node.name,
+                Some(KillContainerOptions {
+                    signal: "SIGKILL".into(),
+                }),
+            )
+            .await
+            .map_err(docker_err(&format!("killing {}", node.name)))?;
+        node.running = false;
+        // Until Docker has noticed, a start would be refused.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while node.container.is_running().await.unwrap_or(false) {
+            if Instant::now() >= deadline {
+                return Err(HarnessError::Timeout(format!(
+                    "{} still running",
+                    node.name
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    /// Starts node `i` of datacenter `dc` again, on its first address, and
+    /// waits until it serves CQL. Its data is where it left it.
+    pub async fn start_node(&mut self, dc: usize, i: usize) -> Result<(), HarnessError> {
+        let network = self.network.clone();
+        let docker = self.docker.clone();
+        let timeout = self.image.startup_timeout();
+        let (name, ip) = {
+            let n = self.node(dc, i)?;
+            (n.name.clone(), n.ip)
+        };
+        // Pin the address: without this Docker may give it to another node.
+        let _ = docker
+            .disconnect_network(
+                &network,
+                NetworkDisconnectRequest {
+                    container: name.clone(),
+                    force: Some(true),
+                },
+            )
+            .await;
+        docker
+            .connect_network(
+                &network,
+                NetworkConnectRequest {
+                    container: name.clone(),
+                    endpoint_config: Some(EndpointSettings {
+                        ipam_config: Some(EndpointIpamConfig {
+                            ipv4_address: Some(ip.to_string()),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                },
+            )
+            .await
+            .map_err(docker_err(&format!("reconnecting {name} as {ip}")))?;
+        let node = self.node_mut(dc, i)?;
+        node.container
+            .start()
+            .await
+            .map_err(tc_err(&format!("starting {name}")))?;
+        node.running = true;
+        let got = self.address_of(&name).await?;
+        if got != ip {
+            return Err(HarnessError::Docker(format!(
+                "{name} came back as {got}, not {ip}"
+            )));
+        }
+        // Partitions in force apply to the new network namespace too.
+        let cuts: Vec<(usize, usize)> = self.partitions.iter().copied().collect();
+        for (a, b) in cuts {
+            if a == dc || b == dc {
+                let other = if a == dc { b } else { a };
+                let peers: Vec<IpAddr> = self.dcs[other].nodes.iter().map(|n| n.ip).collect();
+                self.cut_node(dc, i, &peers, true).await?;
+            }
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let probe = tokio::time::timeout(
+                Duration::from_secs(1),
+                tokio::net::TcpStream::connect(SocketAddr::new(ip, CQL_PORT)),
+            )
+            .await;
+            if matches!(probe, Ok(Ok(_))) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(HarnessError::Timeout(format!(
+                    "{name} does not serve CQL after {timeout:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops every node of datacenter `dc` (SIGTERM).
+    pub async fn stop_datacenter(&mut self, dc: usize) -> Result<(), HarnessError> {
+        for i in 1..=self.dcs[dc].nodes.len() {
+            self.stop_node(dc, i).await?;
+        }
+        Ok(())
+    }
+
+    /// Kills every node of datacenter `dc` (SIGKILL).
+    pub async fn kill_datacenter(&mut self, dc: usize) -> Result<(), HarnessError> {
+        for i in 1..=self.dcs[dc].nodes.len() {
+            self.kill_node(dc, i).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts every node of datacenter `dc` again and waits until the whole
+    /// cluster sees every running node up.
+    pub async fn start_datacenter(&mut self, dc: usize) -> Result<(), HarnessError> {
+        for i in 1..=self.dcs[dc].nodes.len() {
+            if !self.dcs[dc].nodes[i - 1].running {
+                self.start_node(dc, i).await?;
+            }
+        }
+        self.await_all_up(Duration::from_secs(60)).await
+    }
+
+    /// Cuts datacenters `a` and `b` apart: every packet between their
+    /// nodes is dropped, both ways. Clients still reach both sides.
+    pub async fn partition(&mut self, a: usize, b: usize) -> Result<(), HarnessError> {
+        self.set_partition(a, b, true).await
+    }
+
+    /// Ends the partition between `a` and `b`.
+    pub async fn heal(&mut self, a: usize, b: usize) -> Result<(), HarnessError> {
+        self.set_partition(a, b, false).await
+    }
+
+    async fn set_partition(&mut self, a: usize, b: usize, cut: bool) -> Result<(), HarnessError> {
+        if a == b || a >= self.dcs.len() || b >= self.dcs.len() {
+            return Err(HarnessError::Invalid(format!(
+                "cannot partition datacenters {a} and {b}"
+            )));
+        }
+        let key = (a.min(b), a.max(b));
+        if cut == self.partitions.contains(&key) {
+            return Ok(());
+        }
+        for (x, y) in [(a, b), (b, a)] {
+            let peers: Vec<IpAddr> = self.dcs[y].nodes.iter().map(|n| n.ip).collect();
+            for i in 1..=self.dcs[x].nodes.len() {
+                if self.dcs[x].nodes[i - 1].running {
+                    self.cut_node(x, i, &peers, cut).await?;
+                }
+            }
+        }
+        if cut {
+            self.partitions.insert(key);
+        } else {
+            self.partitions.remove(&key);
+        }
+        Ok(())
+    }
+
+    /// Adds (or removes) DROP rules for `peers` in node's network namespace.
+    async fn cut_node(
+        &self,
+        dc: usize,
+        i: usize,
+        peers: &[IpAddr],
+        cut: bool,
+    ) -> Result<(), HarnessError> {
+        let node = self.node(dc, i)?;
+        let pid = self
+            .docker
+            .inspect_container(&node.name, None)
+            .await
+            .map_err(docker_err(&format!("inspecting {}", node.name)))?
+            .state
+            .and_then(|s| s.pid)
+            .filter(|p| *p > 0)
+            .ok_or_else(|| HarnessError::Partition(format!("{} is not running", node.name)))?;
+        let op = if cut { "-A" } else { "-D" };
+        let mut rules = Vec::new();
+        for p in peers {
+            rules.push(vec!["INPUT".to_string(), "-s".into(), p.to_string()]);
+            rules.push(vec!["OUTPUT".to_string(), "-d".into(), p.to_string()]);
+        }
+        let pid = pid.to_string();
+        tokio::task::spawn_blocking(move || {
+            for r in rules {
+                let out = std::process::Command::new("nsenter")
+                    .args(["-t", &pid, "-n", "iptables", "-w", op])
+                    .args(&r)
+                    .args(["-j", "DROP"])
+                    .output()
+                    .map_err(|e| {
+                        HarnessError::Partition(format!(
+                            "cannot run nsenter/iptables ({e}); partitions need root with nsenter (util-linux) and iptables on the host"
+                        ))
+                    })?;
+                if !out.status.success() {
+                    return Err(HarnessError::Partition(format!(
+                        "iptables {op} {} in the namespace of pid {pid}: {} (partitions need root with nsenter and iptables)",
+                        r.join(" "),
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    )));
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| HarnessError::Partition(e.to_string()))?
+    }
+
+    /// Every container's log (stdout and stderr, every run of it), one
+    /// block per node.
+    pub async fn logs(&self) -> String {
+        collect_logs(&self.docker, &self.container_names()).await
+    }
+
+    fn container_names(&self) -> Vec<String> {
+        self.dcs
+            .iter()
+            .flat_map(|d| d.nodes.iter().map(|n| n.name.clone()))
+            .collect()
+    }
+}
+
+async fn collect_logs(docker: &Docker, names: &[String]) -> String {
+    let mut all = String::new();
+    for name in names {
+        all.push_str(&format!("===== {name} =====\n"));
+        let mut stream = docker.logs(
+            name,
+            Some(LogsOptions {
+                stdout: true,
+                stderr: true,
+                ..Default::default()
+            }),
+        );
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(chunk) => all.push_str(&String::from_utf8_lossy(&chunk.into_bytes())),
+                Err(e) => {
+                    all.push_str(&format!("(log unavailable: {e})\n"));
+                    break;
+                }
+            }
+        }
+    }
+    all
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let names = self.container_names();
+        let network = self.network.clone();
+        let panicking = std::thread::panicking();
+        // Logs first: removing the containers removes them.
+        let print_logs = move |docker: &Docker, rt: &tokio::runtime::Runtime| {
+            if panicking {
+                let logs = rt.block_on(collect_logs(docker, &names));
+                eprintln!("\n----- container logs of the failed test -----\n{logs}");
+            }
+        };
+        let docker = self.docker.clone();
+        let job = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                // The engine connection of the test's runtime cannot be used
+                // from this thread's: connect again.
+                let d = Docker::connect_with_local_defaults().unwrap_or(docker);
+                print_logs(&d, &rt);
+            }
+        });
+        let _ = job.join();
+        // Each container removes itself (and its volume) when dropped.
+        self.dcs.clear();
+        let job = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                && let Ok(d) = Docker::connect_with_local_defaults()
+            {
+                let _ = rt.block_on(d.remove_network(&network));
+            }
+        });
+        let _ = job.join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references_and_flavors() {
+        let d = NodeImage::parse(DEFAULT_IMAGE);
+        assert_eq!((d.name.as_str(), d.tag.as_str()), ("ccrsim-node", "dev"));
+        assert_eq!(d.flavor, Flavor::Ccrsim);
+        let c = NodeImage::parse("cassandra:4.1");
+        assert_eq!(c.flavor, Flavor::Cassandra);
+        assert_eq!(c.reference(), "cassandra:4.1");
+        let r = NodeImage::parse("registry.local:5000/library/cassandra");
+        assert_eq!(r.flavor, Flavor::Cassandra);
+        assert_eq!(r.tag, "latest");
+        assert_eq!(r.name, "registry.local:5000/library/cassandra");
+        assert_eq!(c.nodetool(), vec!["nodetool"]);
+        assert_eq!(d.nodetool(), vec!["ccrsim", "nodetool"]);
+    }
+
+    #[test]
+    fn unique_keyspaces_are_valid_and_distinct() {
+        let a = unique_keyspace("My-Test");
+        let b = unique_keyspace("My-Test");
+        assert_ne!(a, b);
+        assert!(a.starts_with("mytest_"), "{a}");
+        assert!(replication::keyspace_name(&a).is_ok());
+        assert!(unique_keyspace("").starts_with("ks_"));
+    }
+}
