@@ -20,5 +20,8 @@ cp "target/image/$target/release/ccrsim" "$ctx/ccrsim"
 strip "$ctx/ccrsim" 2>/dev/null || true
 cp docker/Dockerfile "$ctx/Dockerfile"
 DOCKER_BUILDKIT=0 docker build --quiet --tag "$tag" \
-  --label "org.opencontainers.image.source=ccrsim" "$ctx" >/dev/null
+  --label "org.opencontainers.image.source=ccrsim" \
+  --label "org.ccrsim.built-at=$(date -u +%s)" "$ctx" >/dev/null
+# The image this one replaced, if any, is left dangling: remove it.
+docker image prune --force --filter "label=org.opencontainers.image.source=ccrsim" >/dev/null
 echo "built $tag: $(docker image inspect --format '{{.Size}}' "$tag") bytes"

@@ -157,6 +157,11 @@ async fn datacenter_outage_then_hints() {
             .unwrap();
     }
     c.stop_datacenter(1).await.unwrap();
+    // SIGTERM is a clean shutdown, as in the cassandra image.
+    for i in 1..=3 {
+        assert_eq!(c.exit_code(1, i).await.unwrap(), Some(0));
+    }
+    assert!(c.logs().await.contains("Node stopped"));
     c.await_down(0, 1, LONG).await.unwrap();
     // dc1 goes on at LOCAL_QUORUM; EACH_QUORUM cannot be met.
     for k in 10..60 {

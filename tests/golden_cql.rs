@@ -95,3 +95,17 @@ async fn cql_folder_matches_the_generator() {
     assert_eq!(read_dir(out2.path()), generated);
     server.server.shutdown().await;
 }
+
+/// The README's harness example is tests/docker_example.rs, word for word,
+/// so the example a user copies is one that runs in every test run.
+#[test]
+fn readme_shows_the_tested_harness_example() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let example = include_str!("docker_example.rs");
+    let block = format!("```rust\n{example}```");
+    assert!(
+        readme.contains(&block),
+        "README.md must show tests/docker_example.rs verbatim in a ```rust block"
+    );
+}

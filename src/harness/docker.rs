@@ -1054,6 +1054,16 @@ impl Cluster {
         }
     }
 
+    /// The exit code of node `i` of datacenter `dc` once it has stopped;
+    /// `None` while it runs.
+    pub async fn exit_code(&self, dc: usize, i: usize) -> Result<Option<i64>, HarnessError> {
+        let node = self.node(dc, i)?;
+        node.container
+            .exit_code()
+            .await
+            .map_err(tc_err(&format!("exit code of {}", node.name)))
+    }
+
     /// Stops every node of datacenter `dc` (SIGTERM).
     pub async fn stop_datacenter(&mut self, dc: usize) -> Result<(), HarnessError> {
         for i in 1..=self.dcs[dc].nodes.len() {
