@@ -57,11 +57,12 @@ pub struct NodeLayout {
 }
 
 /// The nodes of a service: node `i` (1-based) is `{service}-{i}` at
-/// `127.0.{slot}.{i}`, in zone `zones[(i - 1) % zones.len()]`. Derived, never
+/// `{base}.{slot}.{i}` (`127.0.{slot}.{i}` for in-process nodes), in zone `zones[(i - 1) % zones.len()]`. Derived, never
 /// stored, so a plan change that adds nodes keeps the racks of the old ones.
 pub fn layout(
     service: &str,
     datacenter: &str,
+    base: [u8; 2],
     slot: u8,
     node_count: u32,
     zones: &[String],
@@ -70,7 +71,7 @@ pub fn layout(
         .map(|i| NodeLayout {
             index: i,
             name: format!("{service}-{i}"),
-            address: Ipv4Addr::new(127, 0, slot, i as u8),
+            address: Ipv4Addr::new(base[0], base[1], slot, i as u8),
             cql_port: CQL_PORT,
             rack: zones
                 .get((i as usize - 1) % zones.len().max(1))
@@ -272,7 +273,7 @@ mod tests {
     #[test]
     fn layout_spreads_nodes_over_three_zones() {
         let zones: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        let nodes = layout("svc", "dc1", 2, 6, &zones);
+        let nodes = layout("svc", "dc1", [127, 0], 2, 6, &zones);
         let racks: Vec<_> = nodes.iter().map(|n| n.rack.as_str()).collect();
         assert_eq!(racks, ["a", "b", "c", "a", "b", "c"]);
         assert_eq!(nodes[0].address, Ipv4Addr::new(127, 0, 2, 1));

@@ -88,8 +88,15 @@ pub struct RuntimeError {
 /// Starts and stops the nodes of services. Implementations must not block
 /// for long: `ensure` starts work and returns; `status` reports progress.
 pub trait NodeRuntime: Send + Sync + 'static {
-    /// A short name shown by the API (`none`, later `in-process`, `docker`).
+    /// A short name shown by the API (`none`, `in-process`, `docker`).
     fn name(&self) -> &'static str;
+
+    /// The first two octets of node addresses (`{a}.{b}.{slot}.{i}`):
+    /// loopback for nodes in this process, a Docker network's for
+    /// containers.
+    fn address_base(&self) -> [u8; 2] {
+        [127, 0]
+    }
 
     /// Makes the service's nodes match `nodes`: started when `service.powered`,
     /// stopped (data kept) otherwise; nodes beyond the layout are removed.
@@ -218,7 +225,7 @@ mod tests {
     #[test]
     fn no_runtime_never_reports_running() {
         let zones = vec!["a".to_string()];
-        let nodes = crate::control::model::layout("s", "dc", 1, 3, &zones);
+        let nodes = crate::control::model::layout("s", "dc", [127, 0], 1, 3, &zones);
         let statuses = NoRuntime.status(&dummy(), &nodes);
         assert_eq!(statuses.len(), 3);
         assert_eq!(service_state(true, &statuses), "REBUILDING");

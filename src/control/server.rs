@@ -88,6 +88,7 @@ impl Server {
                 .await
                 .map_err(|e| ControlError::Internal(e.to_string()))??;
         store.set_first_slot(config.first_slot);
+        store.set_address_base(runtime.address_base());
         let store = Arc::new(store);
         {
             let store = store.clone();

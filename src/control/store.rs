@@ -46,6 +46,8 @@ pub struct Store {
     catalog: Arc<Catalog>,
     /// New services get address blocks `127.0.k.0/24` from this `k` up.
     first_slot: std::sync::atomic::AtomicU8,
+    /// The first two octets of node addresses (the runtime's).
+    address_base: std::sync::atomic::AtomicU16,
 }
 
 const SCHEMA: &str = "
@@ -126,6 +128,7 @@ impl Store {
             conn: Mutex::new(conn),
             catalog,
             first_slot: std::sync::atomic::AtomicU8::new(1),
+            address_base: std::sync::atomic::AtomicU16::new(u16::from_be_bytes([127, 0])),
         })
     }
 
@@ -134,6 +137,14 @@ impl Store {
     pub fn set_first_slot(&self, first: u8) {
         self.first_slot
             .store(first.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Node addresses are `{base}.{slot}.{i}` (default `127.0`).
+    pub fn set_address_base(&self, base: [u8; 2]) {
+        self.address_base.store(
+            u16::from_be_bytes(base),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -324,6 +335,9 @@ impl Store {
         layout(
             &service.name,
             &service.datacenter,
+            self.address_base
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .to_be_bytes(),
             service.slot,
             count,
             &zones,

@@ -15,7 +15,7 @@
 //! datacenter. A marker file records that this was done, so a restart does
 //! not do it again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -30,92 +30,8 @@ use crate::node::cluster::transport::Faults;
 use crate::node::config::NodeConfig;
 use crate::node::cql::exec::{Options, Session};
 use crate::node::instance::Node;
-use crate::node::schema::{Schema, Strategy};
-use crate::replication::{self, Replication};
 
-/// Keyspaces that live on each node and are never replicated.
-const NODE_LOCAL: [&str; 4] = [
-    "system",
-    "system_schema",
-    "system_views",
-    "system_virtual_schema",
-];
-
-/// The replication changes that make a joining datacenter part of every
-/// keyspace: user keyspaces with NetworkTopologyStrategy that name the
-/// existing datacenter get the same factor in the new one; the system
-/// keyspaces that must span both datacenters (`system_auth`,
-/// `system_distributed`, `system_traces`) move to NetworkTopologyStrategy
-/// with up to three replicas per datacenter. SimpleStrategy user keyspaces
-/// are left alone (Aiven asks users to move them first). Pure: a list of
-/// `ALTER KEYSPACE` statements.
-pub fn join_plan(
-    schema: &Schema,
-    existing_dc: &str,
-    existing_nodes: u32,
-    new_dc: &str,
-    new_nodes: u32,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    for (name, ks) in &schema.keyspaces {
-        if NODE_LOCAL.contains(&name.as_str()) {
-            continue;
-        }
-        let target: Option<BTreeMap<String, u32>> = match &ks.meta.strategy {
-            Strategy::NetworkTopology { datacenters } => match datacenters.get(existing_dc) {
-                Some(rf) if !datacenters.contains_key(new_dc) => {
-                    let mut m = datacenters.clone();
-                    m.insert(new_dc.to_string(), (*rf).min(new_nodes));
-                    Some(m)
-                }
-                _ => None,
-            },
-            Strategy::Simple { .. } if replication::SYSTEM_KEYSPACES.contains(&name.as_str()) => {
-                Some(BTreeMap::from([
-                    (
-                        existing_dc.to_string(),
-                        replication::DEFAULT_RF.min(existing_nodes),
-                    ),
-                    (new_dc.to_string(), replication::DEFAULT_RF.min(new_nodes)),
-                ]))
-            }
-            _ => None,
-        };
-        if let Some(m) = target {
-            let rf = Replication(m.into_iter().collect());
-            out.push(replication::alter_keyspace(
-                &replication::quote_identifier(name),
-                &rf,
-            ));
-        }
-    }
-    out
-}
-
-/// The replication changes that take a datacenter out of every keyspace
-/// (its service leaves the pair): NetworkTopologyStrategy keyspaces that
-/// name it and another datacenter stop naming it. A keyspace replicated
-/// only there is left alone (it goes away with the datacenter's data).
-pub fn leave_plan(schema: &Schema, leaving_dc: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for (name, ks) in &schema.keyspaces {
-        if let Strategy::NetworkTopology { datacenters } = &ks.meta.strategy
-            && datacenters.contains_key(leaving_dc)
-            && datacenters.len() > 1
-        {
-            let rest: Vec<(String, u32)> = datacenters
-                .iter()
-                .filter(|(d, _)| d.as_str() != leaving_dc)
-                .map(|(d, r)| (d.clone(), *r))
-                .collect();
-            out.push(replication::alter_keyspace(
-                &replication::quote_identifier(name),
-                &Replication(rest),
-            ));
-        }
-    }
-    out
-}
+pub use super::plans::{join_plan, keyspace_infos, leave_plan};
 
 /// Runs statements as the superuser on a node's engine (blocking pool).
 async fn run_cql(
@@ -329,7 +245,7 @@ impl InProcess {
             // the nodes restart knowing only each other.
             if let Some(first) = nodes.iter().flatten().next() {
                 let engine = first.engine.clone();
-                let plan = leave_plan(&engine.schema(), &other_dc);
+                let plan = leave_plan(&keyspace_infos(&engine.schema()), &other_dc);
                 if let Err(e) = run_cql(engine, plan).await {
                     tracing::error!(service = %service.name, "after the split: {e}");
                 }
@@ -588,7 +504,7 @@ impl InProcess {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let plan = join_plan(
-            &core.engine().schema(),
+            &keyspace_infos(&core.engine().schema()),
             &peer.service.datacenter,
             peer.nodes.len() as u32,
             &service.datacenter,
@@ -655,7 +571,7 @@ impl NodeRuntime for Arc<InProcess> {
                 && let Some(first) = nodes.iter().flatten().next()
             {
                 let core = first.member.core.clone();
-                let plan = leave_plan(&core.engine().schema(), &dc);
+                let plan = leave_plan(&keyspace_infos(&core.engine().schema()), &dc);
                 if let Err(e) = run_cql(core.engine().clone(), plan).await {
                     tracing::error!("{dc} leaving the pair with {}: {e}", peer.service.name);
                 }
@@ -711,28 +627,7 @@ impl NodeRuntime for Arc<InProcess> {
                 .collect()
         };
         let first = cores.first()?;
-        let schema = first.engine().schema();
-        let keyspaces = schema
-            .keyspaces
-            .iter()
-            .map(|(name, ks)| {
-                let (class, replication) = match &ks.meta.strategy {
-                    Strategy::Simple { replication_factor } => (
-                        "SimpleStrategy",
-                        BTreeMap::from([("replication_factor".to_string(), *replication_factor)]),
-                    ),
-                    Strategy::NetworkTopology { datacenters } => {
-                        ("NetworkTopologyStrategy", datacenters.clone())
-                    }
-                    Strategy::Local => ("LocalStrategy", BTreeMap::new()),
-                };
-                crate::replication::KeyspaceInfo {
-                    name: name.clone(),
-                    class: class.into(),
-                    replication,
-                }
-            })
-            .collect();
+        let keyspaces = keyspace_infos(&first.engine().schema());
         let pending_hints = cores
             .iter()
             .map(|c| {
@@ -827,69 +722,5 @@ impl NodeRuntime for Arc<InProcess> {
                 }
             })
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::node::schema::{Keyspace, KeyspaceMeta};
-
-    fn ks(name: &str, strategy: Strategy) -> (String, Keyspace) {
-        (
-            name.to_string(),
-            Keyspace {
-                meta: KeyspaceMeta {
-                    name: name.to_string(),
-                    strategy,
-                    durable_writes: true,
-                },
-                tables: Default::default(),
-            },
-        )
-    }
-
-    #[test]
-    fn joining_names_the_new_datacenter_where_it_must() {
-        let nts = |m: &[(&str, u32)]| Strategy::NetworkTopology {
-            datacenters: m.iter().map(|(d, r)| (d.to_string(), *r)).collect(),
-        };
-        let schema = Schema {
-            keyspaces: [
-                ks("shop", nts(&[("eu", 3)])),
-                ks("done", nts(&[("eu", 3), ("us", 3)])),
-                ks("elsewhere", nts(&[("ap", 3)])),
-                ks(
-                    "old",
-                    Strategy::Simple {
-                        replication_factor: 1,
-                    },
-                ),
-                ks(
-                    "system_auth",
-                    Strategy::Simple {
-                        replication_factor: 1,
-                    },
-                ),
-                ks("system", Strategy::Local),
-            ]
-            .into_iter()
-            .collect(),
-        };
-        let leave = leave_plan(&schema, "eu");
-        assert_eq!(
-            leave,
-            vec![
-                "ALTER KEYSPACE done WITH replication = {'class': 'NetworkTopologyStrategy', 'us': 3};"
-            ]
-        );
-        let plan = join_plan(&schema, "eu", 3, "us", 2);
-        assert_eq!(
-            plan,
-            vec![
-                "ALTER KEYSPACE shop WITH replication = {'class': 'NetworkTopologyStrategy', 'eu': 3, 'us': 2};",
-                "ALTER KEYSPACE system_auth WITH replication = {'class': 'NetworkTopologyStrategy', 'eu': 3, 'us': 2};",
-            ]
-        );
     }
 }

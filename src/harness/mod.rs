@@ -21,6 +21,7 @@
 //! datacenter, reporting progress, before the service is `RUNNING`.
 
 pub mod in_process;
+pub mod plans;
 
 #[cfg(feature = "docker")]
 pub mod docker;
