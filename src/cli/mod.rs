@@ -142,11 +142,13 @@ pub struct ServeArgs {
     #[arg(long)]
     pub demo: bool,
     /// Where services' nodes run: `in-process` (real nodes inside the
-    /// daemon, one loopback address each) or `none` (no nodes: services stay
+    /// daemon, one loopback address each), `docker` (containers of the
+    /// ccrsim-node image at 172.29.K.i) or `none` (no nodes: services stay
     /// REBUILDING; the control plane alone).
     #[arg(long, value_enum, env = "CCRSIM_RUNTIME", default_value = "in-process")]
     pub runtime: RuntimeKind,
-    /// New services get address blocks 127.0.K.0/24 from this K up.
+    /// New services get address blocks 127.0.K.0/24 (172.29.K.0/24 with
+    /// docker) from this K up.
     #[arg(long, env = "CCRSIM_FIRST_SLOT", default_value_t = 1)]
     pub first_slot: u8,
 }
@@ -170,6 +172,10 @@ pub struct BenchArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum RuntimeKind {
     InProcess,
+    /// Containers of the ccrsim-node image (CCRSIM_NODE_IMAGE), on the
+    /// Docker network ccrsim-services (172.29.0.0/16).
+    #[cfg(feature = "docker")]
+    Docker,
     None,
 }
 
@@ -509,14 +515,25 @@ async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError
 /// A running daemon and, with the in-process runtime, its nodes.
 struct Daemon {
     server: Server,
-    nodes: Option<Arc<crate::harness::in_process::InProcess>>,
+    nodes: Nodes,
+}
+
+/// The runtime's handle, to stop its nodes with the daemon.
+enum Nodes {
+    InProcess(Arc<crate::harness::in_process::InProcess>),
+    #[cfg(feature = "docker")]
+    Docker(Arc<crate::harness::docker_runtime::DockerRuntime>),
+    None,
 }
 
 impl Daemon {
     async fn stop(self) {
         self.server.shutdown().await;
-        if let Some(r) = self.nodes {
-            r.stop_all().await;
+        match self.nodes {
+            Nodes::InProcess(r) => r.stop_all().await,
+            #[cfg(feature = "docker")]
+            Nodes::Docker(r) => r.stop_all().await,
+            Nodes::None => {}
         }
     }
 }
@@ -533,16 +550,26 @@ async fn start_daemon(
         project: cli.project.clone(),
         first_slot: args.first_slot,
     };
-    let nodes = match args.runtime {
-        RuntimeKind::InProcess => Some(Arc::new(crate::harness::in_process::InProcess::new(
-            &cli.state_dir,
-        ))),
-        RuntimeKind::None => None,
-    };
-    let runtime: Arc<dyn crate::control::runtime::NodeRuntime> = match &nodes {
-        Some(r) => Arc::new(r.clone()),
-        None => Arc::new(NoRuntime),
-    };
+    let (nodes, runtime): (Nodes, Arc<dyn crate::control::runtime::NodeRuntime>) =
+        match args.runtime {
+            RuntimeKind::InProcess => {
+                let r = Arc::new(crate::harness::in_process::InProcess::new(&cli.state_dir));
+                (Nodes::InProcess(r.clone()), Arc::new(r))
+            }
+            #[cfg(feature = "docker")]
+            RuntimeKind::Docker => {
+                std::fs::create_dir_all(&cli.state_dir).map_err(|e| {
+                    CliError::Io(format!("cannot create {}: {e}", cli.state_dir.display()))
+                })?;
+                let image = crate::harness::docker::NodeImage::from_env();
+                let r = crate::harness::docker_runtime::DockerRuntime::new(&cli.state_dir, image)
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| CliError::Io(format!("the docker runtime: {e}")))?;
+                (Nodes::Docker(r.clone()), Arc::new(r))
+            }
+            RuntimeKind::None => (Nodes::None, Arc::new(NoRuntime)),
+        };
     let server = Server::start(config, runtime).await?;
     let url = server.url();
     w(

@@ -657,7 +657,7 @@ fn ccr_json(
     json!({
         "service_name": me.service.name,
         "project": me.service.project,
-        "link": me.link.as_ref().map(link_json),
+        "link": me.link.as_ref().filter(|_| state.runtime.simulates_links()).map(link_json),
         "paired": peer.is_some(),
         "datacenters": datacenters,
         "joined": joined,
@@ -673,6 +673,9 @@ pub(super) fn apply_link(
     peer: &super::runtime::Peer,
     link: &super::model::LinkSettings,
 ) {
+    if !state.runtime.simulates_links() {
+        return;
+    }
     let me = super::runtime::Peer {
         service: service.clone(),
         nodes: nodes.to_vec(),
@@ -697,6 +700,13 @@ async fn ccr_link(
     State(s): State<Arc<AppState>>,
     Path((project, name)): Path<(String, String)>,
 ) -> ApiResult {
+    if !s.runtime.simulates_links() {
+        return Err(ControlError::BadRequest(format!(
+            "The node runtime '{}' does not simulate links between datacenters: ccr link needs ccrsim serve --runtime in-process",
+            s.runtime.name()
+        ))
+        .into());
+    }
     let store = s.store.clone();
     let link = blocking(move || {
         let svc = store.service(&project, &name)?;
@@ -728,6 +738,13 @@ async fn ccr_set_link(
     body: Bytes,
 ) -> ApiResult {
     let req: LinkUpdate = parse_body(&body)?;
+    if !s.runtime.simulates_links() {
+        return Err(ControlError::BadRequest(format!(
+            "The node runtime '{}' does not simulate links between datacenters: ccr link needs ccrsim serve --runtime in-process",
+            s.runtime.name()
+        ))
+        .into());
+    }
     let store = s.store.clone();
     let (link, me) = blocking(move || {
         let svc = store.service(&project, &name)?;

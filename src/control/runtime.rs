@@ -127,6 +127,13 @@ pub trait NodeRuntime: Send + Sync + 'static {
         None
     }
 
+    /// Whether this runtime simulates the link between the datacenters of
+    /// a pair (`ccr link`). When it does not, the API says so instead of
+    /// reporting a link that is not there.
+    fn simulates_links(&self) -> bool {
+        true
+    }
+
     /// Sets the simulated link between the two datacenters of a pair.
     fn link(
         &self,

@@ -11,6 +11,9 @@
 //!   containers of the `ccrsim-node` image (or the official `cassandra`
 //!   image) on a Docker network, started with testcontainers, for
 //!   integration tests that break them on purpose: [`Cluster`].
+//! - [`docker_runtime`] (feature `docker`): every node of every service as
+//!   a container of the `ccrsim-node` image, for `ccrsim serve --runtime
+//!   docker`.
 //!
 //! A runtime also does what Aiven does for a user around the nodes: when a
 //! service joins another as a CCR pair, the joining datacenter's nodes start
@@ -25,5 +28,7 @@ pub mod plans;
 
 #[cfg(feature = "docker")]
 pub mod docker;
+#[cfg(feature = "docker")]
+pub mod docker_runtime;
 #[cfg(feature = "docker")]
 pub use docker::{Cluster, ClusterBuilder, Flavor, HarnessError, NodeImage, unique_keyspace};
