@@ -226,6 +226,13 @@ impl DockerRuntime {
         cluster: &str,
     ) -> Result<(), String> {
         let name = self.container_name(&service.project, &service.name, node.index);
+        // A volume without its container is left over (a state directory
+        // deleted, a daemon killed while removing a service): a new node
+        // starts empty, as a new Aiven node does.
+        let _ = self
+            .docker
+            .remove_volume(&name, Some(RemoveVolumeOptions { force: true }))
+            .await;
         let seeds: Vec<String> = seeds.iter().map(|s| s.to_string()).collect();
         let env = vec![
             format!("CASSANDRA_CLUSTER_NAME={cluster}"),
@@ -352,10 +359,10 @@ impl DockerRuntime {
         // Nodes beyond the layout (a smaller plan) leave the ring, streaming
         // their data to the nodes that take their ranges, then go away.
         for (name, index) in existing.iter().filter(|(_, i)| *i as usize > layout.len()) {
-            if let Some(ip) = container_ip(&self.docker, name).await {
-                if let Err(e) = nodetool(ip, &["decommission"]).await {
-                    tracing::warn!(service = %service.name, "decommission of node {index}: {e}");
-                }
+            if let Some(ip) = container_ip(&self.docker, name).await
+                && let Err(e) = nodetool(ip, &["decommission"]).await
+            {
+                tracing::warn!(service = %service.name, "decommission of node {index}: {e}");
             }
             self.remove_container(name).await;
         }
@@ -498,7 +505,11 @@ impl DockerRuntime {
         progress("prepare", 0, 1);
         let theirs: Vec<IpAddr> = peer.nodes.iter().map(|n| IpAddr::V4(n.address)).collect();
         let everyone: Vec<IpAddr> = addrs.iter().chain(&theirs).copied().collect();
-        await_up(addrs[0], &everyone, Duration::from_secs(120)).await?;
+        // Every node of both datacenters sees every other up: the nodes
+        // that run the ALTERs must know the new datacenter.
+        for a in &everyone {
+            await_up(*a, &everyone, Duration::from_secs(120)).await?;
+        }
         let s = connect(&theirs, &peer.service).await?;
         s.await_schema_agreement()
             .await
