@@ -235,7 +235,12 @@ pub async fn ensure_image(docker: &Docker, image: &NodeImage) -> Result<(), Harn
             )),
         };
     }
-    let newest = newest_source(repo);
+    let newest = {
+        let repo = repo.to_path_buf();
+        tokio::task::spawn_blocking(move || newest_source(&repo))
+            .await
+            .map_err(|e| HarnessError::Build(e.to_string()))?
+    };
     if let (Some(c), Some(n)) = (created, newest)
         && c >= n
     {
@@ -1230,19 +1235,21 @@ impl Drop for Cluster {
                 eprintln!("\n----- container logs of the failed test -----\n{logs}");
             }
         };
-        let docker = self.docker.clone();
-        let job = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                // The engine connection of the test's runtime cannot be used
-                // from this thread's: connect again.
-                let d = Docker::connect_with_local_defaults().unwrap_or(docker);
-                print_logs(&d, &rt);
-            }
-        });
-        let _ = job.join();
+        if panicking {
+            let docker = self.docker.clone();
+            let job = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    // The engine connection of the test's runtime cannot be
+                    // used from this thread's: connect again.
+                    let d = Docker::connect_with_local_defaults().unwrap_or(docker);
+                    print_logs(&d, &rt);
+                }
+            });
+            let _ = job.join();
+        }
         // Each container removes itself (and its volume) when dropped.
         self.dcs.clear();
         let job = std::thread::spawn(move || {

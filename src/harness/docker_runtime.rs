@@ -837,7 +837,7 @@ impl NodeRuntime for Arc<DockerRuntime> {
             .iter()
             .enumerate()
             .map(|(i, _)| {
-                if !v.powered {
+                if !service.powered {
                     return NodeStatus {
                         state: NodeState::Unknown,
                         message: Some("powered off".into()),
