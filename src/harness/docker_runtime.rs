@@ -373,7 +373,7 @@ impl DockerRuntime {
             return;
         }
         let base = self.dir(&service);
-        let cluster = cluster_name(&base, &service).await;
+        let cluster = super::cluster_name(&base, &service).await;
         let marker = base.join("joined");
         let joined_before = tokio::fs::try_exists(&marker).await.unwrap_or(false);
         let must_join = peer.is_some() && service.joined.is_some() && !joined_before;
@@ -596,24 +596,6 @@ async fn container_ip(docker: &Docker, name: &str) -> Option<IpAddr> {
         .ip_address?
         .parse()
         .ok()
-}
-
-/// The cluster's name: kept in the service's directory so that it never
-/// changes (a node refuses a changed cluster name).
-async fn cluster_name(base: &Path, s: &Service) -> String {
-    let file = base.join("cluster_name");
-    if let Ok(name) = tokio::fs::read_to_string(&file).await {
-        return name;
-    }
-    let name = s.joined.clone().unwrap_or_else(|| s.name.clone());
-    let written = async {
-        tokio::fs::create_dir_all(base).await?;
-        tokio::fs::write(&file, &name).await
-    };
-    if let Err(e) = written.await {
-        tracing::error!("cannot keep the cluster name in {}: {e}", file.display());
-    }
-    name
 }
 
 /// Runs a nodetool command on the node at `ip`.

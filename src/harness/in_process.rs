@@ -187,22 +187,6 @@ fn set(view: &Mutex<View>, i: usize, state: NodeState, message: Option<String>) 
     }
 }
 
-/// The cluster's name: one per pair, named after the service that was
-/// there first, and kept in the service's directory so that it never
-/// changes (Cassandra refuses a node whose cluster name changed), not even
-/// after a split.
-fn cluster_name(base: &Path, s: &Service) -> String {
-    let file = base.join("cluster_name");
-    if let Ok(name) = std::fs::read_to_string(&file) {
-        return name;
-    }
-    let name = s.joined.clone().unwrap_or_else(|| s.name.clone());
-    if let Err(e) = std::fs::create_dir_all(base).and_then(|()| std::fs::write(&file, &name)) {
-        tracing::error!("cannot keep the cluster name in {}: {e}", file.display());
-    }
-    name
-}
-
 fn node_config(
     s: &Service,
     layout: &NodeLayout,
@@ -223,6 +207,33 @@ fn node_config(
     c.superuser_name = ADMIN_USER.into();
     c.superuser_password = s.admin_password.clone();
     c
+}
+
+/// Polls `core`'s view until `cond` holds (true) or `deadline` passes
+/// (false).
+async fn until(core: &Core, deadline: tokio::time::Instant, cond: impl Fn(&Core) -> bool) -> bool {
+    loop {
+        if cond(core) {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether every node of `addrs` gossips `core`'s schema version (nodes
+/// `core` sees down count as agreeing when `skip_down`).
+fn schema_agreed(core: &Core, addrs: &[IpAddr], skip_down: bool) -> bool {
+    let version = core.engine().schema().version();
+    let states = core.states();
+    addrs.iter().all(|a| {
+        (skip_down && !core.is_alive(a))
+            || states
+                .iter()
+                .any(|s| s.address == *a && s.app.schema_version == version)
+    })
 }
 
 impl InProcess {
@@ -295,7 +306,9 @@ impl InProcess {
             return;
         };
         let marker = base.join("joined");
-        let must_join = peer.is_some() && service.joined.is_some() && !marker.exists();
+        let must_join = peer.is_some()
+            && service.joined.is_some()
+            && !tokio::fs::try_exists(&marker).await.unwrap_or(false);
         if must_join {
             // Not RUNNING before the join is done, not even for a moment.
             m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(vec![ProgressUpdate {
@@ -308,10 +321,11 @@ impl InProcess {
         }
         // Nodes added to a service that already has data (a bigger plan)
         // bootstrap: once up, they stream their ranges from their datacenter.
-        let existed: Vec<bool> = layout
-            .iter()
-            .map(|l| base.join(l.index.to_string()).exists())
-            .collect();
+        let mut existed = Vec::with_capacity(layout.len());
+        for l in &layout {
+            let dir = base.join(l.index.to_string());
+            existed.push(tokio::fs::try_exists(&dir).await.unwrap_or(false));
+        }
         let bootstrap: Vec<usize> = if existed.iter().any(|e| *e) {
             (0..layout.len())
                 .filter(|i| !existed[*i] && nodes[*i].is_none())
@@ -328,7 +342,7 @@ impl InProcess {
                 unit: "nodes",
             }]);
         }
-        let cluster = cluster_name(&base, &service);
+        let cluster = super::cluster_name(&base, &service).await;
         let mut starting = tokio::task::JoinSet::new();
         for (i, l) in layout.iter().enumerate() {
             if nodes[i].is_some() {
@@ -378,7 +392,9 @@ impl InProcess {
             {
                 match self.join(&m, &nodes, &service, &layout, peer).await {
                     Ok(()) => {
-                        if let Err(e) = std::fs::write(&marker, peer.service.name.as_bytes()) {
+                        if let Err(e) =
+                            tokio::fs::write(&marker, peer.service.name.as_bytes()).await
+                        {
                             tracing::error!("cannot record the join of {}: {e}", service.name);
                         }
                         m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = None;
@@ -412,20 +428,10 @@ impl InProcess {
             let core = n.member.core.clone();
             // Every node of the datacenter up, and the schema agreed (a new
             // node learns the keyspaces from the others).
-            loop {
-                let version = core.engine().schema().version();
-                let states = core.states();
-                let ready = mine.iter().all(|a| {
-                    core.is_alive(a)
-                        && states
-                            .iter()
-                            .any(|s| s.address == *a && s.app.schema_version == version)
-                });
-                if ready || tokio::time::Instant::now() > deadline {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            until(&core, deadline, |c| {
+                mine.iter().all(|a| c.is_alive(a)) && schema_agreed(c, &mine, false)
+            })
+            .await;
             if let Err(e) = core.rebuild(&service.datacenter).await {
                 tracing::error!(service = %service.name, "bootstrap of node {}: {e}", i + 1);
             }
@@ -481,27 +487,22 @@ impl InProcess {
             .collect();
         let core = node.member.core.clone();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-        while !everyone.iter().all(|a| core.is_alive(a))
-            || core.engine().schema().keyspaces.len() < 2
+        if !until(&core, deadline, |c| {
+            everyone.iter().all(|a| c.is_alive(a)) && c.engine().schema().keyspaces.len() >= 2
+        })
+        .await
         {
-            if tokio::time::Instant::now() > deadline {
-                return Err(
-                    "the nodes of both datacenters did not all come up within 120 s".into(),
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            return Err("the nodes of both datacenters did not all come up within 120 s".into());
         }
         // The peer's schema has arrived once its schema version is ours.
-        let peer_first = peer.nodes.first().map(|n| IpAddr::V4(n.address));
-        while peer_first.is_some_and(|p| {
-            core.states()
-                .iter()
-                .any(|s| s.address == p && s.app.schema_version != core.engine().schema().version())
-        }) {
-            if tokio::time::Instant::now() > deadline {
-                return Err("schema agreement with the existing datacenter timed out".into());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        let peer_first: Vec<IpAddr> = peer
+            .nodes
+            .first()
+            .map(|n| IpAddr::V4(n.address))
+            .into_iter()
+            .collect();
+        if !until(&core, deadline, |c| schema_agreed(c, &peer_first, false)).await {
+            return Err("schema agreement with the existing datacenter timed out".into());
         }
         let plan = join_plan(
             &keyspace_infos(&core.engine().schema()),
@@ -513,20 +514,8 @@ impl InProcess {
         run_cql(core.engine().clone(), plan).await?;
         node.member.core.push_schema();
         // Every node of both datacenters has the new schema.
-        loop {
-            let version = core.engine().schema().version();
-            let states = core.states();
-            if everyone.iter().all(|a| {
-                states
-                    .iter()
-                    .any(|s| s.address == *a && s.app.schema_version == version)
-            }) {
-                break;
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err("schema agreement after altering the keyspaces timed out".into());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        if !until(&core, deadline, |c| schema_agreed(c, &everyone, false)).await {
+            return Err("schema agreement after altering the keyspaces timed out".into());
         }
         let total = nodes.iter().flatten().count() as u64;
         progress("stream", 0, total);
@@ -578,21 +567,9 @@ impl NodeRuntime for Arc<InProcess> {
                 core.push_schema();
                 let peer_nodes: Vec<IpAddr> =
                     peer.nodes.iter().map(|n| IpAddr::V4(n.address)).collect();
+                // The peer's live nodes have the new schema (or 30 s passed).
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-                loop {
-                    let version = core.engine().schema().version();
-                    let states = core.states();
-                    let agreed = peer_nodes.iter().all(|a| {
-                        !core.is_alive(a)
-                            || states
-                                .iter()
-                                .any(|s| s.address == *a && s.app.schema_version == version)
-                    });
-                    if agreed || tokio::time::Instant::now() > deadline {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+                until(&core, deadline, |c| schema_agreed(c, &peer_nodes, true)).await;
                 for n in nodes.iter().flatten() {
                     if let Err(e) = n.member.core.decommission().await {
                         tracing::warn!("decommission of {}: {e}", n.cql_addr);

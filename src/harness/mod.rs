@@ -32,3 +32,26 @@ pub mod docker;
 pub mod docker_runtime;
 #[cfg(feature = "docker")]
 pub use docker::{Cluster, ClusterBuilder, Flavor, HarnessError, NodeImage, unique_keyspace};
+
+/// The cluster's name: one per pair, named after the service that was there
+/// first, and kept in the service's directory (`base`) so that it never
+/// changes (Cassandra refuses a node whose cluster name changed), not even
+/// after a split.
+pub(crate) async fn cluster_name(
+    base: &std::path::Path,
+    s: &crate::control::model::Service,
+) -> String {
+    let file = base.join("cluster_name");
+    if let Ok(name) = tokio::fs::read_to_string(&file).await {
+        return name;
+    }
+    let name = s.joined.clone().unwrap_or_else(|| s.name.clone());
+    let written = async {
+        tokio::fs::create_dir_all(base).await?;
+        tokio::fs::write(&file, &name).await
+    };
+    if let Err(e) = written.await {
+        tracing::error!("cannot keep the cluster name in {}: {e}", file.display());
+    }
+    name
+}
