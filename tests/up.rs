@@ -15,10 +15,12 @@ use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ccrsim");
 
-/// Runs `ccrsim up` in `dir` and returns it with its output up to "ready".
-async fn up(dir: &std::path::Path) -> (Child, Vec<String>) {
+/// Runs `ccrsim up ARGS` in `dir` and returns it with its output up to
+/// "ready".
+async fn up(dir: &std::path::Path, args: &[&str]) -> (Child, Vec<String>) {
     let mut child = Command::new(BIN)
-        .args(["up", "--listen", "127.0.0.1:0", "--first-slot", "120"])
+        .args(["up", "--listen", "127.0.0.1:0"])
+        .args(args)
         .current_dir(dir)
         .env("CCRSIM_LOG", "warn")
         .stdout(Stdio::piped())
@@ -82,20 +84,25 @@ fn unsafe_kill(pid: i32) {
         .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn up_brings_up_a_verified_pair_and_comes_back_with_its_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let (child, out) = up(dir.path()).await;
+/// `up` twice: a verified pair, a row written through one datacenter read
+/// through the other, SIGTERM, and the same data the second time. Nodes at
+/// `{a}.{slot}.i` and `{a}.{slot + 1}.i`.
+async fn up_twice(dir: &std::path::Path, extra: &[&str], a: &str, slot: u8) {
+    let slot_arg = slot.to_string();
+    let mut args = vec!["--first-slot", slot_arg.as_str()];
+    args.extend_from_slice(extra);
+    let (eu_addr, us_addr) = (format!("{a}.{slot}.1"), format!("{a}.{}.1", slot + 1));
+    let (child, out) = up(dir, &args).await;
     let text = out.join("\n");
     assert!(text.contains("demo pair: created ccr-eu, ccr-us"), "{text}");
     assert!(text.contains("ccr-eu -> ccr-us: PASS"), "{text}");
     assert!(text.contains("ccr-us -> ccr-eu: PASS"), "{text}");
     assert!(
-        text.contains("datacenter ccr-eu: contact points 127.0.120.1:9042"),
+        text.contains(&format!("datacenter ccr-eu: contact points {eu_addr}:9042")),
         "{text}"
     );
     assert!(
-        text.contains("datacenter ccr-us: contact points 127.0.121.1:9042"),
+        text.contains(&format!("datacenter ccr-us: contact points {us_addr}:9042")),
         "{text}"
     );
     let password = text
@@ -104,11 +111,11 @@ async fn up_brings_up_a_verified_pair_and_comes_back_with_its_data() {
         .and_then(|s| s.split_whitespace().next())
         .expect("the cqlsh line has the password")
         .to_string();
-    let eu = session_in("127.0.120.1:9042", "ccr-eu", &password).await;
+    let eu = session_in(&format!("{eu_addr}:9042"), "ccr-eu", &password).await;
     let mut st = Statement::new("INSERT INTO demo.kv (k, v) VALUES ('hello', 'from ccr-eu')");
     st.set_consistency(Consistency::LocalQuorum);
     eu.query_unpaged(st, &[]).await.unwrap();
-    let us = session_in("127.0.121.1:9042", "ccr-us", &password).await;
+    let us = session_in(&format!("{us_addr}:9042"), "ccr-us", &password).await;
     // LOCAL_QUORUM in ccr-eu does not wait for ccr-us: poll with a deadline.
     let deadline = Instant::now() + Duration::from_secs(10);
     while read(&us).await.as_deref() != Some("from ccr-eu") {
@@ -119,14 +126,70 @@ async fn up_brings_up_a_verified_pair_and_comes_back_with_its_data() {
     stop(child).await;
 
     // The next `up` reuses the state and the data.
-    let (child, out) = up(dir.path()).await;
+    let (child, out) = up(dir, &args).await;
     let text = out.join("\n");
     assert!(
         text.contains("demo pair: ccr-eu + ccr-us already exists"),
         "{text}"
     );
-    let us = session_in("127.0.121.1:9042", "ccr-us", &password).await;
+    let us = session_in(&format!("{us_addr}:9042"), "ccr-us", &password).await;
     assert_eq!(read(&us).await.as_deref(), Some("from ccr-eu"));
     drop(us);
     stop(child).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_brings_up_a_verified_pair_and_comes_back_with_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    up_twice(dir.path(), &[], "127.0", 120).await;
+}
+
+/// Removes a daemon's containers and their volumes, also when the test
+/// fails (`up` keeps them when it stops: that is its job).
+struct Containers(String);
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        let docker = |args: &[&str]| {
+            std::process::Command::new("docker")
+                .args(args)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        let names = docker(&[
+            "ps",
+            "-a",
+            "--format",
+            "{{.Names}}",
+            "--filter",
+            &format!("label={}", self.0),
+        ]);
+        let names: Vec<&str> = names.split_whitespace().collect();
+        if !names.is_empty() {
+            let mut rm = vec!["rm", "-f"];
+            rm.extend(&names);
+            docker(&rm);
+            let mut vols = vec!["volume", "rm", "-f"];
+            vols.extend(&names);
+            docker(&vols);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_on_docker_runs_the_pair_as_containers() {
+    if ccrsim::harness::docker::docker_or_skip("up_on_docker_runs_the_pair_as_containers")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    // `up` keeps its containers when it stops (that is its job): remove
+    // them by the daemon's label when the test ends, failed or not.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".ccrsim");
+    std::fs::create_dir_all(&state).unwrap();
+    let _containers = Containers(ccrsim::harness::docker_runtime::label_for(&state));
+    up_twice(dir.path(), &["--runtime", "docker"], "172.29", 124).await;
 }

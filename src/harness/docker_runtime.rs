@@ -109,18 +109,11 @@ impl DockerRuntime {
         let docker = super::docker::docker().await?;
         ensure_image(&docker, &image).await?;
         ensure_network(&docker).await?;
-        let abs = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
-        let tag = abs
-            .to_string_lossy()
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-            });
         Ok(DockerRuntime {
             docker,
             image,
             root: state_dir.join("docker"),
-            tag: format!("{:08x}", tag as u32),
+            tag: tag(state_dir),
             handle: tokio::runtime::Handle::current(),
             services: Mutex::new(HashMap::new()),
         })
@@ -539,6 +532,25 @@ impl DockerRuntime {
         }
         Ok(())
     }
+}
+
+/// Names one daemon's containers apart from another's: a hash of its state
+/// directory's absolute path.
+fn tag(state_dir: &Path) -> String {
+    let abs = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    let h = abs
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("{:08x}", h as u32)
+}
+
+/// The Docker label of the containers of the daemon whose state is in
+/// `state_dir` (`docker ps --filter label=...`).
+pub fn label_for(state_dir: &Path) -> String {
+    format!("org.ccrsim.daemon={}", tag(state_dir))
 }
 
 async fn ensure_network(docker: &Docker) -> Result<(), HarnessError> {
