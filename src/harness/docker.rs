@@ -439,24 +439,26 @@ impl ClusterBuilder {
         }
         // The rest: all at once on ccrsim; one at a time on Cassandra,
         // which refuses concurrent bootstraps.
-        for i in 2..=self.nodes {
-            match self.image.flavor {
-                Flavor::Cassandra => {
-                    for d in 0..self.datacenters {
-                        let node = cluster.create_node(d, i, &seeds).await?;
-                        cluster.dcs[d].nodes.push(node);
-                        cluster.await_all_up(self.image.startup_timeout()).await?;
-                    }
+        let rest: Vec<(usize, usize)> = (2..=self.nodes)
+            .flat_map(|i| (0..self.datacenters).map(move |d| (d, i)))
+            .collect();
+        match self.image.flavor {
+            Flavor::Cassandra => {
+                for (d, i) in rest {
+                    let node = cluster.create_node(d, i, &seeds).await?;
+                    cluster.dcs[d].nodes.push(node);
+                    cluster.await_all_up(self.image.startup_timeout()).await?;
                 }
-                Flavor::Ccrsim => {
-                    let c = &cluster;
-                    let made = futures_util::future::join_all(
-                        (0..self.datacenters).map(|d| c.create_node(d, i, &seeds)),
-                    )
-                    .await;
-                    for (d, node) in made.into_iter().enumerate() {
-                        cluster.dcs[d].nodes.push(node?);
-                    }
+            }
+            Flavor::Ccrsim => {
+                let c = &cluster;
+                let made = futures_util::future::join_all(
+                    rest.iter().map(|&(d, i)| c.create_node(d, i, &seeds)),
+                )
+                .await;
+                // In order of `rest`: each datacenter's nodes by index.
+                for ((d, _), node) in rest.iter().zip(made) {
+                    cluster.dcs[*d].nodes.push(node?);
                 }
             }
         }
