@@ -696,17 +696,23 @@ fn link_json(l: &super::model::LinkSettings) -> Value {
     })
 }
 
+/// `ccr link` needs a runtime that simulates links: say so otherwise.
+fn links_simulated(s: &AppState) -> Result<(), ControlError> {
+    if s.runtime.simulates_links() {
+        Ok(())
+    } else {
+        Err(ControlError::BadRequest(format!(
+            "The node runtime '{}' does not simulate links between datacenters: ccr link needs ccrsim serve --runtime in-process",
+            s.runtime.name()
+        )))
+    }
+}
+
 async fn ccr_link(
     State(s): State<Arc<AppState>>,
     Path((project, name)): Path<(String, String)>,
 ) -> ApiResult {
-    if !s.runtime.simulates_links() {
-        return Err(ControlError::BadRequest(format!(
-            "The node runtime '{}' does not simulate links between datacenters: ccr link needs ccrsim serve --runtime in-process",
-            s.runtime.name()
-        ))
-        .into());
-    }
+    links_simulated(&s)?;
     let store = s.store.clone();
     let link = blocking(move || {
         let svc = store.service(&project, &name)?;
@@ -738,13 +744,7 @@ async fn ccr_set_link(
     body: Bytes,
 ) -> ApiResult {
     let req: LinkUpdate = parse_body(&body)?;
-    if !s.runtime.simulates_links() {
-        return Err(ControlError::BadRequest(format!(
-            "The node runtime '{}' does not simulate links between datacenters: ccr link needs ccrsim serve --runtime in-process",
-            s.runtime.name()
-        ))
-        .into());
-    }
+    links_simulated(&s)?;
     let store = s.store.clone();
     let (link, me) = blocking(move || {
         let svc = store.service(&project, &name)?;

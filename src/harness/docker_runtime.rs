@@ -371,13 +371,8 @@ impl DockerRuntime {
         let joined_before = tokio::fs::try_exists(&marker).await.unwrap_or(false);
         let must_join = peer.is_some() && service.joined.is_some() && !joined_before;
         if must_join {
-            m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(vec![ProgressUpdate {
-                phase: "prepare",
-                completed: false,
-                current: 0,
-                max: 1,
-                unit: "keyspaces",
-            }]);
+            m.view.lock().unwrap_or_else(|e| e.into_inner()).joining =
+                Some(super::join_steps("prepare", 0, 1));
         }
         let had: BTreeSet<u32> = existing.iter().map(|(_, i)| *i).collect();
         let bootstrap: Vec<usize> = if had.is_empty() {
@@ -477,22 +472,7 @@ impl DockerRuntime {
         peer: &Peer,
     ) -> Result<(), String> {
         let progress = |phase: &'static str, current: u64, max: u64| {
-            let mut steps = vec![ProgressUpdate {
-                phase: "prepare",
-                completed: phase != "prepare",
-                current: if phase == "prepare" { current } else { 1 },
-                max: 1,
-                unit: "keyspaces",
-            }];
-            if phase == "stream" {
-                steps.push(ProgressUpdate {
-                    phase: "stream",
-                    completed: current >= max,
-                    current,
-                    max,
-                    unit: "nodes",
-                });
-            }
+            let steps = super::join_steps(phase, current, max);
             m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(steps);
         };
         progress("prepare", 0, 1);

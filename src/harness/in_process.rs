@@ -311,13 +311,8 @@ impl InProcess {
             && !tokio::fs::try_exists(&marker).await.unwrap_or(false);
         if must_join {
             // Not RUNNING before the join is done, not even for a moment.
-            m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(vec![ProgressUpdate {
-                phase: "prepare",
-                completed: false,
-                current: 0,
-                max: 1,
-                unit: "keyspaces",
-            }]);
+            m.view.lock().unwrap_or_else(|e| e.into_inner()).joining =
+                Some(super::join_steps("prepare", 0, 1));
         }
         // Nodes added to a service that already has data (a bigger plan)
         // bootstrap: once up, they stream their ranges from their datacenter.
@@ -457,22 +452,7 @@ impl InProcess {
     ) -> Result<(), String> {
         let progress = |phase: &'static str, current: u64, max: u64| {
             let mut v = m.view.lock().unwrap_or_else(|e| e.into_inner());
-            let mut steps = vec![ProgressUpdate {
-                phase: "prepare",
-                completed: phase != "prepare",
-                current: if phase == "prepare" { current } else { 1 },
-                max: 1,
-                unit: "keyspaces",
-            }];
-            if phase == "stream" {
-                steps.push(ProgressUpdate {
-                    phase: "stream",
-                    completed: current >= max,
-                    current,
-                    max,
-                    unit: "nodes",
-                });
-            }
+            let steps = super::join_steps(phase, current, max);
             v.joining = Some(steps);
         };
         progress("prepare", 0, 1);

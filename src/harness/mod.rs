@@ -55,3 +55,30 @@ pub(crate) async fn cluster_name(
     }
     name
 }
+
+/// The progress a joining datacenter's nodes show: `prepare` (keyspaces
+/// altered, one step), then `stream` (`current` of `max` nodes rebuilt).
+pub(crate) fn join_steps(
+    phase: &'static str,
+    current: u64,
+    max: u64,
+) -> Vec<crate::control::runtime::ProgressUpdate> {
+    use crate::control::runtime::ProgressUpdate;
+    let mut steps = vec![ProgressUpdate {
+        phase: "prepare",
+        completed: phase != "prepare",
+        current: if phase == "prepare" { current } else { 1 },
+        max: 1,
+        unit: "keyspaces",
+    }];
+    if phase == "stream" {
+        steps.push(ProgressUpdate {
+            phase: "stream",
+            completed: current >= max,
+            current,
+            max,
+            unit: "nodes",
+        });
+    }
+    steps
+}
