@@ -43,6 +43,7 @@ fn open(dir: &Path) -> Engine {
         EngineConfig {
             cluster_name: "Test Cluster".into(),
             auth_enabled: true,
+            authorization: false,
             superuser_name: "cassandra".into(),
             superuser_password: "cassandra".into(),
         },

@@ -15,6 +15,7 @@
 //! | `--num-tokens` | `CASSANDRA_NUM_TOKENS` | 16 |
 //! | `--endpoint-snitch` | `CASSANDRA_ENDPOINT_SNITCH` | `SimpleSnitch` |
 //! | `--token-seed` | `CCRSIM_TOKEN_SEED` | none: tokens drawn at random |
+//! | `--authorizer` | `CASSANDRA_AUTHORIZER` | `AllowAllAuthorizer` (or `CassandraAuthorizer`) |
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -30,6 +31,19 @@ pub enum Authenticator {
     Password,
     /// `org.apache.cassandra.auth.AllowAllAuthenticator`: no login.
     AllowAll,
+}
+
+/// Cassandra's `authorizer`: who may do what once logged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Authorizer {
+    /// `org.apache.cassandra.auth.AllowAllAuthorizer` (Cassandra's default):
+    /// every logged-in role may do everything; GRANT and REVOKE are refused.
+    #[value(name = "AllowAllAuthorizer", alias = "allow-all")]
+    AllowAll,
+    /// `org.apache.cassandra.auth.CassandraAuthorizer`: permissions granted
+    /// to roles, kept in `system_auth.role_permissions`, checked on every statement.
+    #[value(name = "CassandraAuthorizer", alias = "cassandra")]
+    Cassandra,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,6 +90,14 @@ pub struct NodeArgs {
     pub data_dir: PathBuf,
     #[arg(long, value_enum, default_value = "password")]
     pub authenticator: Authenticator,
+    /// Cassandra's `authorizer` (needs the password authenticator to mean anything).
+    #[arg(
+        long,
+        value_enum,
+        env = "CASSANDRA_AUTHORIZER",
+        default_value = "AllowAllAuthorizer"
+    )]
+    pub authorizer: Authorizer,
     /// The default superuser created on first start.
     #[arg(long, default_value = "cassandra")]
     pub superuser_name: String,
@@ -137,6 +159,7 @@ pub struct NodeConfig {
     pub storage_port: u16,
     pub data_dir: PathBuf,
     pub authenticator: Authenticator,
+    pub authorizer: Authorizer,
     pub superuser_name: String,
     pub superuser_password: String,
     pub commitlog_sync: CommitlogSync,
@@ -182,6 +205,7 @@ impl NodeConfig {
             storage_port: 7000,
             data_dir: data_dir.to_path_buf(),
             authenticator: Authenticator::Password,
+            authorizer: Authorizer::AllowAll,
             superuser_name: "cassandra".into(),
             superuser_password: "cassandra".into(),
             commitlog_sync: CommitlogSync::default(),
@@ -297,6 +321,7 @@ impl NodeArgs {
             storage_port: self.storage_port,
             data_dir: self.data_dir.clone(),
             authenticator: self.authenticator,
+            authorizer: self.authorizer,
             superuser_name: self.superuser_name.clone(),
             superuser_password: self.superuser_password.clone(),
             commitlog_sync,

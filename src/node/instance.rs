@@ -18,7 +18,7 @@ use super::auth::sasl_plain;
 use super::cluster::gossip::{AppState, Status};
 use super::cluster::member::{Core, GossipSettings, Member, Timeouts};
 use super::cluster::transport::Faults;
-use super::config::{Authenticator, NodeConfig};
+use super::config::{Authenticator, Authorizer, NodeConfig};
 use super::cql::exec::{Engine, EngineConfig, Options, Session};
 use super::error::QueryError;
 use super::protocol::frame::{
@@ -100,6 +100,8 @@ impl Node {
         let ecfg = EngineConfig {
             cluster_name: cfg.cluster_name.clone(),
             auth_enabled: cfg.authenticator == Authenticator::Password,
+            authorization: cfg.authenticator == Authenticator::Password
+                && cfg.authorizer == Authorizer::Cassandra,
             superuser_name: cfg.superuser_name.clone(),
             superuser_password: cfg.superuser_password.clone(),
         };

@@ -132,6 +132,8 @@ pub struct Prepared {
 pub struct EngineConfig {
     pub cluster_name: String,
     pub auth_enabled: bool,
+    /// `CassandraAuthorizer` (permissions checked) rather than `AllowAllAuthorizer`.
+    pub authorization: bool,
     pub superuser_name: String,
     pub superuser_password: String,
 }
@@ -148,6 +150,8 @@ pub struct Engine {
     pub cluster_name: String,
     pub gossip_generation: i32,
     pub auth_enabled: bool,
+    /// Permissions are checked (`CassandraAuthorizer`).
+    pub authorization: bool,
     authenticator: Authenticator,
     ddl: Mutex<()>,
     pub(super) lwt: Mutex<()>,
@@ -238,6 +242,7 @@ impl Engine {
             cluster_name: cfg.cluster_name,
             gossip_generation,
             auth_enabled: cfg.auth_enabled,
+            authorization: cfg.authorization,
             authenticator: Authenticator::default(),
             ddl: Mutex::new(()),
             lwt: Mutex::new(()),

@@ -89,6 +89,7 @@ pub fn parse_with_markers(src: &str) -> Result<(Statement, Vec<Option<String>>),
         pos: 0,
         markers: 0,
         names: Vec::new(),
+        depth: 0,
     };
     let stmt = p.statement()?;
     p.eat_sym(";");
@@ -104,7 +105,16 @@ struct Parser<'a> {
     pos: usize,
     markers: usize,
     names: Vec<Option<String>>,
+    /// How deep the term being parsed is nested (see [`MAX_TERM_DEPTH`]).
+    depth: usize,
 }
+
+/// How deep collection literals, tuples and function calls may nest in a
+/// term. Every step of parsing, binding and evaluating a term recurses once
+/// per level, so the bound keeps a hostile statement from exhausting a
+/// thread's stack; no valid value nests deeper than its type (at most
+/// [`crate::node::types::MAX_TYPE_DEPTH`] levels) plus a few function calls.
+pub const MAX_TERM_DEPTH: usize = 64;
 
 type R<T> = Result<T, CqlError>;
 
@@ -310,6 +320,19 @@ impl Parser<'_> {
     }
 
     fn term(&mut self) -> R<Term> {
+        if self.depth >= MAX_TERM_DEPTH {
+            let (line, col) = self.here();
+            return Err(CqlError::Syntax(format!(
+                "line {line}:{col} too deeply nested: terms (collections, tuples and function calls) nest at most {MAX_TERM_DEPTH} levels"
+            )));
+        }
+        self.depth += 1;
+        let t = self.term_at_depth();
+        self.depth -= 1;
+        t
+    }
+
+    fn term_at_depth(&mut self) -> R<Term> {
         let tok = self.peek().clone();
         let lit = |l| Ok(Term::Literal(l));
         match tok {
@@ -1456,5 +1479,33 @@ impl Parser<'_> {
             _ => DescribeTarget::Name(self.qname()?),
         };
         Ok(Statement::Describe { full, target })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_is_bounded_with_a_syntax_error() {
+        for (open, close) in [("[", "]"), ("(", ")"), ("{", "}"), ("f(", ")")] {
+            for depth in [MAX_TERM_DEPTH, 10_000] {
+                let q = format!(
+                    "INSERT INTO ks.t (k, v) VALUES (0, {}1{})",
+                    open.repeat(depth),
+                    close.repeat(depth)
+                );
+                match parse(&q) {
+                    Err(CqlError::Syntax(m)) => assert!(m.contains("too deeply nested"), "{m}"),
+                    other => panic!("{open} x {depth}: {other:?}"),
+                }
+            }
+            let ok = format!(
+                "SELECT * FROM ks.t WHERE k = {}1{}",
+                open.repeat(MAX_TERM_DEPTH - 1),
+                close.repeat(MAX_TERM_DEPTH - 1)
+            );
+            assert!(parse(&ok).is_ok(), "{ok}");
+        }
     }
 }
