@@ -435,7 +435,6 @@ async fn two_datacenters_gossip_into_one_cluster() {
         let mut session = ccrsim::node::cql::exec::Session {
             keyspace: None,
             user: Some("cassandra".into()),
-            superuser: true,
         };
         let o = ccrsim::node::cql::exec::Options {
             consistency: ccrsim::node::consistency::Consistency::LocalQuorum,
@@ -477,7 +476,6 @@ async fn two_datacenters_gossip_into_one_cluster() {
         let mut session = ccrsim::node::cql::exec::Session {
             keyspace: None,
             user: Some("cassandra".into()),
-            superuser: true,
         };
         let o = ccrsim::node::cql::exec::Options {
             consistency: ccrsim::node::consistency::Consistency::LocalQuorum,

@@ -7,7 +7,9 @@
 //! - `@login USER PASSWORD`: log in (the session starts as `cassandra`);
 //! - `@advance SECONDS`: move the node's clock forward (TTL expiry);
 //! - `@paged N <statement>`: run a SELECT page by page, N rows a page;
-//! - `@restart`: close the engine and open it again on the same data.
+//! - `@restart`: close the engine and open it again on the same data;
+//! - `@authorizer CassandraAuthorizer` (anywhere in the file): the node
+//!   checks permissions (it runs `AllowAllAuthorizer` otherwise).
 //!
 //! `UPDATE_GOLDEN=1 cargo test --test cql_semantics` rewrites the expected
 //! output after a deliberate change; read the diff before committing it.
@@ -22,7 +24,7 @@ use ccrsim::node::storage::{CommitlogSync, Storage};
 use ccrsim::node::system::NodeInfo;
 use ccrsim::node::value::CqlValue;
 
-fn open(dir: &Path) -> Engine {
+fn open(dir: &Path, authorization: bool) -> Engine {
     let storage = Arc::new(Storage::open(dir, CommitlogSync::Batch).unwrap());
     let info = NodeInfo {
         host_id: [7; 16],
@@ -43,7 +45,7 @@ fn open(dir: &Path) -> Engine {
         EngineConfig {
             cluster_name: "Test Cluster".into(),
             auth_enabled: true,
-            authorization: false,
+            authorization,
             superuser_name: "cassandra".into(),
             superuser_password: "cassandra".into(),
         },
@@ -135,11 +137,13 @@ fn render(r: &Result<ResultBody, QueryError>, out: &mut Vec<String>) {
 fn run_script(path: &Path) {
     let text = std::fs::read_to_string(path).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut engine = open(dir.path());
+    let authorization = text
+        .lines()
+        .any(|l| l.trim() == "@authorizer CassandraAuthorizer");
+    let mut engine = open(dir.path(), authorization);
     let mut session = Session {
         keyspace: None,
         user: Some("cassandra".into()),
-        superuser: true,
     };
     let mut out: Vec<String> = Vec::new();
     let mut skipping = false;
@@ -166,11 +170,10 @@ fn run_script(path: &Path) {
             let mut it = rest.split_whitespace();
             let (u, p) = (it.next().unwrap(), it.next().unwrap_or(""));
             match engine.login(u, p) {
-                Ok(sup) => {
+                Ok(()) => {
                     session = Session {
                         keyspace: session.keyspace.clone(),
                         user: Some(u.into()),
-                        superuser: sup,
                     };
                     out.push(format!("logged in as {u}"));
                 }
@@ -202,9 +205,11 @@ fn run_script(path: &Path) {
                     _ => break,
                 }
             }
+        } else if line.trim() == "@authorizer CassandraAuthorizer" {
+            out.push("authorizer: CassandraAuthorizer".into());
         } else if line.trim() == "@restart" {
             drop(engine);
-            engine = open(dir.path());
+            engine = open(dir.path(), authorization);
             out.push("restarted".into());
         } else {
             panic!("{}: unknown directive {line}", path.display());

@@ -235,6 +235,8 @@ impl DockerRuntime {
             format!("CASSANDRA_LISTEN_ADDRESS={}", node.address),
             "CASSANDRA_ENDPOINT_SNITCH=GossipingPropertyFileSnitch".into(),
             format!("CCRSIM_SUPERUSER_PASSWORD={}", service.admin_password),
+            // A managed service checks permissions, as Aiven's do.
+            "CASSANDRA_AUTHORIZER=CassandraAuthorizer".into(),
         ];
         let labels = HashMap::from([
             ("org.ccrsim.daemon".to_string(), self.tag.clone()),

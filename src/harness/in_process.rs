@@ -27,7 +27,7 @@ use crate::control::runtime::{
 };
 use crate::node::cluster::member::{Core, GossipSettings};
 use crate::node::cluster::transport::Faults;
-use crate::node::config::NodeConfig;
+use crate::node::config::{Authorizer, NodeConfig};
 use crate::node::cql::exec::{Options, Session};
 use crate::node::instance::Node;
 
@@ -42,7 +42,6 @@ async fn run_cql(
         let mut session = Session {
             keyspace: None,
             user: Some(ADMIN_USER.into()),
-            superuser: true,
         };
         let o = Options {
             consistency: crate::node::consistency::Consistency::LocalQuorum,
@@ -206,6 +205,9 @@ fn node_config(
     }
     c.superuser_name = ADMIN_USER.into();
     c.superuser_password = s.admin_password.clone();
+    // A managed service checks permissions, as Aiven's do: `avnadmin`
+    // creates application roles that see only what they are granted.
+    c.authorizer = Authorizer::Cassandra;
     c
 }
 

@@ -329,17 +329,16 @@ impl Dispatch {
                         return Err(QueryError::Protocol("not an AUTH_RESPONSE".into()));
                     };
                     let (user, password) = sasl_plain(token.unwrap_or_default())?;
-                    let superuser = engine.login(&user, &password)?;
-                    Ok((user, superuser))
+                    engine.login(&user, &password)?;
+                    Ok(user)
                 })
                 .await
                 .unwrap_or_else(|e| Err(QueryError::Server(e.to_string())));
                 return match result {
-                    Ok((user, superuser)) => {
+                    Ok(user) => {
                         let mut s = conn.state.lock().unwrap_or_else(|e| e.into_inner());
                         s.authenticated = true;
                         s.session.user = Some(user);
-                        s.session.superuser = superuser;
                         Reply::Send(respond(stream, &Response::AuthSuccess))
                     }
                     Err(e) => Reply::Send(error(stream, &e)),

@@ -1,5 +1,6 @@
 //! The statements the parser produces.
 
+use crate::node::auth::resource::Permission;
 use crate::node::schema::{OptionValue, Order};
 use crate::node::value::CqlLiteral;
 
@@ -271,6 +272,33 @@ pub struct RoleOptions {
     pub superuser: Option<bool>,
 }
 
+/// The permissions of GRANT, REVOKE and LIST: one, or `ALL [PERMISSIONS]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermissionSpec {
+    All,
+    One(Permission),
+}
+
+/// A resource as written in GRANT, REVOKE and LIST (a table's keyspace may
+/// come from the session).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResourceName {
+    AllKeyspaces,
+    Keyspace(String),
+    Table(QualifiedName),
+    AllRoles,
+    Role(String),
+    AllFunctions,
+    FunctionsIn(String),
+    /// `FUNCTION [ks.]name(type, ...)`, the types as written.
+    Function {
+        name: QualifiedName,
+        args: Vec<String>,
+    },
+    AllMbeans,
+    Mbean(String),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum DescribeTarget {
     Cluster,
@@ -332,9 +360,37 @@ pub enum Statement {
     },
     ListRoles {
         of: Option<String>,
+        recursive: bool,
     },
-    /// GRANT/REVOKE/LIST PERMISSIONS: the authorizer answers.
-    Permissions(&'static str),
+    /// `GRANT role TO grantee`.
+    GrantRole {
+        role: String,
+        grantee: String,
+    },
+    /// `REVOKE role FROM revokee`.
+    RevokeRole {
+        role: String,
+        revokee: String,
+    },
+    /// `GRANT permission|ALL ON resource TO grantee`.
+    GrantPermissions {
+        permissions: PermissionSpec,
+        resource: ResourceName,
+        grantee: String,
+    },
+    /// `REVOKE permission|ALL ON resource FROM revokee`.
+    RevokePermissions {
+        permissions: PermissionSpec,
+        resource: ResourceName,
+        revokee: String,
+    },
+    /// `LIST permission|ALL [ON resource] [OF role] [NORECURSIVE]`.
+    ListPermissions {
+        permissions: PermissionSpec,
+        resource: Option<ResourceName>,
+        of: Option<String>,
+        recursive: bool,
+    },
     Describe {
         full: bool,
         target: DescribeTarget,

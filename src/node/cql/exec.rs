@@ -19,25 +19,24 @@ use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::access::AuthCache;
 use super::ast::*;
 use super::systables::{self, LOCAL_KEYSPACES};
-use crate::node::auth::{Authenticator, RoleLogin, hash_password};
+use crate::node::auth::{Authenticator, RoleLogin};
 use crate::node::consistency::Consistency;
 use crate::node::error::QueryError;
-use crate::node::partitioner;
 use crate::node::protocol::frame::{ColumnSpec, ResultBody, SchemaChange, SchemaChangeTarget};
 use crate::node::protocol::primitives::Value;
-use crate::node::query::{self, Partitions, ReadCommand};
+use crate::node::query::{self, Partitions};
 use crate::node::schema::{
     Change, KeyspaceMeta, OptionValue, Schema, Strategy, TableMeta, TableSpec, persist,
 };
 use crate::node::storage::Mutation;
 use crate::node::storage::Storage;
-use crate::node::storage::partition::{LiveColumn, PartitionData};
+use crate::node::storage::partition::PartitionData;
 use crate::node::system::NodeInfo;
 use crate::node::types::CqlType;
 use crate::node::value::{CqlLiteral, CqlValue};
-use crate::node::write::MutationBuilder;
 
 const SCHEMA_KEY: &[u8] = b"schema";
 const SCHEMA_STAMP_KEY: &[u8] = b"schema_stamp";
@@ -99,7 +98,6 @@ pub struct Session {
     pub keyspace: Option<String>,
     /// The logged-in role; `None` with authentication off.
     pub user: Option<String>,
-    pub superuser: bool,
 }
 
 /// The protocol-level options of one execution.
@@ -153,6 +151,8 @@ pub struct Engine {
     /// Permissions are checked (`CassandraAuthorizer`).
     pub authorization: bool,
     authenticator: Authenticator,
+    /// Roles and grants read from `system_auth`, kept briefly.
+    pub(super) auth_cache: AuthCache,
     ddl: Mutex<()>,
     pub(super) lwt: Mutex<()>,
     clock: AtomicI64,
@@ -244,6 +244,7 @@ impl Engine {
             auth_enabled: cfg.auth_enabled,
             authorization: cfg.authorization,
             authenticator: Authenticator::default(),
+            auth_cache: AuthCache::default(),
             ddl: Mutex::new(()),
             lwt: Mutex::new(()),
             clock: AtomicI64::new(0),
@@ -252,7 +253,7 @@ impl Engine {
             replicator: std::sync::OnceLock::new(),
         };
         engine.persist_schema(&engine.schema())?;
-        if engine.role(&cfg.superuser_name)?.is_none() {
+        if engine.load_role(&cfg.superuser_name)?.is_none() {
             // As Cassandra does: written at timestamp 0, so any change wins.
             engine.write_role(
                 &cfg.superuser_name,
@@ -261,7 +262,7 @@ impl Engine {
                     login: Some(true),
                     superuser: Some(true),
                 },
-                0,
+                Some(0),
             )?;
         }
         Ok(engine)
@@ -411,14 +412,7 @@ impl Engine {
         }
     }
 
-    // ----- roles -----
-
-    fn roles_table(&self) -> Result<Arc<TableMeta>> {
-        self.schema()
-            .table("system_auth", "roles")
-            .cloned()
-            .ok_or_else(|| QueryError::Server("system_auth.roles is missing".into()))
-    }
+    // ----- reads -----
 
     /// Where a read of `partitions` finds its data: local storage on a
     /// single node or when this node holds everything needed, else the
@@ -457,255 +451,23 @@ impl Engine {
         }
     }
 
-    fn read_roles(&self, t: &Arc<TableMeta>, partitions: Partitions) -> Result<query::Page> {
-        let cmd = ReadCommand {
-            table: t.clone(),
-            partitions,
-            slices: Vec::new(),
-            filters: Vec::new(),
-            reversed: false,
-            limit: None,
-            per_partition_limit: None,
-            distinct: false,
-            now: self.now_micros() / 1_000_000,
-        };
-        let source = self.source("system_auth", &t.id, &cmd.partitions, Consistency::LocalOne)?;
-        Ok(query::execute(
-            &*source,
-            &cmd,
-            crate::node::value::compare,
-            None,
-            None,
-        )?)
-    }
-
-    /// A role's row: (can_login, is_superuser, salted_hash).
-    pub fn role(&self, name: &str) -> Result<Option<(bool, bool, Option<String>)>> {
-        let t = self.roles_table()?;
-        let key = name.as_bytes().to_vec();
-        let token = partitioner::token(&key);
-        let page = self.read_roles(&t, Partitions::Keys(vec![(token, key)]))?;
-        let Some(row) = page.rows.first() else {
-            return Ok(None);
-        };
-        let get = |c: &str| match row.columns.get(c) {
-            Some(LiveColumn::Simple(cell)) => cell.value.clone(),
-            _ => None,
-        };
-        let b = |c: &str| get(c).is_some_and(|v| v == [1]);
-        let hash = get("salted_hash").and_then(|v| String::from_utf8(v).ok());
-        Ok(Some((b("can_login"), b("is_superuser"), hash)))
-    }
-
-    fn write_role(&self, name: &str, o: &RoleOptions, ts: i64) -> Result<()> {
-        let t = self.roles_table()?;
-        let key = name.as_bytes().to_vec();
-        let mut b = MutationBuilder::new(
-            t.id,
-            partitioner::token(&key),
-            key,
-            ts,
-            0,
-            self.now_micros() / 1_000_000,
-        );
-        let ck = Vec::new();
-        b.marker(&ck);
-        if let Some(l) = o.login {
-            b.set(Some(&ck), "can_login", Some(vec![u8::from(l)]));
-        }
-        if let Some(s) = o.superuser {
-            b.set(Some(&ck), "is_superuser", Some(vec![u8::from(s)]));
-        }
-        if let Some(p) = &o.password {
-            b.set(
-                Some(&ck),
-                "salted_hash",
-                Some(hash_password(p).into_bytes()),
-            );
-        }
-        self.apply_all(
-            &[(b.build(), true, "system_auth".to_string())],
-            Consistency::LocalOne,
-            false,
-        )
-    }
-
-    /// Checks a login (SASL PLAIN credentials); returns whether the role is a superuser.
-    pub fn login(&self, user: &str, password: &str) -> Result<bool> {
+    /// Checks a login (SASL PLAIN credentials).
+    pub fn login(&self, user: &str, password: &str) -> Result<()> {
         // The role is read from system_auth's replicas: when none can answer
         // (the pitfall of system_auth left at SimpleStrategy in a
         // multi-datacenter cluster), the login fails as in Cassandra.
-        let role = self.role(user).map_err(|e| match e {
+        let role = self.load_role(user).map_err(|e| match e {
             QueryError::Unavailable { .. } | QueryError::ReadTimeout { .. } => {
                 QueryError::Authentication(format!("Unable to perform authentication: {e}"))
             }
             other => other,
         })?;
-        let login = role.as_ref().map(|(can_login, _, hash)| RoleLogin {
-            can_login: *can_login,
+        let login = role.as_ref().map(|(r, hash)| RoleLogin {
+            can_login: r.can_login,
             salted_hash: hash.clone(),
         });
         self.authenticator.check(user, password, login.as_ref())?;
-        Ok(role.is_some_and(|r| r.1))
-    }
-
-    fn require_superuser(&self, s: &Session, what: &str) -> Result<()> {
-        if self.auth_enabled && !s.superuser {
-            return Err(QueryError::Unauthorized(format!(
-                "User {} has no {what} permission on <all roles> or any of its parents",
-                s.user.as_deref().unwrap_or("anonymous")
-            )));
-        }
         Ok(())
-    }
-
-    fn role_statement(&self, s: &Session, stmt: &Statement) -> Result<ResultBody> {
-        match stmt {
-            Statement::CreateRole {
-                name,
-                if_not_exists,
-                options,
-            } => {
-                self.require_superuser(s, "CREATE")?;
-                if self.role(name)?.is_some() {
-                    if *if_not_exists {
-                        return Ok(ResultBody::Void);
-                    }
-                    return Err(QueryError::Invalid(format!("{name} already exists")));
-                }
-                let o = RoleOptions {
-                    password: options.password.clone(),
-                    login: Some(options.login.unwrap_or(false)),
-                    superuser: Some(options.superuser.unwrap_or(false)),
-                };
-                self.write_role(name, &o, self.timestamp())?;
-                Ok(ResultBody::Void)
-            }
-            Statement::AlterRole {
-                name,
-                if_exists,
-                options,
-            } => {
-                let own = s.user.as_deref() == Some(name.as_str());
-                if !(own && options.superuser.is_none() && options.login.is_none()) {
-                    self.require_superuser(s, "ALTER")?;
-                }
-                if own && options.superuser == Some(false) && self.auth_enabled {
-                    return Err(QueryError::Unauthorized(
-                        "You aren't allowed to alter your own superuser status or that of a role granted to you".into(),
-                    ));
-                }
-                if self.role(name)?.is_none() {
-                    if *if_exists {
-                        return Ok(ResultBody::Void);
-                    }
-                    return Err(QueryError::Invalid(format!("{name} doesn't exist")));
-                }
-                self.write_role(name, options, self.timestamp())?;
-                Ok(ResultBody::Void)
-            }
-            Statement::DropRole { name, if_exists } => {
-                self.require_superuser(s, "DROP")?;
-                if s.user.as_deref() == Some(name.as_str()) {
-                    return Err(QueryError::Invalid(
-                        "Cannot DROP primary role for current login".into(),
-                    ));
-                }
-                if self.role(name)?.is_none() {
-                    if *if_exists {
-                        return Ok(ResultBody::Void);
-                    }
-                    return Err(QueryError::Invalid(format!("{name} doesn't exist")));
-                }
-                let t = self.roles_table()?;
-                let key = name.as_bytes().to_vec();
-                let mut b = MutationBuilder::new(
-                    t.id,
-                    partitioner::token(&key),
-                    key,
-                    self.timestamp(),
-                    0,
-                    self.now_micros() / 1_000_000,
-                );
-                b.delete_partition();
-                self.apply_all(
-                    &[(b.build(), true, "system_auth".to_string())],
-                    Consistency::LocalOne,
-                    false,
-                )?;
-                Ok(ResultBody::Void)
-            }
-            Statement::ListRoles { of } => self.list_roles(s, of.as_deref()),
-            _ => Err(QueryError::Server("not a role statement".into())),
-        }
-    }
-
-    fn list_roles(&self, s: &Session, of: Option<&str>) -> Result<ResultBody> {
-        let t = self.roles_table()?;
-        let page = self.read_roles(
-            &t,
-            Partitions::Range {
-                start: std::ops::Bound::Unbounded,
-                end: std::ops::Bound::Unbounded,
-            },
-        )?;
-        let mut roles: Vec<(String, bool, bool)> = page
-            .rows
-            .iter()
-            .filter_map(|r| {
-                let name = String::from_utf8(r.key.clone()).ok()?;
-                let b = |c: &str| {
-                    matches!(r.columns.get(c), Some(LiveColumn::Simple(cell)) if cell.value.as_deref() == Some(&[1]))
-                };
-                Some((name, b("is_superuser"), b("can_login")))
-            })
-            .collect();
-        if let Some(of) = of {
-            roles.retain(|r| r.0 == of);
-            if roles.is_empty() {
-                return Err(QueryError::Invalid(format!("{of} doesn't exist")));
-            }
-        } else if self.auth_enabled && !s.superuser {
-            roles.retain(|r| Some(r.0.as_str()) == s.user.as_deref());
-        }
-        roles.sort();
-        let spec = |name: &str, ty: CqlType| ColumnSpec {
-            keyspace: "system_auth".into(),
-            table: "roles".into(),
-            name: name.into(),
-            ty,
-        };
-        let columns = vec![
-            spec("role", CqlType::Text),
-            spec("super", CqlType::Boolean),
-            spec("login", CqlType::Boolean),
-            spec(
-                "options",
-                CqlType::Frozen(Box::new(CqlType::Map(
-                    Box::new(CqlType::Text),
-                    Box::new(CqlType::Text),
-                ))),
-            ),
-            spec("datacenters", CqlType::Text),
-        ];
-        let rows = roles
-            .into_iter()
-            .map(|(name, sup, login)| {
-                vec![
-                    Some(name.into_bytes()),
-                    Some(vec![u8::from(sup)]),
-                    Some(vec![u8::from(login)]),
-                    Some(CqlValue::Map(Vec::new()).to_bytes()),
-                    Some(b"ALL".to_vec()),
-                ]
-            })
-            .collect();
-        Ok(ResultBody::Rows(crate::node::protocol::frame::Rows {
-            columns,
-            rows,
-            paging_state: None,
-            no_metadata: false,
-        }))
     }
 
     // ----- prepared statements -----
@@ -787,6 +549,7 @@ impl Engine {
         o: &Options<'_>,
     ) -> Result<ResultBody> {
         let values = Binder::new(bind, o)?;
+        self.authorize(s, stmt)?;
         match stmt {
             Statement::Select(sel) => self.select(s, sel, &values, o),
             Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
@@ -805,15 +568,29 @@ impl Engine {
             Statement::CreateRole { .. }
             | Statement::AlterRole { .. }
             | Statement::DropRole { .. }
-            | Statement::ListRoles { .. } => self.role_statement(s, stmt),
-            Statement::Permissions(what) => Err(QueryError::Invalid(format!(
-                "{what} operation is not supported by AllowAllAuthorizer"
-            ))),
+            | Statement::ListRoles { .. }
+            | Statement::GrantRole { .. }
+            | Statement::RevokeRole { .. }
+            | Statement::GrantPermissions { .. }
+            | Statement::RevokePermissions { .. }
+            | Statement::ListPermissions { .. } => self.dcl(s, stmt),
             Statement::Describe { full, target } => self.describe(s, *full, target),
             Statement::Unsupported(what) => Err(QueryError::Invalid(format!(
                 "{what} not supported by ccrsim"
             ))),
-            _ => self.ddl(s, stmt),
+            _ => {
+                let dropped_tables: Vec<String> = match stmt {
+                    Statement::DropKeyspace { name, .. } => self
+                        .schema()
+                        .keyspace(name)
+                        .map(|k| k.tables.keys().cloned().collect())
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                let r = self.ddl(s, stmt)?;
+                self.after_ddl(s, &r, &dropped_tables)?;
+                Ok(r)
+            }
         }
     }
 
@@ -833,6 +610,7 @@ impl Engine {
                 ..Default::default()
             };
             let b = Binder::new(bind, &o)?;
+            self.authorize(s, stmt)?;
             match stmt {
                 Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
                     if has_condition(stmt) {
@@ -948,10 +726,13 @@ impl Engine {
         let mut schema = (*self.schema()).clone();
         let mut dropped: Vec<Arc<TableMeta>> = Vec::new();
         let mut truncate: Option<Arc<TableMeta>> = None;
+        // Authorization refused most of these already (Cassandra's
+        // preventSystemKSSchemaModification); what is left is refused as
+        // Cassandra's AlterSchemaStatement does.
         let check_local = |ks: &str| -> Result<()> {
             if LOCAL_KEYSPACES.contains(&ks) {
-                return Err(QueryError::Unauthorized(format!(
-                    "{ks} keyspace is not user-modifiable"
+                return Err(QueryError::Invalid(format!(
+                    "System keyspace '{ks}' is not user-modifiable"
                 )));
             }
             Ok(())

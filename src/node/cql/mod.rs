@@ -25,7 +25,9 @@
 //! markers ([`exec::Prepared`]); executing one binds the driver's bytes to
 //! those markers without parsing again.
 
+pub mod access;
 pub mod ast;
+pub mod dcl;
 pub mod describe;
 pub mod exec;
 pub mod lexer;

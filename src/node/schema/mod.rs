@@ -14,6 +14,7 @@
 //! whether they agree.
 
 pub mod persist;
+pub mod system_auth;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -914,40 +915,6 @@ pub fn system_table_id(keyspace: &str, table: &str) -> [u8; 16] {
     out
 }
 
-/// `system_auth.roles`, where roles and their password hashes live.
-pub fn roles_table() -> TableMeta {
-    let text = CqlType::Text;
-    let spec = TableSpec {
-        columns: vec![
-            ("role".into(), text.clone(), false),
-            ("can_login".into(), CqlType::Boolean, false),
-            ("is_superuser".into(), CqlType::Boolean, false),
-            (
-                "member_of".into(),
-                CqlType::Set(Box::new(text.clone())),
-                false,
-            ),
-            ("salted_hash".into(), text, false),
-        ],
-        partition_key: vec!["role".into()],
-        options: vec![
-            (
-                "comment".into(),
-                OptionValue::Text("role definitions".into()),
-            ),
-            ("gc_grace_seconds".into(), OptionValue::Number(7_776_000.0)),
-        ],
-        ..Default::default()
-    };
-    TableMeta::create(
-        "system_auth",
-        "roles",
-        system_table_id("system_auth", "roles"),
-        &spec,
-    )
-    .expect("the roles table is valid")
-}
-
 impl Schema {
     /// A schema holding the replicated system keyspaces as Cassandra creates them.
     pub fn bootstrap() -> Schema {
@@ -967,11 +934,25 @@ impl Schema {
                 },
             );
         }
-        let roles = roles_table();
-        if let Some(ks) = s.keyspaces.get_mut("system_auth") {
-            ks.tables.insert(roles.name.clone(), Arc::new(roles));
-        }
+        s.add_missing_auth_tables();
         s
+    }
+
+    /// Adds the `system_auth` tables this build knows and `self` lacks (a
+    /// schema kept by an older build); returns whether it added any. Every
+    /// node adds the same tables, with the same ids, so versions still agree.
+    pub fn add_missing_auth_tables(&mut self) -> bool {
+        let Some(ks) = self.keyspaces.get_mut("system_auth") else {
+            return false;
+        };
+        let mut added = false;
+        for t in system_auth::tables() {
+            if !ks.tables.contains_key(&t.name) {
+                ks.tables.insert(t.name.clone(), Arc::new(t));
+                added = true;
+            }
+        }
+        added
     }
 }
 

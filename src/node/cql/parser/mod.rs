@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use super::CqlError;
 use super::ast::*;
 use super::lexer::{Tok, Token, lex, position};
+
+mod dcl;
 use crate::node::schema::{OptionValue, Order};
 use crate::node::value::CqlLiteral;
 
@@ -296,14 +298,8 @@ impl Parser<'_> {
                 let _ = self.eat_kw("table") || self.eat_kw("columnfamily");
                 Ok(Statement::Truncate(self.qname()?))
             }
-            "grant" => {
-                self.skip_rest();
-                Ok(Statement::Permissions("GRANT"))
-            }
-            "revoke" => {
-                self.skip_rest();
-                Ok(Statement::Permissions("REVOKE"))
-            }
+            "grant" => self.grant(),
+            "revoke" => self.revoke(),
             "list" => self.list(),
             "describe" | "desc" => self.describe(),
             _ => Err(self.no_viable()),
@@ -1224,93 +1220,6 @@ impl Parser<'_> {
         }))
     }
 
-    fn role_name(&mut self) -> R<String> {
-        match self.peek().clone() {
-            Tok::Str(s) => {
-                self.advance();
-                Ok(s)
-            }
-            _ => self.ident(),
-        }
-    }
-
-    fn role_options(&mut self) -> R<RoleOptions> {
-        let mut o = RoleOptions::default();
-        if !self.eat_kw("with") {
-            return Ok(o);
-        }
-        loop {
-            let Tok::Ident(w) = self.advance() else {
-                return Err(self.no_viable());
-            };
-            match w.as_str() {
-                "password" => {
-                    self.expect_sym("=")?;
-                    match self.advance() {
-                        Tok::Str(s) => o.password = Some(s),
-                        _ => return Err(self.unexpected("a string")),
-                    }
-                }
-                "login" | "superuser" => {
-                    self.expect_sym("=")?;
-                    let b = match self.advance() {
-                        Tok::Ident(b) if b == "true" || b == "false" => b == "true",
-                        _ => return Err(self.unexpected("true or false")),
-                    };
-                    if w == "login" {
-                        o.login = Some(b);
-                    } else {
-                        o.superuser = Some(b);
-                    }
-                }
-                "options" => {
-                    self.skip_rest();
-                    return Err(CqlError::Invalid(
-                        "Role OPTIONS are not supported by PasswordAuthenticator".into(),
-                    ));
-                }
-                "access" | "hashed" => {
-                    self.skip_rest();
-                    return Err(CqlError::Invalid(format!(
-                        "Role option {} is not supported by ccrsim",
-                        w.to_ascii_uppercase()
-                    )));
-                }
-                _ => {
-                    return Err(CqlError::Syntax(format!(
-                        "line {}:{} no viable alternative at input '{w}'",
-                        self.here().0,
-                        self.here().1
-                    )));
-                }
-            }
-            if !self.eat_kw("and") {
-                return Ok(o);
-            }
-        }
-    }
-
-    /// `CREATE/ALTER USER name [WITH PASSWORD 'p'] [SUPERUSER | NOSUPERUSER]`.
-    fn user_options(&mut self) -> R<RoleOptions> {
-        let mut o = RoleOptions {
-            login: Some(true),
-            ..Default::default()
-        };
-        if self.eat_kw("with") {
-            self.expect_kw("password")?;
-            match self.advance() {
-                Tok::Str(s) => o.password = Some(s),
-                _ => return Err(self.unexpected("a string")),
-            }
-        }
-        if self.eat_kw("superuser") {
-            o.superuser = Some(true);
-        } else if self.eat_kw("nosuperuser") {
-            o.superuser = Some(false);
-        }
-        Ok(o)
-    }
-
     fn alter(&mut self) -> R<Statement> {
         self.expect_kw("alter")?;
         let Tok::Ident(what) = self.peek().clone() else {
@@ -1416,21 +1325,6 @@ impl Parser<'_> {
             "trigger" => self.unsupported("Triggers are"),
             _ => Err(self.no_viable()),
         }
-    }
-
-    fn list(&mut self) -> R<Statement> {
-        self.expect_kw("list")?;
-        if self.eat_kw("roles") || self.eat_kw("users") {
-            let of = if self.eat_kw("of") {
-                Some(self.role_name()?)
-            } else {
-                None
-            };
-            self.eat_kw("norecursive");
-            return Ok(Statement::ListRoles { of });
-        }
-        self.skip_rest();
-        Ok(Statement::Permissions("LIST PERMISSIONS"))
     }
 
     fn describe(&mut self) -> R<Statement> {

@@ -1,0 +1,451 @@
+//! Who may run a statement: the engine's side of authorization.
+//!
+//! Before a statement runs, [`Engine::authorize`] asks what it needs, as
+//! Cassandra's statements do in `authorize()`: SELECT on the table for a
+//! read, MODIFY for a write (and SELECT too for a conditional one), CREATE
+//! on the keyspace for `CREATE TABLE`, ALTER or DROP on what is altered or
+//! dropped, CREATE on `<all keyspaces>` for `CREATE KEYSPACE`. Two rules
+//! hold whatever the authorizer: the local system keyspaces cannot be
+//! changed, and the replicated ones (`system_auth`, `system_distributed`,
+//! `system_traces`) only have their replication altered. With
+//! `CassandraAuthorizer` the permission must then be held on the resource
+//! or one above it (the decision is [`crate::node::auth::roles`]); with
+//! `AllowAllAuthorizer` it always is. A few system tables (`system.local`,
+//! `system.peers`, `system_schema.*`...) are readable by everyone, because
+//! every driver reads them.
+//!
+//! Roles and grants are read from `system_auth` through the same read path
+//! as any table (the coordinator when the node is in a cluster), and kept
+//! for [`VALIDITY_MICROS`] as Cassandra's roles and permissions caches
+//! (`roles_validity`, `permissions_validity`: 2 s) keep them: a statement
+//! costs a map lookup, not a read. A change made through this node drops
+//! the cache at once; one made through another node is seen here within
+//! the validity.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::ast::*;
+use super::exec::{Engine, Result, Session};
+use super::systables::LOCAL_KEYSPACES;
+use crate::node::auth::resource::{Permission, Permissions, Resource};
+use crate::node::auth::roles::{AuthSource, Effective, Grants, RoleRecord};
+use crate::node::consistency::Consistency;
+use crate::node::error::QueryError;
+use crate::node::partitioner;
+use crate::node::protocol::frame::{ResultBody, SchemaChangeTarget};
+use crate::node::query::{self, Partitions, ReadCommand};
+use crate::node::schema::ALTERABLE_SYSTEM_KEYSPACES;
+use crate::node::schema::system_auth::{ROLE_PERMISSIONS, ROLES};
+use crate::node::storage::Mutation;
+use crate::node::storage::partition::LiveColumn;
+
+/// How long roles and grants read from `system_auth` are trusted
+/// (Cassandra's `roles_validity` and `permissions_validity`).
+pub const VALIDITY_MICROS: i64 = 2_000_000;
+
+/// Tables every logged-in role may read.
+fn readable_system(r: &Resource) -> bool {
+    match r {
+        Resource::Table(ks, t) => {
+            (ks == "system" && matches!(t.as_str(), "local" | "peers" | "peers_v2"))
+                || ks == "system_schema"
+                || ks == "system_virtual_schema"
+        }
+        _ => false,
+    }
+}
+
+/// Tables the role manager and the authorizer keep for themselves.
+fn protected(r: &Resource) -> bool {
+    matches!(r, Resource::Table(ks, t) if ks == "system_auth"
+        && matches!(t.as_str(), "roles" | "role_members" | "role_permissions"))
+}
+
+/// What was read from `system_auth`, with when.
+#[derive(Default)]
+pub struct AuthCache {
+    roles: Mutex<HashMap<String, (i64, Option<Arc<RoleRecord>>)>>,
+    grants: Mutex<HashMap<String, (i64, Arc<Grants>)>>,
+    effective: Mutex<HashMap<String, (i64, Arc<Effective>)>>,
+}
+
+impl AuthCache {
+    /// Forgets everything (after a change to roles or grants made here).
+    pub fn clear(&self) {
+        self.roles.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.grants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.effective
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
+
+fn cached<V: Clone>(
+    map: &Mutex<HashMap<String, (i64, V)>>,
+    key: &str,
+    now: i64,
+    load: impl FnOnce() -> Result<V>,
+) -> Result<V> {
+    if let Some((at, v)) = map.lock().unwrap_or_else(|e| e.into_inner()).get(key)
+        && now - at < VALIDITY_MICROS
+        && now >= *at
+    {
+        return Ok(v.clone());
+    }
+    let v = load()?;
+    let mut m = map.lock().unwrap_or_else(|e| e.into_inner());
+    if m.len() > 10_000 {
+        m.clear();
+    }
+    m.insert(key.to_string(), (now, v.clone()));
+    Ok(v)
+}
+
+fn text_set(c: Option<&LiveColumn>) -> Vec<String> {
+    match c {
+        Some(LiveColumn::Complex(els)) => els
+            .iter()
+            .filter_map(|(path, _)| String::from_utf8(path.clone()).ok())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The engine's reads of `system_auth`, through its cache.
+struct Cached<'e>(&'e Engine);
+
+impl AuthSource for Cached<'_> {
+    type Error = QueryError;
+    fn role(&self, name: &str) -> Result<Option<Arc<RoleRecord>>> {
+        let e = self.0;
+        cached(&e.auth_cache.roles, name, e.now_micros(), || {
+            Ok(e.load_role(name)?.map(|(r, _)| Arc::new(r)))
+        })
+    }
+    fn grants(&self, role: &str) -> Result<Arc<Grants>> {
+        let e = self.0;
+        cached(&e.auth_cache.grants, role, e.now_micros(), || {
+            Ok(Arc::new(e.load_grants(role)?))
+        })
+    }
+}
+
+impl Engine {
+    /// Reads a `system_auth` table at LOCAL_ONE, as the role manager and
+    /// the authorizer do.
+    pub(super) fn auth_read(&self, table: &str, partitions: Partitions) -> Result<query::Page> {
+        let t = self
+            .schema()
+            .table("system_auth", table)
+            .cloned()
+            .ok_or_else(|| QueryError::Server(format!("system_auth.{table} is missing")))?;
+        let cmd = ReadCommand {
+            table: t.clone(),
+            partitions,
+            slices: Vec::new(),
+            filters: Vec::new(),
+            reversed: false,
+            limit: None,
+            per_partition_limit: None,
+            distinct: false,
+            now: self.now_micros() / 1_000_000,
+        };
+        let source = self.source("system_auth", &t.id, &cmd.partitions, Consistency::LocalOne)?;
+        Ok(query::execute(
+            &*source,
+            &cmd,
+            crate::node::value::compare,
+            None,
+            None,
+        )?)
+    }
+
+    /// One partition of a `system_auth` table keyed by text.
+    pub(super) fn auth_partition(&self, table: &str, key: &str) -> Result<query::Page> {
+        let key = key.as_bytes().to_vec();
+        let token = partitioner::token(&key);
+        self.auth_read(table, Partitions::Keys(vec![(token, key)]))
+    }
+
+    /// Writes to `system_auth` at LOCAL_ONE and forgets what the cache held.
+    pub(super) fn auth_write(&self, ms: Vec<Mutation>) -> Result<()> {
+        let writes: Vec<_> = ms
+            .into_iter()
+            .map(|m| (m, true, "system_auth".to_string()))
+            .collect();
+        let r = self.apply_all(&writes, Consistency::LocalOne, false);
+        self.auth_cache.clear();
+        r
+    }
+
+    /// A role's row and its password hash, read (not cached).
+    pub(super) fn load_role(&self, name: &str) -> Result<Option<(RoleRecord, Option<String>)>> {
+        let page = self.auth_partition(ROLES, name)?;
+        let Some(row) = page.rows.first() else {
+            return Ok(None);
+        };
+        let get = |c: &str| match row.columns.get(c) {
+            Some(LiveColumn::Simple(cell)) => cell.value.clone(),
+            _ => None,
+        };
+        let b = |c: &str| get(c).is_some_and(|v| v == [1]);
+        let hash = get("salted_hash").and_then(|v| String::from_utf8(v).ok());
+        Ok(Some((
+            RoleRecord {
+                name: name.to_string(),
+                is_superuser: b("is_superuser"),
+                can_login: b("can_login"),
+                member_of: text_set(row.columns.get("member_of")).into_iter().collect(),
+            },
+            hash,
+        )))
+    }
+
+    /// The permissions granted directly to `role`, read (not cached).
+    /// Rows naming a resource this build does not know are skipped.
+    pub(super) fn load_grants(&self, role: &str) -> Result<Grants> {
+        let page = self.auth_partition(ROLE_PERMISSIONS, role)?;
+        Ok(page
+            .rows
+            .iter()
+            .filter_map(|r| {
+                let name = std::str::from_utf8(r.clustering.first()?).ok()?;
+                let resource = Resource::from_name(name)?;
+                let perms: Permissions = text_set(r.columns.get("permissions"))
+                    .iter()
+                    .filter_map(|p| Permission::from_name(p))
+                    .collect();
+                (!perms.is_empty()).then_some((resource, perms))
+            })
+            .collect())
+    }
+
+    /// What `role` holds: its roles, superuser status and grants (cached).
+    pub(super) fn effective(&self, role: &str) -> Result<Arc<Effective>> {
+        cached(&self.auth_cache.effective, role, self.now_micros(), || {
+            Effective::of(&Cached(self), role).map(Arc::new)
+        })
+    }
+
+    /// Whether the session's role is a superuser now (always, with authentication off).
+    pub(super) fn is_super(&self, s: &Session) -> Result<bool> {
+        if !self.auth_enabled {
+            return Ok(true);
+        }
+        match &s.user {
+            Some(u) => Ok(self.effective(u)?.is_superuser),
+            None => Ok(false),
+        }
+    }
+
+    /// The permissions the session's role holds on `resource` itself
+    /// (every applicable one without authorization, as `AllowAllAuthorizer` answers).
+    pub(super) fn permissions_on(&self, s: &Session, resource: &Resource) -> Result<Permissions> {
+        if !self.authorization || !self.auth_enabled {
+            return Ok(resource.applicable());
+        }
+        match &s.user {
+            Some(u) => Ok(self.effective(u)?.on(resource)),
+            None => Ok(Permissions::NONE),
+        }
+    }
+
+    /// Cassandra's `ensurePermission(perm, resource)`: held on the resource
+    /// or a parent, with the authorizer on; always without it.
+    pub(super) fn ensure(&self, s: &Session, perm: Permission, resource: &Resource) -> Result<()> {
+        if !self.authorization || !self.auth_enabled {
+            return Ok(());
+        }
+        let user = s.user.as_deref().unwrap_or("anonymous");
+        if self.effective(user)?.may(perm, resource) {
+            return Ok(());
+        }
+        Err(QueryError::Unauthorized(format!(
+            "User {user} has no {perm} permission on {resource} or any of its parents"
+        )))
+    }
+
+    /// A permission on a data resource: the system keyspaces' protection
+    /// first, then the readable system tables, then the protected auth
+    /// tables, then the authorizer.
+    fn ensure_data(&self, s: &Session, perm: Permission, resource: Resource) -> Result<()> {
+        let ks = resource.keyspace().unwrap_or_default();
+        if matches!(
+            perm,
+            Permission::Create | Permission::Alter | Permission::Drop
+        ) {
+            if LOCAL_KEYSPACES.contains(&ks) {
+                return Err(QueryError::Unauthorized(format!(
+                    "{ks} keyspace is not user-modifiable."
+                )));
+            }
+            let keyspace_level = matches!(resource, Resource::Keyspace(_));
+            if ALTERABLE_SYSTEM_KEYSPACES.contains(&ks)
+                && !(perm == Permission::Alter && keyspace_level)
+            {
+                return Err(QueryError::Unauthorized(format!(
+                    "Cannot {perm} {resource}"
+                )));
+            }
+        }
+        if perm == Permission::Select && readable_system(&resource) {
+            return Ok(());
+        }
+        if protected(&resource)
+            && matches!(
+                perm,
+                Permission::Create | Permission::Alter | Permission::Drop
+            )
+        {
+            return Err(QueryError::Unauthorized(format!(
+                "{resource} schema is protected"
+            )));
+        }
+        self.ensure(s, perm, &resource)
+    }
+
+    /// The table a statement names, if it can be resolved and exists (a
+    /// statement on a missing table fails with its own error, as in
+    /// Cassandra, where the table is resolved before authorization).
+    fn named_table(&self, s: &Session, q: &QualifiedName) -> Option<Resource> {
+        let ks = q.keyspace.clone().or_else(|| s.keyspace.clone())?;
+        let exists = self.schema().table(&ks, &q.name).is_some()
+            || super::systables::table(&ks, &q.name).is_some();
+        exists.then(|| Resource::Table(ks, q.name.clone()))
+    }
+
+    fn named_keyspace(&self, s: &Session, q: &QualifiedName) -> Option<String> {
+        q.keyspace.clone().or_else(|| s.keyspace.clone())
+    }
+
+    /// Checks that the session may run `stmt` (Cassandra's `authorize`).
+    /// Role and permission statements check their own rules as they run.
+    pub(super) fn authorize(&self, s: &Session, stmt: &Statement) -> Result<()> {
+        let checked = self.authorization && self.auth_enabled;
+        if !checked
+            && matches!(
+                stmt,
+                Statement::Select(_)
+                    | Statement::Insert(_)
+                    | Statement::Update(_)
+                    | Statement::Delete(_)
+                    | Statement::Batch(_)
+                    | Statement::Truncate(_)
+            )
+        {
+            // Reads and writes need no permission but the authorizer's;
+            // only schema changes meet the system keyspaces' protection.
+            return Ok(());
+        }
+        let table = |q: &QualifiedName, perm: Permission| match self.named_table(s, q) {
+            Some(r) => self.ensure_data(s, perm, r),
+            None => Ok(()),
+        };
+        match stmt {
+            Statement::Select(sel) => table(&sel.table, Permission::Select),
+            Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+                let q = match stmt {
+                    Statement::Insert(i) => &i.table,
+                    Statement::Update(u) => &u.table,
+                    Statement::Delete(d) => &d.table,
+                    _ => unreachable!("matched above"),
+                };
+                table(q, Permission::Modify)?;
+                if super::exec::has_condition(stmt) {
+                    table(q, Permission::Select)?;
+                }
+                Ok(())
+            }
+            Statement::Batch(b) => b.statements.iter().try_for_each(|st| self.authorize(s, st)),
+            Statement::Truncate(q) => table(q, Permission::Modify),
+            Statement::CreateKeyspace { .. } => {
+                self.ensure_data(s, Permission::Create, Resource::AllKeyspaces)
+            }
+            Statement::AlterKeyspace { name, .. } => {
+                self.ensure_data(s, Permission::Alter, Resource::Keyspace(name.clone()))
+            }
+            Statement::DropKeyspace { name, .. } => {
+                self.ensure_data(s, Permission::Drop, Resource::Keyspace(name.clone()))
+            }
+            Statement::CreateTable(ct) => match self.named_keyspace(s, &ct.name) {
+                Some(ks) => self.ensure_data(s, Permission::Create, Resource::Keyspace(ks)),
+                None => Ok(()),
+            },
+            Statement::AlterTable { name, .. } => match self.named_keyspace(s, name) {
+                Some(ks) => {
+                    self.ensure_data(s, Permission::Alter, Resource::Table(ks, name.name.clone()))
+                }
+                None => Ok(()),
+            },
+            Statement::DropTable { name, .. } => match self.named_keyspace(s, name) {
+                Some(ks) => {
+                    self.ensure_data(s, Permission::Drop, Resource::Table(ks, name.name.clone()))
+                }
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// After a schema change: the creator of a keyspace or table gets every
+    /// permission on it; what was granted on a dropped one is dropped
+    /// (`dropped_tables`: the tables a dropped keyspace had).
+    pub(super) fn after_ddl(
+        &self,
+        s: &Session,
+        result: &ResultBody,
+        dropped_tables: &[String],
+    ) -> Result<()> {
+        let ResultBody::SchemaChange(c) = result else {
+            return Ok(());
+        };
+        if !self.authorization || !self.auth_enabled {
+            return Ok(());
+        }
+        let on: Vec<Resource> = match &c.target {
+            SchemaChangeTarget::Keyspace(ks) => {
+                let mut v = vec![
+                    Resource::Keyspace(ks.clone()),
+                    Resource::FunctionsIn(ks.clone()),
+                ];
+                if c.change == "DROPPED" {
+                    v.extend(
+                        dropped_tables
+                            .iter()
+                            .map(|t| Resource::Table(ks.clone(), t.clone())),
+                    );
+                }
+                v
+            }
+            SchemaChangeTarget::Table { keyspace, table } => {
+                vec![Resource::Table(keyspace.clone(), table.clone())]
+            }
+        };
+        match c.change {
+            "CREATED" => self.grant_to_creator(s, &on),
+            "DROPPED" => on.iter().try_for_each(|r| self.revoke_all_on(r)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Grants every applicable permission on resources a statement created
+    /// to the role that created them, as Cassandra does (with
+    /// `CassandraAuthorizer` and a logged-in role).
+    pub(super) fn grant_to_creator(&self, s: &Session, created: &[Resource]) -> Result<()> {
+        let Some(user) = s.user.as_deref() else {
+            return Ok(());
+        };
+        if !self.authorization || !self.auth_enabled {
+            return Ok(());
+        }
+        for r in created {
+            self.modify_grants(user, r, r.applicable(), true)?;
+        }
+        Ok(())
+    }
+}
