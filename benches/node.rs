@@ -5,11 +5,15 @@
 //! and SELECTs by key with 64 requests in flight and prints ops/s and
 //! latency percentiles. The README records the figures and the machine.
 //! Set `CCRSIM_BENCH_OPS` to change the number of operations (default 100 000).
+//! With `CCRSIM_BENCH_AUTHORIZER=CassandraAuthorizer` the node checks
+//! permissions and the workload runs as a role that was granted SELECT and
+//! MODIFY on the keyspace (what an application on a service does), so the
+//! two runs side by side give the cost of authorization.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ccrsim::node::config::NodeConfig;
+use ccrsim::node::config::{Authorizer, NodeConfig};
 use ccrsim::node::instance::Node;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
@@ -68,10 +72,14 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
         let dir = tempfile::tempdir().unwrap();
-        let node = Node::start(NodeConfig::local("127.0.64.1".parse().unwrap(), dir.path()))
-            .await
-            .unwrap();
-        let s = Arc::new(
+        let authorize = std::env::var("CCRSIM_BENCH_AUTHORIZER")
+            .is_ok_and(|v| v == "CassandraAuthorizer");
+        let mut cfg = NodeConfig::local("127.0.64.1".parse().unwrap(), dir.path());
+        if authorize {
+            cfg.authorizer = Authorizer::Cassandra;
+        }
+        let node = Node::start(cfg).await.unwrap();
+        let admin = Arc::new(
             SessionBuilder::new()
                 .known_node("127.0.64.1:9042")
                 .user("cassandra", "cassandra")
@@ -79,21 +87,46 @@ fn main() {
                 .await
                 .unwrap(),
         );
-        s.query_unpaged(
+        for q in [
             "CREATE KEYSPACE bench WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
-            &[],
-        )
-        .await
-        .unwrap();
-        s.query_unpaged("CREATE TABLE bench.kv (k int PRIMARY KEY, v text)", &[])
-            .await
-            .unwrap();
+            "CREATE TABLE bench.kv (k int PRIMARY KEY, v text)",
+            "CREATE ROLE bench_app WITH PASSWORD = 'app' AND LOGIN = true",
+        ] {
+            admin.query_unpaged(q, &[]).await.unwrap();
+        }
+        let s = if authorize {
+            for q in [
+                "GRANT SELECT ON KEYSPACE bench TO bench_app",
+                "GRANT MODIFY ON KEYSPACE bench TO bench_app",
+            ] {
+                admin.query_unpaged(q, &[]).await.unwrap();
+            }
+            Arc::new(
+                SessionBuilder::new()
+                    .known_node("127.0.64.1:9042")
+                    .user("bench_app", "app")
+                    .build()
+                    .await
+                    .unwrap(),
+            )
+        } else {
+            admin.clone()
+        };
+        println!(
+            "authorizer: {}",
+            if authorize {
+                "CassandraAuthorizer, as bench_app"
+            } else {
+                "AllowAllAuthorizer, as cassandra"
+            }
+        );
         let insert = s.prepare("INSERT INTO bench.kv (k, v) VALUES (?, ?)").await.unwrap();
         let select = s.prepare("SELECT v FROM bench.kv WHERE k = ?").await.unwrap();
         phase("warmup", &s, &insert, 5_000, true).await;
         phase("write", &s, &insert, ops, true).await;
         phase("read", &s, &select, ops, false).await;
         drop(s);
+        drop(admin);
         node.stop().await;
     });
 }
