@@ -432,10 +432,7 @@ async fn two_datacenters_gossip_into_one_cluster() {
     // driver could still pick the cut-off node as coordinator).
     let engine = nodes[0].as_ref().unwrap().engine.clone();
     tokio::task::spawn_blocking(move || {
-        let mut session = ccrsim::node::cql::exec::Session {
-            keyspace: None,
-            user: Some("cassandra".into()),
-        };
+        let mut session = ccrsim::node::cql::exec::Session::user("cassandra");
         let o = ccrsim::node::cql::exec::Options {
             consistency: ccrsim::node::consistency::Consistency::LocalQuorum,
             ..Default::default()
@@ -473,10 +470,7 @@ async fn two_datacenters_gossip_into_one_cluster() {
     );
     let engine = lagging.engine.clone();
     let got = tokio::task::spawn_blocking(move || {
-        let mut session = ccrsim::node::cql::exec::Session {
-            keyspace: None,
-            user: Some("cassandra".into()),
-        };
+        let mut session = ccrsim::node::cql::exec::Session::user("cassandra");
         let o = ccrsim::node::cql::exec::Options {
             consistency: ccrsim::node::consistency::Consistency::LocalQuorum,
             ..Default::default()

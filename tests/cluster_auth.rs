@@ -32,10 +32,7 @@ async fn cql(node: &Node, text: &str) -> Result<(), QueryError> {
     let engine = node.engine.clone();
     let text = text.to_string();
     tokio::task::spawn_blocking(move || {
-        let mut s = Session {
-            keyspace: None,
-            user: Some("cassandra".into()),
-        };
+        let mut s = Session::user("cassandra");
         engine.query(&mut s, &text, &Options::default()).map(|_| ())
     })
     .await

@@ -28,10 +28,7 @@ const FAST: GossipSettings = GossipSettings {
 async fn cql(node: &Node, user: &str, text: &str) -> Result<(), QueryError> {
     let (engine, user, text) = (node.engine.clone(), user.to_string(), text.to_string());
     tokio::task::spawn_blocking(move || {
-        let mut s = Session {
-            keyspace: None,
-            user: Some(user),
-        };
+        let mut s = Session::user(&user);
         let o = Options {
             consistency: ccrsim::node::consistency::Consistency::LocalOne,
             ..Default::default()

@@ -141,10 +141,7 @@ fn run_script(path: &Path) {
         .lines()
         .any(|l| l.trim() == "@authorizer CassandraAuthorizer");
     let mut engine = open(dir.path(), authorization);
-    let mut session = Session {
-        keyspace: None,
-        user: Some("cassandra".into()),
-    };
+    let mut session = Session::user("cassandra");
     let mut out: Vec<String> = Vec::new();
     let mut skipping = false;
     for line in text.lines() {
@@ -173,7 +170,7 @@ fn run_script(path: &Path) {
                 Ok(()) => {
                     session = Session {
                         keyspace: session.keyspace.clone(),
-                        user: Some(u.into()),
+                        ..Session::user(u)
                     };
                     out.push(format!("logged in as {u}"));
                 }

@@ -33,16 +33,15 @@ use crate::node::instance::Node;
 
 pub use super::plans::{join_plan, keyspace_infos, leave_plan};
 
-/// Runs statements as the superuser on a node's engine (blocking pool).
+/// Runs statements on a node's engine as the node's own work (blocking pool).
 async fn run_cql(
     engine: Arc<crate::node::cql::exec::Engine>,
     plan: Vec<String>,
 ) -> Result<(), String> {
     tokio::task::spawn_blocking(move || {
-        let mut session = Session {
-            keyspace: None,
-            user: Some(ADMIN_USER.into()),
-        };
+        // The runtime's own work on its nodes, as Cassandra's internal
+        // calls: no role is read from system_auth, which may be mid-move.
+        let mut session = Session::internal();
         let o = Options {
             consistency: crate::node::consistency::Consistency::LocalQuorum,
             ..Default::default()

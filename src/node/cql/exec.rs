@@ -98,6 +98,29 @@ pub struct Session {
     pub keyspace: Option<String>,
     /// The logged-in role; `None` with authentication off.
     pub user: Option<String>,
+    /// The node's own work (Cassandra's internal client state): no login,
+    /// no permission checks. Never set for a client's connection.
+    pub internal: bool,
+}
+
+impl Session {
+    /// A session of the logged-in role `user`.
+    pub fn user(user: &str) -> Session {
+        Session {
+            user: Some(user.to_string()),
+            ..Session::default()
+        }
+    }
+
+    /// The session of the node's own operations (a runtime altering a
+    /// service's keyspaces): nothing is checked, as for Cassandra's
+    /// internal calls.
+    pub fn internal() -> Session {
+        Session {
+            internal: true,
+            ..Session::default()
+        }
+    }
 }
 
 /// The protocol-level options of one execution.
@@ -467,6 +490,11 @@ impl Engine {
             salted_hash: hash.clone(),
         });
         self.authenticator.check(user, password, login.as_ref())?;
+        if self.authorization {
+            // As Cassandra's login fills its roles cache: the statements
+            // that follow find the role without reading it again.
+            let _ = self.effective(user);
+        }
         Ok(())
     }
 
