@@ -11,9 +11,10 @@
 //!   runs the connection protocol (handshake, authentication, REGISTER) and
 //!   hands statements to the engine on tokio's blocking pool.
 //! - [`protocol`] decodes and encodes native protocol v4 frames.
-//! - [`cql`] parses the statement and runs it: DDL on the [`schema`],
-//!   writes through [`write`], reads through [`query`], system tables from
-//!   [`system`] and the node's state.
+//! - [`cql`] parses the statement, checks that the session's role may run
+//!   it ([`auth`] decides, `cql::access` asks), and runs it: DDL on the
+//!   [`schema`], writes through [`write`], reads through [`query`], system
+//!   tables from [`system`] and the node's state.
 //! - [`cluster`] makes it one node of many: gossip membership and failure
 //!   detection, the internode transport, the coordinator that sends writes
 //!   and reads to the replicas [`placement`] picks at the [`consistency`]
@@ -22,7 +23,8 @@
 //!   with Cassandra's reconciliation ([`storage::cell`]).
 //!
 //! Around them: [`config`] (flags and the Docker image's `CASSANDRA_*`
-//! variables), [`auth`] (PasswordAuthenticator logins), [`ring`] (host id
+//! variables), [`auth`] (PasswordAuthenticator logins, roles and the
+//! CassandraAuthorizer's decisions), [`ring`] (host id
 //! and tokens kept across restarts), [`partitioner`] (Murmur3 as
 //! Cassandra's), [`types`] and [`value`] (CQL types and values), [`error`]
 //! (the one error type, with Cassandra's codes), [`fuzz`] (entry points for

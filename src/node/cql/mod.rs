@@ -1,6 +1,6 @@
 //! # CQL: the language the node speaks
 //!
-//! A request's text goes through three steps here:
+//! A request's text goes through four steps here:
 //!
 //! 1. [`lexer`] turns it into tokens (identifiers lowercased unless quoted,
 //!    literals, bind markers, symbols), each with its byte offset so errors
@@ -10,7 +10,10 @@
 //!    and ccrsim does not (secondary indexes, views, UDTs, functions) parse
 //!    to `Unsupported`, so the user gets a clear Invalid error rather than a
 //!    syntax error or, worse, a wrong answer.
-//! 3. [`exec`] runs the statement against the node's schema and storage:
+//! 3. [`access`] checks that the session's role may run it (the permission
+//!    each statement needs, the system keyspaces' protection); statements
+//!    about roles and permissions themselves run in [`dcl`].
+//! 4. [`exec`] runs the statement against the node's schema and storage:
 //!    DDL changes and persists the schema and announces SCHEMA_CHANGE;
 //!    INSERT/UPDATE/DELETE become storage mutations through
 //!    [`crate::node::write::MutationBuilder`]; SELECT plans a
