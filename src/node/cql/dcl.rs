@@ -20,7 +20,7 @@ use crate::node::auth::roles::{RoleRecord, roles_of};
 use crate::node::error::QueryError;
 use crate::node::partitioner;
 use crate::node::protocol::frame::{ColumnSpec, ResultBody, Rows};
-use crate::node::query::Partitions;
+use crate::node::query::{Partitions, ResultRow};
 use crate::node::schema::system_auth::{
     RESOURCE_ROLE_INDEX, ROLE_MEMBERS, ROLE_PERMISSIONS, ROLES,
 };
@@ -50,6 +50,11 @@ fn column(table: &str, name: &str, ty: CqlType) -> ColumnSpec {
         name: name.into(),
         ty,
     }
+}
+
+/// The first clustering value of a `system_auth` row, as text.
+fn first_clustering(r: &ResultRow) -> Option<String> {
+    String::from_utf8(r.clustering.first()?.clone()).ok()
 }
 
 fn rows(columns: Vec<ColumnSpec>, rows: Vec<Vec<Option<Vec<u8>>>>) -> ResultBody {
@@ -314,7 +319,7 @@ impl Engine {
             .auth_partition(ROLE_MEMBERS, role)?
             .rows
             .iter()
-            .filter_map(|r| String::from_utf8(r.clustering.first()?.clone()).ok())
+            .filter_map(first_clustering)
             .collect())
     }
 
@@ -582,22 +587,7 @@ impl Engine {
 
     /// Drops every permission granted to `role` (it is being dropped).
     fn revoke_all_from(&self, role: &str) -> Result<()> {
-        let mut ms = Vec::new();
-        for r in self.auth_partition(ROLE_PERMISSIONS, role)?.rows {
-            if let Some(resource) = r
-                .clustering
-                .first()
-                .and_then(|c| String::from_utf8(c.clone()).ok())
-            {
-                let mut b = self.builder(RESOURCE_ROLE_INDEX, &resource)?;
-                b.delete_row(&vec![role.as_bytes().to_vec()]);
-                ms.push(b.build());
-            }
-        }
-        let mut b = self.builder(ROLE_PERMISSIONS, role)?;
-        b.delete_partition();
-        ms.push(b.build());
-        self.auth_write(ms)
+        self.drop_grants(ROLE_PERMISSIONS, RESOURCE_ROLE_INDEX, role)
     }
 
     /// Drops every permission granted on `resource` (it is being dropped).
@@ -605,23 +595,25 @@ impl Engine {
         if !self.auth_enabled {
             return Ok(());
         }
-        let name = resource.name();
+        self.drop_grants(RESOURCE_ROLE_INDEX, ROLE_PERMISSIONS, &resource.name())
+    }
+
+    /// A grant is kept twice, by role (`role_permissions`) and by resource
+    /// (the index): deletes partition `key` of `table` and, for each of its
+    /// rows, the matching row of `mirror`. Writes nothing when there is none.
+    fn drop_grants(&self, table: &str, mirror: &str, key: &str) -> Result<()> {
         let mut ms = Vec::new();
-        for r in self.auth_partition(RESOURCE_ROLE_INDEX, &name)?.rows {
-            if let Some(role) = r
-                .clustering
-                .first()
-                .and_then(|c| String::from_utf8(c.clone()).ok())
-            {
-                let mut b = self.builder(ROLE_PERMISSIONS, &role)?;
-                b.delete_row(&vec![name.as_bytes().to_vec()]);
+        for r in self.auth_partition(table, key)?.rows {
+            if let Some(other) = first_clustering(&r) {
+                let mut b = self.builder(mirror, &other)?;
+                b.delete_row(&vec![key.as_bytes().to_vec()]);
                 ms.push(b.build());
             }
         }
         if ms.is_empty() {
             return Ok(());
         }
-        let mut b = self.builder(RESOURCE_ROLE_INDEX, &name)?;
+        let mut b = self.builder(table, key)?;
         b.delete_partition();
         ms.push(b.build());
         self.auth_write(ms)

@@ -126,42 +126,46 @@ impl Parser<'_> {
         })
     }
 
-    /// `GRANT permission ON resource TO role` or `GRANT role TO role`.
-    pub(super) fn grant(&mut self) -> R<Statement> {
-        self.expect_kw("grant")?;
+    /// `GRANT permission ON resource TO role`, `GRANT role TO role`, and
+    /// the same with `REVOKE ... FROM`.
+    pub(super) fn grant_or_revoke(&mut self) -> R<Statement> {
+        let grant = self.eat_kw("grant");
+        if !grant {
+            self.expect_kw("revoke")?;
+        }
+        let to = if grant { "to" } else { "from" };
         if self.at_permissions() {
             let (permissions, resource) = self.permissions_on()?;
-            self.expect_kw("to")?;
-            let grantee = self.role_name()?;
-            return Ok(Statement::GrantPermissions {
-                permissions,
-                resource,
-                grantee,
+            self.expect_kw(to)?;
+            let role = self.role_name()?;
+            return Ok(if grant {
+                Statement::GrantPermissions {
+                    permissions,
+                    resource,
+                    grantee: role,
+                }
+            } else {
+                Statement::RevokePermissions {
+                    permissions,
+                    resource,
+                    revokee: role,
+                }
             });
         }
         let role = self.role_name()?;
-        self.expect_kw("to")?;
-        let grantee = self.role_name()?;
-        Ok(Statement::GrantRole { role, grantee })
-    }
-
-    /// `REVOKE permission ON resource FROM role` or `REVOKE role FROM role`.
-    pub(super) fn revoke(&mut self) -> R<Statement> {
-        self.expect_kw("revoke")?;
-        if self.at_permissions() {
-            let (permissions, resource) = self.permissions_on()?;
-            self.expect_kw("from")?;
-            let revokee = self.role_name()?;
-            return Ok(Statement::RevokePermissions {
-                permissions,
-                resource,
-                revokee,
-            });
-        }
-        let role = self.role_name()?;
-        self.expect_kw("from")?;
-        let revokee = self.role_name()?;
-        Ok(Statement::RevokeRole { role, revokee })
+        self.expect_kw(to)?;
+        let other = self.role_name()?;
+        Ok(if grant {
+            Statement::GrantRole {
+                role,
+                grantee: other,
+            }
+        } else {
+            Statement::RevokeRole {
+                role,
+                revokee: other,
+            }
+        })
     }
 
     /// Whether a permission (or `ALL [PERMISSIONS]`) starts here, rather than a role name.

@@ -298,8 +298,7 @@ impl Parser<'_> {
                 let _ = self.eat_kw("table") || self.eat_kw("columnfamily");
                 Ok(Statement::Truncate(self.qname()?))
             }
-            "grant" => self.grant(),
-            "revoke" => self.revoke(),
+            "grant" | "revoke" => self.grant_or_revoke(),
             "list" => self.list(),
             "describe" | "desc" => self.describe(),
             _ => Err(self.no_viable()),
