@@ -57,6 +57,7 @@ fn kind(e: &QueryError) -> &'static str {
         QueryError::Protocol(_) => "Protocol",
         QueryError::Authentication(_) => "Authentication",
         QueryError::Unavailable { .. } => "Unavailable",
+        QueryError::Overloaded(_) => "Overloaded",
         QueryError::WriteTimeout { .. } => "WriteTimeout",
         QueryError::ReadTimeout { .. } => "ReadTimeout",
         QueryError::Syntax(_) => "Syntax",
