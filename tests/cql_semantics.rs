@@ -2,7 +2,8 @@
 //! node's query engine (in-process, no sockets, its own data directory).
 //! Lines starting with `> ` are statements; the lines under each are what
 //! the node answers, rendered the way cqlsh shows it (`ok` for a void
-//! result, `error <Kind>: <message>` for an error). Directives:
+//! result, `error <Kind>: <message>` for an error), then a `warning: ...`
+//! line for each client warning the statement raised. Directives:
 //!
 //! - `@login USER PASSWORD`: log in (the session starts as `cassandra`);
 //! - `@advance SECONDS`: move the node's clock forward (TTL expiry);
@@ -18,6 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ccrsim::node::cql::exec::{Engine, EngineConfig, Options, Session};
+use ccrsim::node::cql::warn;
 use ccrsim::node::error::QueryError;
 use ccrsim::node::protocol::frame::{ResultBody, SchemaChangeTarget};
 use ccrsim::node::storage::{CommitlogSync, Storage};
@@ -48,6 +50,7 @@ fn open(dir: &Path, authorization: bool) -> Engine {
             authorization,
             superuser_name: "cassandra".into(),
             superuser_password: "cassandra".into(),
+            batch_limits: Default::default(),
         },
     )
     .unwrap()
@@ -59,6 +62,7 @@ fn kind(e: &QueryError) -> &'static str {
         QueryError::Protocol(_) => "Protocol",
         QueryError::Authentication(_) => "Authentication",
         QueryError::Unavailable { .. } => "Unavailable",
+        QueryError::Overloaded(_) => "Overloaded",
         QueryError::WriteTimeout { .. } => "WriteTimeout",
         QueryError::ReadTimeout { .. } => "ReadTimeout",
         QueryError::Syntax(_) => "Syntax",
@@ -161,8 +165,11 @@ fn run_script(path: &Path) {
         }
         skipping = true;
         if let Some(stmt) = line.strip_prefix("> ") {
-            let r = engine.query(&mut session, stmt, &Options::default());
+            let (r, warnings) =
+                warn::capture(|| engine.query(&mut session, stmt, &Options::default()));
             render(&r, &mut out);
+            // Client warnings, as drivers log them after the result.
+            out.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
         } else if let Some(rest) = line.strip_prefix("@login ") {
             let mut it = rest.split_whitespace();
             let (u, p) = (it.next().unwrap(), it.next().unwrap_or(""));

@@ -1,6 +1,9 @@
 //! `ccrsim node` as a process: it logs Cassandra's ready line, keeps every
-//! acknowledged write through a SIGKILL in the middle of a write load, and
-//! stops cleanly on SIGTERM.
+//! acknowledged write through a SIGKILL in the middle of a write load,
+//! stops cleanly on SIGTERM, takes its limits from `CASSANDRA_*` variables,
+//! and keeps its memory flat when clients declare huge frames.
+
+mod common;
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -16,6 +19,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_ccrsim");
 
 /// Starts `ccrsim node` and waits (with a deadline) for its ready line.
 async fn start(addr: &str, dir: &std::path::Path) -> Child {
+    start_with(addr, dir, &[]).await
+}
+
+/// [`start`] with extra environment variables.
+async fn start_with(addr: &str, dir: &std::path::Path, env: &[(&str, &str)]) -> Child {
     let mut child = Command::new(BIN)
         .args([
             "node",
@@ -27,6 +35,7 @@ async fn start(addr: &str, dir: &std::path::Path) -> Child {
         .arg("--data-dir")
         .arg(dir)
         .env("CCRSIM_LOG", "info")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -176,4 +185,108 @@ async fn sigterm_stops_the_node_cleanly() {
         .into_rows_result()
         .unwrap();
     assert_eq!(rows.rows_num(), 1);
+}
+
+/// The process's peak resident memory (VmHWM), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM in /proc/PID/status");
+    let kb: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_declared_frames_leave_memory_flat_and_limits_come_from_the_environment() {
+    use common::wire;
+    use tokio::io::AsyncWriteExt;
+
+    let addr = "127.0.86.5";
+    let cql = "127.0.86.5:9042";
+    let dir = tempfile::tempdir().unwrap();
+    let child = start_with(
+        addr,
+        dir.path(),
+        &[
+            ("CASSANDRA_BATCH_SIZE_WARN_THRESHOLD", "1KiB"),
+            ("CASSANDRA_BATCH_SIZE_FAIL_THRESHOLD", "2KiB"),
+        ],
+    )
+    .await;
+    let pid = child.id().unwrap();
+    let s = connect(addr).await;
+    s.query_unpaged(
+        "CREATE KEYSPACE mem WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+        &[],
+    )
+    .await
+    .unwrap();
+    s.query_unpaged("CREATE TABLE mem.t (k int PRIMARY KEY, v text)", &[])
+        .await
+        .unwrap();
+    // The environment's 1KiB/2KiB thresholds: two partitions of 1.5 KiB
+    // (far under the default 50KiB) are too large.
+    let v = "x".repeat(1536);
+    let e = s
+        .query_unpaged(
+            format!(
+                "BEGIN BATCH INSERT INTO mem.t (k, v) VALUES (1, '{v}'); INSERT INTO mem.t (k, v) VALUES (2, '{v}'); APPLY BATCH"
+            ),
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("Batch too large"), "{e}");
+    let before = peak_rss(pid);
+
+    // Three unauthenticated connections declare 96 MiB STARTUP frames and
+    // send their bodies: each is refused on the header and closed.
+    let unauthenticated = (0..3).map(|i| async move {
+        let mut c = tokio::net::TcpStream::connect(cql).await.unwrap();
+        c.write_all(&wire::header(i, wire::STARTUP, 96 << 20))
+            .await
+            .unwrap();
+        let (code, _) = wire::read(&mut c).await.error();
+        assert_eq!(code, 0x000A);
+        let chunk = vec![0u8; 1 << 20];
+        let mut sent = 0;
+        while sent < 96 && c.write_all(&chunk).await.is_ok() {
+            sent += 1;
+        }
+        assert!(sent < 96, "the node stopped reading");
+    });
+    futures::future::join_all(unauthenticated).await;
+    // Three logged-in connections send 17 MiB frames whole: each is refused
+    // on its header, its body skipped, and the connection goes on.
+    let logged_in = (0..3).map(|i| async move {
+        let mut c = wire::login(cql, false).await;
+        c.write_all(&wire::header(2, wire::QUERY, 17 << 20))
+            .await
+            .unwrap();
+        assert_eq!(wire::read(&mut c).await.error().0, 0x2200, "client {i}");
+        let chunk = vec![b' '; 1 << 20];
+        for _ in 0..17 {
+            c.write_all(&chunk).await.unwrap();
+        }
+        let q = wire::query_body("SELECT key FROM system.local");
+        c.write_all(&wire::frame(3, wire::QUERY, &q)).await.unwrap();
+        assert_eq!(wire::read(&mut c).await.opcode, wire::RESULT);
+    });
+    futures::future::join_all(logged_in).await;
+    let after = peak_rss(pid);
+    // Buffering them would have taken 3 x 17 MiB at least (and 3 x 96 MiB
+    // before authentication).
+    assert!(
+        after.saturating_sub(before) < 8 << 20,
+        "peak memory grew from {} MiB to {} MiB",
+        before >> 20,
+        after >> 20
+    );
+    drop(child);
 }

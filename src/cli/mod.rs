@@ -95,7 +95,7 @@ pub enum Command {
     /// at 40 ms (a throwaway state directory; prints figures, asserts nothing).
     Bench(BenchArgs),
     /// Run one Cassandra-style node (CQL on port 9042) until Ctrl-C or SIGTERM.
-    Node(crate::node::config::NodeArgs),
+    Node(Box<crate::node::config::NodeArgs>),
     /// Cassandra's nodetool for ccrsim nodes: status, ring, describecluster,
     /// getendpoints, info, rebuild, pausehandoff, resumehandoff,
     /// statushandoff, listpendinghints, drain.

@@ -16,6 +16,23 @@
 //! | `--endpoint-snitch` | `CASSANDRA_ENDPOINT_SNITCH` | `SimpleSnitch` |
 //! | `--token-seed` | `CCRSIM_TOKEN_SEED` | none: tokens drawn at random |
 //! | `--authorizer` | `CASSANDRA_AUTHORIZER` | `AllowAllAuthorizer` (or `CassandraAuthorizer`) |
+//!
+//! Cassandra's client limits ([`crate::node::limits`] and
+//! [`crate::node::cql::batchlimits`] say what each does), sizes in
+//! cassandra.yaml's notation (`16MiB`, `5KiB`, `1024B`, `1GiB`; the unit is
+//! required and its case matters, as in Cassandra 4.1):
+//!
+//! | flag | environment | default |
+//! |---|---|---|
+//! | `--native-transport-max-frame-size` | `CASSANDRA_NATIVE_TRANSPORT_MAX_FRAME_SIZE` | `16MiB` |
+//! | `--native-transport-max-pre-auth-frame-size` | `CCRSIM_NATIVE_TRANSPORT_MAX_PRE_AUTH_FRAME_SIZE` | `128KiB` (ccrsim's: Cassandra has no such v4 setting) |
+//! | `--native-transport-max-request-data-in-flight-per-ip` | `CASSANDRA_NATIVE_TRANSPORT_MAX_REQUEST_DATA_IN_FLIGHT_PER_IP` | `64MiB` (Cassandra: heap / 40) |
+//! | `--native-transport-max-request-data-in-flight` | `CASSANDRA_NATIVE_TRANSPORT_MAX_REQUEST_DATA_IN_FLIGHT` | `256MiB` (Cassandra: heap / 10) |
+//! | `--native-transport-max-concurrent-connections` | `CASSANDRA_NATIVE_TRANSPORT_MAX_CONCURRENT_CONNECTIONS` | `-1` (unlimited) |
+//! | `--native-transport-max-concurrent-connections-per-ip` | `CASSANDRA_NATIVE_TRANSPORT_MAX_CONCURRENT_CONNECTIONS_PER_IP` | `-1` (unlimited) |
+//! | `--batch-size-warn-threshold` | `CASSANDRA_BATCH_SIZE_WARN_THRESHOLD` | `5KiB` |
+//! | `--batch-size-fail-threshold` | `CASSANDRA_BATCH_SIZE_FAIL_THRESHOLD` | `50KiB` |
+//! | `--unlogged-batch-across-partitions-warn-threshold` | `CASSANDRA_UNLOGGED_BATCH_ACROSS_PARTITIONS_WARN_THRESHOLD` | `10` |
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -23,6 +40,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::node::cql::batchlimits::BatchLimits;
+use crate::node::limits::TransportLimits;
 use crate::node::storage::CommitlogSync;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -128,6 +147,64 @@ pub struct NodeArgs {
     /// start only: tokens are kept in the data directory).
     #[arg(long, env = "CCRSIM_TOKEN_SEED")]
     pub token_seed: Option<u64>,
+    /// Cassandra's `native_transport_max_frame_size`: the largest request
+    /// frame, header included.
+    #[arg(long, env = "CASSANDRA_NATIVE_TRANSPORT_MAX_FRAME_SIZE", default_value = "16MiB", value_parser = parse_size)]
+    pub native_transport_max_frame_size: u64,
+    /// The largest frame before the client has authenticated (ccrsim's;
+    /// capped by the frame size).
+    #[arg(long, env = "CCRSIM_NATIVE_TRANSPORT_MAX_PRE_AUTH_FRAME_SIZE", default_value = "128KiB", value_parser = parse_size)]
+    pub native_transport_max_pre_auth_frame_size: u64,
+    /// Cassandra's `native_transport_max_request_data_in_flight_per_ip`.
+    #[arg(long, env = "CASSANDRA_NATIVE_TRANSPORT_MAX_REQUEST_DATA_IN_FLIGHT_PER_IP", default_value = "64MiB", value_parser = parse_size)]
+    pub native_transport_max_request_data_in_flight_per_ip: u64,
+    /// Cassandra's `native_transport_max_request_data_in_flight`.
+    #[arg(long, env = "CASSANDRA_NATIVE_TRANSPORT_MAX_REQUEST_DATA_IN_FLIGHT", default_value = "256MiB", value_parser = parse_size)]
+    pub native_transport_max_request_data_in_flight: u64,
+    /// Cassandra's `native_transport_max_concurrent_connections` (-1: unlimited).
+    #[arg(long, env = "CASSANDRA_NATIVE_TRANSPORT_MAX_CONCURRENT_CONNECTIONS", default_value_t = -1, allow_negative_numbers = true)]
+    pub native_transport_max_concurrent_connections: i64,
+    /// Cassandra's `native_transport_max_concurrent_connections_per_ip` (-1: unlimited).
+    #[arg(long, env = "CASSANDRA_NATIVE_TRANSPORT_MAX_CONCURRENT_CONNECTIONS_PER_IP", default_value_t = -1, allow_negative_numbers = true)]
+    pub native_transport_max_concurrent_connections_per_ip: i64,
+    /// Cassandra's `batch_size_warn_threshold`.
+    #[arg(long, env = "CASSANDRA_BATCH_SIZE_WARN_THRESHOLD", default_value = "5KiB", value_parser = parse_size)]
+    pub batch_size_warn_threshold: u64,
+    /// Cassandra's `batch_size_fail_threshold`.
+    #[arg(long, env = "CASSANDRA_BATCH_SIZE_FAIL_THRESHOLD", default_value = "50KiB", value_parser = parse_size)]
+    pub batch_size_fail_threshold: u64,
+    /// Cassandra's `unlogged_batch_across_partitions_warn_threshold`.
+    #[arg(
+        long,
+        env = "CASSANDRA_UNLOGGED_BATCH_ACROSS_PARTITIONS_WARN_THRESHOLD",
+        default_value_t = 10
+    )]
+    pub unlogged_batch_across_partitions_warn_threshold: u64,
+}
+
+/// A data size in cassandra.yaml's notation: a non-negative integer and a
+/// unit, `B`, `KiB`, `MiB` or `GiB` (case matters, as in Cassandra 4.1).
+pub fn parse_size(value: &str) -> Result<u64, String> {
+    let v = value.trim();
+    let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = v.split_at(digits);
+    let scale: u64 = match unit {
+        "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => 0,
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .filter(|_| scale > 0)
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| {
+            format!(
+                "invalid data storage '{value}': a non-negative integer and one of the units B, KiB, MiB, GiB (case matters), e.g. 16MiB"
+            )
+        })
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -168,6 +245,10 @@ pub struct NodeConfig {
     pub max_hint_window: Duration,
     /// Seeds the random token draw (mixed with the broadcast address).
     pub token_seed: Option<u64>,
+    /// Frame size, bytes in flight and connection limits.
+    pub transport: TransportLimits,
+    /// Batch size and spread guards.
+    pub batch: BatchLimits,
 }
 
 impl NodeConfig {
@@ -213,6 +294,8 @@ impl NodeConfig {
             read_request_timeout: Duration::from_secs(5),
             max_hint_window: Duration::from_secs(3 * 3600),
             token_seed: None,
+            transport: TransportLimits::default(),
+            batch: BatchLimits::default(),
         }
     }
 }
@@ -300,6 +383,11 @@ impl NodeArgs {
                 "datacenter and rack must not be empty".into(),
             ));
         }
+        if self.native_transport_max_frame_size >= 2048 << 20 {
+            return Err(ConfigError::Invalid(
+                "native_transport_max_frame_size must be smaller than 2048MiB".into(),
+            ));
+        }
         let commitlog_sync = match self.commitlog_sync {
             SyncMode::Batch => CommitlogSync::Batch,
             SyncMode::Periodic => {
@@ -329,6 +417,22 @@ impl NodeArgs {
             read_request_timeout: Duration::from_millis(self.read_request_timeout_ms.max(1)),
             max_hint_window: Duration::from_millis(self.max_hint_window_ms),
             token_seed: self.token_seed,
+            transport: TransportLimits {
+                max_frame_size: self.native_transport_max_frame_size,
+                max_pre_auth_frame_size: self.native_transport_max_pre_auth_frame_size,
+                max_request_data_in_flight_per_ip: self
+                    .native_transport_max_request_data_in_flight_per_ip,
+                max_request_data_in_flight: self.native_transport_max_request_data_in_flight,
+                max_concurrent_connections: self.native_transport_max_concurrent_connections,
+                max_concurrent_connections_per_ip: self
+                    .native_transport_max_concurrent_connections_per_ip,
+            },
+            batch: BatchLimits {
+                warn_threshold: self.batch_size_warn_threshold,
+                fail_threshold: self.batch_size_fail_threshold,
+                unlogged_partitions_warn_threshold: self
+                    .unlogged_batch_across_partitions_warn_threshold,
+            },
         })
     }
 }
@@ -384,6 +488,74 @@ mod tests {
         assert!(parse(&["--listen-address", "no.such.host.invalid"]).is_err());
         assert!(parse(&["--num-tokens", "0", "--listen-address", "127.0.0.1"]).is_err());
         assert!(!own_address().is_unspecified());
+    }
+
+    #[test]
+    fn limits_take_cassandras_names_and_size_notation() {
+        let c = parse(&["--listen-address", "127.0.0.1"]).unwrap();
+        assert_eq!(
+            (c.transport, c.batch),
+            (TransportLimits::default(), BatchLimits::default())
+        );
+        assert_eq!(
+            (c.transport.max_frame_size, c.batch.fail_threshold),
+            (16 << 20, 50 << 10)
+        );
+        let c = parse(&[
+            "--listen-address",
+            "127.0.0.1",
+            "--native-transport-max-frame-size",
+            "1MiB",
+            "--native-transport-max-pre-auth-frame-size",
+            "4096B",
+            "--native-transport-max-concurrent-connections-per-ip",
+            "8",
+            "--native-transport-max-concurrent-connections",
+            "-1",
+            "--batch-size-warn-threshold",
+            "1KiB",
+            "--unlogged-batch-across-partitions-warn-threshold",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(c.transport.max_frame_size, 1 << 20);
+        assert_eq!(c.transport.max_pre_auth_frame_size, 4096);
+        assert_eq!(c.transport.max_concurrent_connections_per_ip, 8);
+        assert_eq!(c.transport.max_concurrent_connections, -1);
+        assert_eq!(
+            (
+                c.batch.warn_threshold,
+                c.batch.unlogged_partitions_warn_threshold
+            ),
+            (1024, 3)
+        );
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("0B"), Ok(0));
+        for bad in [
+            "16",
+            "16mib",
+            "16 MiB",
+            "-1MiB",
+            "MiB",
+            "99999999999999999999GiB",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        let mut argv = vec!["t", "--listen-address", "127.0.0.1"];
+        argv.extend(["--batch-size-fail-threshold", "50kb"]);
+        assert!(
+            T::try_parse_from(argv).is_err(),
+            "a bad size is a usage error"
+        );
+        assert!(
+            parse(&[
+                "--listen-address",
+                "127.0.0.1",
+                "--native-transport-max-frame-size",
+                "2GiB"
+            ])
+            .is_err()
+        );
     }
 
     #[test]

@@ -18,6 +18,11 @@ pub enum QueryError {
     Protocol(String),
     #[error("{0}")]
     Authentication(String),
+    /// The node refuses the request for now (bytes in flight over a limit,
+    /// with the client's STARTUP option `THROW_ON_OVERLOAD`); drivers retry
+    /// on another node.
+    #[error("{0}")]
+    Overloaded(String),
     #[error("Cannot achieve consistency level {consistency}")]
     Unavailable {
         consistency: String,
@@ -68,6 +73,7 @@ impl QueryError {
             QueryError::Protocol(_) => 0x000A,
             QueryError::Authentication(_) => 0x0100,
             QueryError::Unavailable { .. } => 0x1000,
+            QueryError::Overloaded(_) => 0x1001,
             QueryError::WriteTimeout { .. } => 0x1100,
             QueryError::ReadTimeout { .. } => 0x1200,
             QueryError::Syntax(_) => 0x2000,
@@ -151,6 +157,7 @@ mod tests {
                 .to_string()
                 .contains("ab01")
         );
+        assert_eq!(QueryError::Overloaded("busy".into()).code(), 0x1001);
         assert_eq!(
             QueryError::unsupported("CREATE INDEX").to_string(),
             "CREATE INDEX is not supported by ccrsim"

@@ -6,7 +6,13 @@
 //! (OPTIONS, STARTUP, AUTHENTICATE with SASL PLAIN), REGISTER for pushed
 //! events, and the requests that run statements. Statements run on tokio's
 //! blocking pool (storage and bcrypt block); the frame is decoded there as
-//! well, so nothing borrowed crosses threads.
+//! well, so nothing borrowed crosses threads. The client warnings a
+//! statement raises there ([`super::cql::warn`]) go out with its response,
+//! after any the server added (backpressure). A STARTUP with
+//! `THROW_ON_OVERLOAD` set to `1` asks for Overloaded rather than
+//! backpressure when the node holds too many request bytes; frames the
+//! server refuses on their header ([`Refusal`]) are answered here with
+//! Cassandra's error codes.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -19,11 +25,14 @@ use super::cluster::gossip::{AppState, Status};
 use super::cluster::member::{Core, GossipSettings, Member, Timeouts};
 use super::cluster::transport::Faults;
 use super::config::{Authenticator, Authorizer, NodeConfig};
+use super::cql::ast::BatchType;
 use super::cql::exec::{Engine, EngineConfig, Options, Session};
+use super::cql::warn;
 use super::error::QueryError;
+use super::limits::Refusal;
 use super::protocol::frame::{
-    BatchStatement, Event, Header, Opcode, Request, Response, ResultBody, check_version,
-    decode_request, encode_response, error_frame,
+    BatchKind, BatchStatement, Event, Header, Opcode, Request, Response, ResultBody, check_version,
+    decode_request, encode_response_warned,
 };
 use super::ring::LocalIdentity;
 use super::server::{BoxFuture, CqlServer, Dispatcher, RawFrame, Reply};
@@ -104,6 +113,7 @@ impl Node {
                 && cfg.authorizer == Authorizer::Cassandra,
             superuser_name: cfg.superuser_name.clone(),
             superuser_password: cfg.superuser_password.clone(),
+            batch_limits: cfg.batch,
         };
         let storage = Arc::new(storage);
         let engine = tokio::task::spawn_blocking(move || Engine::open(storage, info, ecfg))
@@ -162,10 +172,11 @@ impl Node {
             member: member.core.clone(),
             slots: Arc::new(tokio::sync::Semaphore::new(EXECUTION_SLOTS)),
         });
-        let server = CqlServer::start(listener, dispatch).map_err(|e| NodeError::Listen {
-            addr,
-            reason: e.to_string(),
-        })?;
+        let server =
+            CqlServer::start(listener, dispatch, cfg.transport).map_err(|e| NodeError::Listen {
+                addr,
+                reason: e.to_string(),
+            })?;
         let cql_addr = server.addr;
         tracing::info!(
             "Starting listening for CQL clients on /{}:{} (unencrypted)...",
@@ -178,6 +189,18 @@ impl Node {
             member,
             server,
         })
+    }
+
+    /// Request bytes the node holds for clients at `ip`, and for all
+    /// (`native_transport_max_request_data_in_flight[_per_ip]`).
+    pub fn bytes_in_flight(&self, ip: std::net::IpAddr) -> (u64, u64) {
+        self.server.bytes_in_flight(ip)
+    }
+
+    /// Client connections open, and how many of them are paused by
+    /// backpressure (Cassandra's `connectedNativeClients` and `PausedConnections`).
+    pub fn client_connections(&self) -> (u64, u64) {
+        (self.server.connections(), self.server.paused_connections())
     }
 
     /// Stops accepting clients, lets requests in flight finish, flushes storage.
@@ -207,6 +230,8 @@ const EXECUTION_SLOTS: usize = 64;
 struct ConnState {
     started: bool,
     authenticated: bool,
+    /// STARTUP's `THROW_ON_OVERLOAD`: Overloaded rather than backpressure.
+    throw_on_overload: bool,
     session: Session,
 }
 
@@ -216,14 +241,15 @@ pub struct Conn {
     forwarder: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-fn respond(stream: i16, r: &Response) -> Vec<u8> {
+/// A response frame with the request's client warnings.
+fn respond(stream: i16, r: &Response, warnings: &[String]) -> Vec<u8> {
     let mut out = Vec::new();
-    encode_response(&mut out, stream, r);
+    encode_response_warned(&mut out, stream, r, warnings);
     out
 }
 
-fn error(stream: i16, e: &QueryError) -> Vec<u8> {
-    error_frame(0x84, stream, e)
+fn error(stream: i16, e: &QueryError, warnings: &[String]) -> Vec<u8> {
+    respond(stream, &Response::Error(e.clone()), warnings)
 }
 
 impl Dispatcher for Dispatch {
@@ -254,9 +280,27 @@ impl Dispatcher for Dispatch {
         Box::pin(async move { me.handle_frame(conn, frame).await })
     }
 
-    fn fatal(&self, _conn: &Conn, header: &[u8; 9], message: &str) -> Vec<u8> {
+    fn authenticated(&self, conn: &Conn) -> bool {
+        let s = conn.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.started && s.authenticated
+    }
+
+    fn throw_on_overload(&self, conn: &Conn) -> bool {
+        conn.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .throw_on_overload
+    }
+
+    fn refuse(&self, _conn: &Conn, header: &[u8; 9], why: &Refusal) -> Vec<u8> {
         let stream = i16::from_be_bytes([header[2], header[3]]);
-        error(stream, &QueryError::Protocol(message.to_string()))
+        let message = why.to_string();
+        let e = match why {
+            Refusal::TooBig { .. } => QueryError::Invalid(message),
+            Refusal::TooBigBeforeAuth { .. } => QueryError::Protocol(message),
+            Refusal::Overloaded { .. } => QueryError::Overloaded(message),
+        };
+        error(stream, &e, &[])
     }
 
     fn close(&self, conn: &Conn) {
@@ -274,6 +318,7 @@ impl Dispatcher for Dispatch {
 impl Dispatch {
     async fn handle_frame(self: Arc<Self>, conn: Arc<Conn>, frame: RawFrame) -> Reply {
         let stream = frame.stream();
+        let warnings = frame.warnings.clone();
         if let Err(bytes) = check_version(frame.version(), stream) {
             return Reply::SendAndClose(bytes);
         }
@@ -292,22 +337,34 @@ impl Dispatch {
                         ("COMPRESSION", vec![]),
                         ("PROTOCOL_VERSIONS", vec!["4/v4"]),
                     ]),
+                    &warnings,
                 ));
             }
             Some(Opcode::Startup) => {
-                if let Err(e) = decode_request(&header, &frame.body) {
-                    return Reply::SendAndClose(error(stream, &QueryError::Protocol(e.0)));
-                }
+                let options = match decode_request(&header, &frame.body) {
+                    Ok(Request::Startup(options)) => options,
+                    Ok(_) => Vec::new(),
+                    Err(e) => {
+                        let e = QueryError::Protocol(e.0);
+                        return Reply::SendAndClose(error(stream, &e, &warnings));
+                    }
+                };
                 let auth = self.engine.auth_enabled;
                 {
                     let mut s = conn.state.lock().unwrap_or_else(|e| e.into_inner());
                     s.started = true;
                     s.authenticated = !auth;
+                    // Cassandra's test: the option's value is exactly "1".
+                    s.throw_on_overload = options.contains(&("THROW_ON_OVERLOAD", "1"));
                 }
                 return Reply::Send(if auth {
-                    respond(stream, &Response::Authenticate(PASSWORD_AUTHENTICATOR))
+                    respond(
+                        stream,
+                        &Response::Authenticate(PASSWORD_AUTHENTICATOR),
+                        &warnings,
+                    )
                 } else {
-                    respond(stream, &Response::Ready)
+                    respond(stream, &Response::Ready, &warnings)
                 });
             }
             _ if !started => {
@@ -317,6 +374,7 @@ impl Dispatch {
                         "Unexpected message {}, expecting STARTUP or OPTIONS",
                         opcode.map_or("UNKNOWN".to_string(), |o| format!("{o:?}").to_uppercase())
                     )),
+                    &warnings,
                 ));
             }
             Some(Opcode::AuthResponse) => {
@@ -339,9 +397,9 @@ impl Dispatch {
                         let mut s = conn.state.lock().unwrap_or_else(|e| e.into_inner());
                         s.authenticated = true;
                         s.session.user = Some(user);
-                        Reply::Send(respond(stream, &Response::AuthSuccess))
+                        Reply::Send(respond(stream, &Response::AuthSuccess, &warnings))
                     }
-                    Err(e) => Reply::Send(error(stream, &e)),
+                    Err(e) => Reply::Send(error(stream, &e, &warnings)),
                 };
             }
             _ if !authenticated => {
@@ -350,6 +408,7 @@ impl Dispatch {
                     &QueryError::Protocol(
                         "Unexpected message, expecting SASL_RESPONSE (AUTH_RESPONSE)".into(),
                     ),
+                    &warnings,
                 ));
             }
             Some(Opcode::Register) => {
@@ -359,7 +418,7 @@ impl Dispatch {
                     loop {
                         match rx.recv().await {
                             Ok(ev) => {
-                                let bytes = respond(-1, &Response::Event(ev));
+                                let bytes = respond(-1, &Response::Event(ev), &[]);
                                 if tx.send(bytes).await.is_err() {
                                     return;
                                 }
@@ -377,7 +436,7 @@ impl Dispatch {
                 {
                     old.abort();
                 }
-                return Reply::Send(respond(stream, &Response::Ready));
+                return Reply::Send(respond(stream, &Response::Ready, &warnings));
             }
             _ => {}
         }
@@ -387,25 +446,31 @@ impl Dispatch {
             return Reply::Send(error(
                 stream,
                 &QueryError::Server("the node is stopping".into()),
+                &warnings,
             ));
         };
-        let out = tokio::task::spawn_blocking(move || {
-            let r = run(&engine, &conn2, header, &frame.body);
+        let (out, raised) = tokio::task::spawn_blocking(move || {
+            let r = warn::capture(|| run(&engine, &conn2, header, &frame.body));
             drop(slot);
             r
         })
         .await
-        .unwrap_or_else(|e| Err(QueryError::Server(format!("request failed: {e}"))));
+        .unwrap_or_else(|e| {
+            let e = QueryError::Server(format!("request failed: {e}"));
+            (Err(e), Vec::new())
+        });
+        let mut warnings = warnings;
+        warnings.extend(raised);
         match out {
             Ok(body) => {
                 if let ResultBody::SchemaChange(sc) = &body {
                     let _ = self.events.send(Event::SchemaChange(sc.clone()));
                     self.member.push_schema();
                 }
-                Reply::Send(respond(stream, &Response::Result(body)))
+                Reply::Send(respond(stream, &Response::Result(body), &warnings))
             }
-            Err(e @ QueryError::Protocol(_)) => Reply::SendAndClose(error(stream, &e)),
-            Err(e) => Reply::Send(error(stream, &e)),
+            Err(e @ QueryError::Protocol(_)) => Reply::SendAndClose(error(stream, &e, &warnings)),
+            Err(e) => Reply::Send(error(stream, &e, &warnings)),
         }
     }
 }
@@ -464,6 +529,7 @@ fn run(
             r
         }
         Request::Batch {
+            kind,
             statements,
             default_timestamp,
             consistency,
@@ -485,7 +551,12 @@ fn run(
                     }
                 }
             }
-            engine.batch_message(&mut session, &items, default_timestamp, consistency)
+            let kind = match kind {
+                BatchKind::Logged => BatchType::Logged,
+                BatchKind::Unlogged => BatchType::Unlogged,
+                BatchKind::Counter => BatchType::Counter,
+            };
+            engine.batch_message(&mut session, kind, &items, default_timestamp, consistency)
         }
         other => Err(QueryError::Protocol(format!(
             "Unexpected message {:?} after the handshake",

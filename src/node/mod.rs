@@ -7,9 +7,10 @@
 //!
 //! How a request travels, outside in:
 //!
-//! - [`server`] accepts CQL connections and reads frames; [`instance`]
-//!   runs the connection protocol (handshake, authentication, REGISTER) and
-//!   hands statements to the engine on tokio's blocking pool.
+//! - [`server`] accepts CQL connections and reads frames, within
+//!   Cassandra's [`limits`] on frame size, bytes in flight and connections;
+//!   [`instance`] runs the connection protocol (handshake, authentication,
+//!   REGISTER) and hands statements to the engine on tokio's blocking pool.
 //! - [`protocol`] decodes and encodes native protocol v4 frames.
 //! - [`cql`] parses the statement, checks that the session's role may run
 //!   it ([`auth`] decides, `cql::access` asks), and runs it: DDL on the
@@ -38,6 +39,7 @@ pub mod cql;
 pub mod error;
 pub mod fuzz;
 pub mod instance;
+pub mod limits;
 pub mod partitioner;
 pub mod placement;
 pub mod protocol;

@@ -1,8 +1,11 @@
 //! Helpers shared by the integration tests: a real control-plane server on
-//! `127.0.0.1:0` with its own state directory, the CLI run in-process, and a
-//! daemon whose services run real nodes.
+//! `127.0.0.1:0` with its own state directory, the CLI run in-process, a
+//! daemon whose services run real nodes, and the CQL protocol by hand
+//! ([`wire`]).
 
 #![allow(dead_code)]
+
+pub mod wire;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -14,7 +14,7 @@ from cassandra.cluster import Cluster
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.policies import DCAwareRoundRobinPolicy
 from cassandra.murmur3 import murmur3
-from cassandra.query import BatchStatement, SimpleStatement
+from cassandra.query import BatchStatement, BatchType, SimpleStatement
 
 host, port, ks = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 
@@ -99,6 +99,29 @@ batch.add(ins, (2, 1, "b1"))
 batch.add("INSERT INTO users (id, seq, name) VALUES (2, 2, 'b2')")
 session.execute(batch)
 check("batch", len(list(session.execute("SELECT * FROM users WHERE id = 2"))) == 2)
+
+# Cassandra's batch guards: the warning reaches the driver (which logs it),
+# and a batch over batch_size_fail_threshold is refused.
+unlogged = BatchStatement(batch_type=BatchType.UNLOGGED)
+for k in range(100, 111):
+    unlogged.add(ins, (k, 1, "u"))
+warned = session.execute(unlogged).response_future.warnings
+expected = (
+    f"Unlogged batch covering 11 partitions detected against table [{ks}.users]. "
+    "You should use a logged batch for atomicity, or asynchronous writes for performance."
+)
+check("unlogged batch warning", warned == [expected], warned)
+logged = [r for r in collected.records if expected in r]
+check("the driver logged the server's warning", len(logged) == 1, collected.records)
+collected.records = [r for r in collected.records if expected not in r]
+big = BatchStatement()
+for k in (200, 201):
+    big.add(ins, (k, 1, "x" * (26 * 1024)))
+try:
+    session.execute(big)
+    check("batch too large", False)
+except InvalidRequest as e:
+    check("batch too large", "Batch too large" in str(e), e)
 
 r = session.execute("INSERT INTO users (id, seq, name) VALUES (3, 1, 'x') IF NOT EXISTS").one()
 r2 = session.execute("INSERT INTO users (id, seq, name) VALUES (3, 1, 'y') IF NOT EXISTS").one()

@@ -21,6 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::access::AuthCache;
 use super::ast::*;
+use super::batchlimits::{self, BatchLimits};
 use super::systables::{self, LOCAL_KEYSPACES};
 use crate::node::auth::{Authenticator, RoleLogin};
 use crate::node::consistency::Consistency;
@@ -157,6 +158,8 @@ pub struct EngineConfig {
     pub authorization: bool,
     pub superuser_name: String,
     pub superuser_password: String,
+    /// `batch_size_warn_threshold` and the other batch guards.
+    pub batch_limits: BatchLimits,
 }
 
 pub struct Engine {
@@ -183,6 +186,7 @@ pub struct Engine {
     clock_offset: AtomicI64,
     prepared: Mutex<HashMap<[u8; 16], Arc<Prepared>>>,
     replicator: std::sync::OnceLock<Arc<dyn Replicator>>,
+    batch_limits: BatchLimits,
 }
 
 pub(super) fn now_micros() -> i64 {
@@ -274,6 +278,7 @@ impl Engine {
             clock_offset: AtomicI64::new(0),
             prepared: Mutex::new(HashMap::new()),
             replicator: std::sync::OnceLock::new(),
+            batch_limits: cfg.batch_limits,
         };
         engine.persist_schema(&engine.schema())?;
         if engine.load_role(&cfg.superuser_name)?.is_none() {
@@ -626,6 +631,7 @@ impl Engine {
     pub fn batch_message(
         &self,
         s: &mut Session,
+        kind: BatchType,
         items: &[(Statement, Vec<ColumnSpec>, Vec<Value<'_>>)],
         default_timestamp: Option<i64>,
         cl: Consistency,
@@ -655,6 +661,8 @@ impl Engine {
                 }
             }
         }
+        let logged = kind == BatchType::Logged;
+        batchlimits::check(&self.batch_limits, &self.schema(), logged, &mutations)?;
         self.apply_all(&mutations, cl, true)?;
         Ok(ResultBody::Void)
     }
@@ -684,6 +692,8 @@ impl Engine {
             }
             mutations.extend(self.mutations(s, stmt, values, Some(ts))?);
         }
+        let logged = b.kind == BatchType::Logged;
+        batchlimits::check(&self.batch_limits, &self.schema(), logged, &mutations)?;
         self.apply_all(&mutations, cl, true)?;
         Ok(ResultBody::Void)
     }

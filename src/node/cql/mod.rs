@@ -27,9 +27,15 @@
 //! Prepared statements keep the parsed statement and the types of its bind
 //! markers ([`exec::Prepared`]); executing one binds the driver's bytes to
 //! those markers without parsing again.
+//!
+//! Batches pass Cassandra's size and spread checks ([`batchlimits`]) before
+//! they are applied. A statement that succeeds with something to say (a
+//! large batch) raises a client warning ([`warn`]), which the connection
+//! sends with the response, as Cassandra's `ClientWarn` does.
 
 pub mod access;
 pub mod ast;
+pub mod batchlimits;
 pub mod dcl;
 pub mod describe;
 pub mod exec;
@@ -38,6 +44,7 @@ pub mod modify;
 pub mod parser;
 pub mod select;
 pub mod systables;
+pub mod warn;
 
 use crate::node::error::QueryError;
 

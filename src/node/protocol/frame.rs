@@ -490,6 +490,18 @@ fn consistency_code(name: &str) -> u16 {
 
 /// Appends one response frame to `out` (which may already hold frames).
 pub fn encode_response(out: &mut Vec<u8>, stream: i16, resp: &Response) {
+    encode_response_warned(out, stream, resp, &[]);
+}
+
+/// Appends one response frame carrying client `warnings` (Cassandra's
+/// `ClientWarn`): with any, the header has the warning flag (0x08) and the
+/// body starts with them as a [string list], which drivers log.
+pub fn encode_response_warned(
+    out: &mut Vec<u8>,
+    stream: i16,
+    resp: &Response,
+    warnings: &[String],
+) {
     let start = out.len();
     let opcode = match resp {
         Response::Error(_) => Opcode::Error,
@@ -500,11 +512,16 @@ pub fn encode_response(out: &mut Vec<u8>, stream: i16, resp: &Response) {
         Response::Result(_) => Opcode::Result,
         Response::Event(_) => Opcode::Event,
     };
-    out.extend_from_slice(&[VERSION | RESPONSE, 0]);
+    let flags = if warnings.is_empty() { 0 } else { FLAG_WARNING };
+    out.extend_from_slice(&[VERSION | RESPONSE, flags]);
     out.extend_from_slice(&stream.to_be_bytes());
     out.push(opcode as u8);
     out.extend_from_slice(&[0, 0, 0, 0]);
     let body = out.len();
+    if !warnings.is_empty() {
+        let list: Vec<&str> = warnings.iter().map(String::as_str).collect();
+        out.put_string_list(&list);
+    }
     match resp {
         Response::Error(e) => write_error(out, e),
         Response::Ready => {}
@@ -872,5 +889,36 @@ mod tests {
             ),
             ("m", "ks", "")
         );
+    }
+
+    #[test]
+    fn warnings_precede_the_body_under_the_warning_flag() {
+        let mut out = Vec::new();
+        let warnings = vec!["first".to_string(), "second".to_string()];
+        encode_response_warned(&mut out, 7, &Response::Result(ResultBody::Void), &warnings);
+        assert_eq!(&out[..5], &[0x84, FLAG_WARNING, 0, 7, 0x08]);
+        let len = u32::from_be_bytes([out[5], out[6], out[7], out[8]]) as usize;
+        assert_eq!(len, out.len() - 9);
+        let mut r = Reader::new(&out[9..]);
+        assert_eq!(r.string_list("warnings").unwrap(), vec!["first", "second"]);
+        assert_eq!(r.i32("kind").unwrap(), 1);
+        assert_eq!(r.remaining(), 0);
+
+        // Errors carry them too; none means no flag and no list.
+        let mut e = Vec::new();
+        encode_response_warned(
+            &mut e,
+            1,
+            &Response::Error(QueryError::Overloaded("busy".into())),
+            &warnings[..1],
+        );
+        let mut r = Reader::new(&e[9..]);
+        assert_eq!(r.string_list("warnings").unwrap(), vec!["first"]);
+        assert_eq!(r.i32("code").unwrap(), 0x1001);
+        assert_eq!(r.string("msg").unwrap(), "busy");
+        assert_eq!(r.remaining(), 0);
+        let mut plain = Vec::new();
+        encode_response_warned(&mut plain, 1, &Response::Ready, &[]);
+        assert_eq!(plain, [0x84, 0, 0, 1, 0x02, 0, 0, 0, 0]);
     }
 }

@@ -11,7 +11,8 @@
 //! This module is the codec only: [`decode_request`] turns a frame into a
 //! [`Request`] (checking every length, never panicking, never trusting a
 //! declared size), and [`encode_response`] writes a [`Response`] into a
-//! reusable buffer. Version negotiation follows Cassandra: a client asking
+//! reusable buffer ([`encode_response_warned`] with the client warnings
+//! that precede the body under the warning flag). Version negotiation follows Cassandra: a client asking
 //! for a version the node does not speak gets a ProtocolError that says
 //! `Invalid or unsupported protocol version`, framed in a version the client
 //! can read, and drivers step down.
