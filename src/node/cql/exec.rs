@@ -483,6 +483,7 @@ impl Engine {
     pub fn role(&self, name: &str) -> Result<Option<(bool, bool, Option<String>)>> {
         let t = self.roles_table()?;
         let key = name.as_bytes().to_vec();
+        partitioner::check_key_lengths(&[&key]).map_err(QueryError::Invalid)?;
         let token = partitioner::token(&key);
         let page = self.read_roles(&t, Partitions::Keys(vec![(token, key)]))?;
         let Some(row) = page.rows.first() else {

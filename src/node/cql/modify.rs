@@ -155,14 +155,15 @@ impl Engine {
             return Err(key_parts_missing(t, &given, "partition key parts", false));
         };
         for (_, k) in &keys {
-            if k.is_empty() {
-                return Err(QueryError::Invalid("Key may not be empty".into()));
-            }
+            partitioner::validate_key(k).map_err(QueryError::Invalid)?;
         }
         let nck = t.clustering().count();
         let rows = if nck == 0 {
             Some(vec![Vec::new()])
         } else if let Some(cs) = r.full_clusterings(nck) {
+            for c in cs {
+                partitioner::validate_clustering(c).map_err(QueryError::Invalid)?;
+            }
             Some(cs.to_vec())
         } else if !rows_needed || allow_ranges {
             None
@@ -250,9 +251,8 @@ impl Engine {
                 }
                 let refs: Vec<&[u8]> = pk.iter().map(Vec::as_slice).collect();
                 let key = partitioner::partition_key_bytes(&refs);
-                if key.is_empty() {
-                    return Err(QueryError::Invalid("Key may not be empty".into()));
-                }
+                partitioner::validate_key(&key).map_err(QueryError::Invalid)?;
+                partitioner::validate_clustering(&ck).map_err(QueryError::Invalid)?;
                 let mut m = MutationBuilder::new(t.id, partitioner::token(&key), key, ts, ttl, now);
                 if !static_only {
                     m.marker(&ck);

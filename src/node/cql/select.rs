@@ -696,6 +696,9 @@ impl Engine {
         }
         let r = Restrictions::plan(&t, &sel.relations, b)?;
         let keys = r.keys();
+        for (_, k) in keys.iter().flatten() {
+            partitioner::validate_key(k).map_err(QueryError::Invalid)?;
+        }
         if r.needs_filtering && !sel.allow_filtering {
             let only_keys = r.filters.iter().all(|f| {
                 t.column(&f.column).is_some_and(|c| {

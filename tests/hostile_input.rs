@@ -1,0 +1,339 @@
+//! Hostile requests against one node's query engine (in-process, its own
+//! data directory): keys over Cassandra's limits, keys over the storage
+//! engine's, statements nested thousands deep, paging states naming huge
+//! keys, a huge username at login. Each gets Cassandra's error (or, where
+//! ccrsim's storage is narrower than Cassandra's, a precise InvalidRequest)
+//! and the engine keeps serving. `tests/fault_isolation.rs` sends the same
+//! over the wire to a `ccrsim node` process and to services under `serve`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ccrsim::node::cql::exec::{Engine, EngineConfig, Options, Session};
+use ccrsim::node::error::QueryError;
+use ccrsim::node::protocol::frame::ResultBody;
+use ccrsim::node::protocol::primitives::Value;
+use ccrsim::node::storage::{CommitlogSync, Storage};
+use ccrsim::node::system::NodeInfo;
+
+fn open(dir: &Path) -> Engine {
+    let storage = Arc::new(Storage::open(dir, CommitlogSync::Batch).unwrap());
+    let info = NodeInfo {
+        host_id: [9; 16],
+        datacenter: "dc1".into(),
+        rack: "rack1".into(),
+        listen_address: "127.0.0.1".parse().unwrap(),
+        listen_port: 7000,
+        broadcast_address: "127.0.0.1".parse().unwrap(),
+        rpc_address: "127.0.0.1".parse().unwrap(),
+        native_port: 9042,
+        tokens: vec![0],
+        schema_version: [0; 16],
+        release_version: "4.1.3".into(),
+    };
+    Engine::open(
+        storage,
+        info,
+        EngineConfig {
+            cluster_name: "Hostile".into(),
+            auth_enabled: true,
+            authorization: false,
+            superuser_name: "cassandra".into(),
+            superuser_password: "cassandra".into(),
+        },
+    )
+    .unwrap()
+}
+
+fn superuser() -> Session {
+    Session {
+        keyspace: None,
+        user: Some("cassandra".into()),
+        superuser: true,
+    }
+}
+
+/// Runs `text` with `values` bound (prepared when there are values).
+fn run(
+    e: &Engine,
+    s: &mut Session,
+    text: &str,
+    values: &[&[u8]],
+) -> Result<ResultBody, QueryError> {
+    let o = Options {
+        values: values.iter().map(|v| Value::Bytes(v)).collect(),
+        ..Default::default()
+    };
+    if values.is_empty() {
+        return e.query(s, text, &o);
+    }
+    let p = e.prepare(s, text)?;
+    e.execute(s, &p.statement, &p.bind, &o)
+}
+
+fn invalid(r: Result<ResultBody, QueryError>) -> String {
+    match r {
+        Err(QueryError::Invalid(m)) => m,
+        other => panic!("expected InvalidRequest, got {other:?}"),
+    }
+}
+
+fn rows(r: Result<ResultBody, QueryError>) -> usize {
+    match r {
+        Ok(ResultBody::Rows(rows)) => rows.rows.len(),
+        other => panic!("expected rows, got {other:?}"),
+    }
+}
+
+fn setup(e: &Engine, s: &mut Session) {
+    for q in [
+        "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+        "USE ks",
+        "CREATE TABLE t (k text, c text, v int, s set<text>, m map<text, int>, PRIMARY KEY (k, c))",
+        "CREATE TABLE multi (p1 text, p2 text, c1 text, c2 text, v int, PRIMARY KEY ((p1, p2), c1, c2))",
+    ] {
+        e.query(s, q, &Options::default()).unwrap();
+    }
+}
+
+#[test]
+fn keys_over_cassandras_limit_get_its_message_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let mut s = superuser();
+    setup(&e, &mut s);
+    let long = vec![b'x'; 70_000];
+    let text = String::from_utf8(long.clone()).unwrap();
+    let msg = "Key length of 70000 is longer than maximum of 65535";
+
+    // Partition key: bound or literal, in every statement that names one.
+    let insert = "INSERT INTO t (k, c, v) VALUES (?, ?, ?)";
+    assert_eq!(
+        invalid(run(&e, &mut s, insert, &[&long, b"c", &[0, 0, 0, 1]])),
+        msg
+    );
+    let literal = format!("INSERT INTO t (k, c, v) VALUES ('{text}', 'c', 1)");
+    assert_eq!(invalid(run(&e, &mut s, &literal, &[])), msg);
+    let update = "UPDATE t SET v = 2 WHERE k = ? AND c = 'c'";
+    assert_eq!(invalid(run(&e, &mut s, update, &[&long])), msg);
+    let delete = "DELETE FROM t WHERE k = ?";
+    assert_eq!(invalid(run(&e, &mut s, delete, &[&long])), msg);
+    let lwt = "UPDATE t SET v = 2 WHERE k = ? AND c = 'c' IF v = 1";
+    assert_eq!(invalid(run(&e, &mut s, lwt, &[&long])), msg);
+    let select = "SELECT * FROM t WHERE k = ?";
+    assert_eq!(invalid(run(&e, &mut s, select, &[&long])), msg);
+    let batch =
+        format!("BEGIN BATCH INSERT INTO t (k, c) VALUES ('a', 'b'); {literal} APPLY BATCH");
+    assert_eq!(invalid(run(&e, &mut s, &batch, &[])), msg);
+    // The empty key, as in Cassandra's check.
+    assert_eq!(
+        invalid(run(&e, &mut s, select, &[b""])),
+        "Key may not be empty"
+    );
+
+    // A composite key counts with its framing (2 + n + 1 bytes a component).
+    let half = vec![b'y'; 32_766];
+    let multi = "INSERT INTO multi (p1, p2, c1, c2, v) VALUES (?, ?, 'a', 'b', 1)";
+    assert_eq!(
+        invalid(run(&e, &mut s, multi, &[&half, &half])),
+        "Key length of 65538 is longer than maximum of 65535"
+    );
+
+    // Clustering: any value over the limit; the message gives the total.
+    assert_eq!(
+        invalid(run(&e, &mut s, insert, &[b"k", &long, &[0, 0, 0, 1]])),
+        msg
+    );
+    let multi_ck = "INSERT INTO multi (p1, p2, c1, c2, v) VALUES ('a', 'b', ?, ?, 1)";
+    assert_eq!(
+        invalid(run(&e, &mut s, multi_ck, &[b"12345", &long])),
+        "Key length of 70005 is longer than maximum of 65535"
+    );
+    let delete_row = "DELETE FROM t WHERE k = 'k' AND c = ?";
+    assert_eq!(invalid(run(&e, &mut s, delete_row, &[&long])), msg);
+    // Cassandra only checks the partition key of a read: a clustering over
+    // the limit matches nothing.
+    assert_eq!(
+        rows(run(
+            &e,
+            &mut s,
+            "SELECT * FROM t WHERE k = 'k' AND c = ?",
+            &[&long]
+        )),
+        0
+    );
+
+    // Nothing was written, and the node keeps serving.
+    assert_eq!(rows(run(&e, &mut s, "SELECT * FROM t", &[])), 0);
+    run(
+        &e,
+        &mut s,
+        "INSERT INTO t (k, c, v) VALUES ('k', 'c', 1)",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        rows(run(&e, &mut s, "SELECT * FROM t WHERE k = 'k'", &[])),
+        1
+    );
+}
+
+#[test]
+fn keys_within_cassandras_limit_but_over_the_storage_engines_are_refused_precisely() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let mut s = superuser();
+    setup(&e, &mut s);
+    let storage_msg = |m: &str| {
+        assert!(
+            m.starts_with("ccrsim cannot store this entry: its storage key")
+                && m.ends_with("more than its storage engine's maximum of 65535"),
+            "{m}"
+        );
+    };
+    // A 65 535-byte partition key is Cassandra's maximum, but with the
+    // token, the row's clustering and the column name it outgrows fjall's keys.
+    let max = vec![b'k'; 65_535];
+    let insert = "INSERT INTO t (k, c, v) VALUES (?, ?, ?)";
+    storage_msg(&invalid(run(
+        &e,
+        &mut s,
+        insert,
+        &[&max, b"c", &[0, 0, 0, 1]],
+    )));
+    // Two clustering values of 40 000 bytes each (each within Cassandra's limit).
+    let big = vec![b'c'; 40_000];
+    let multi_ck = "INSERT INTO multi (p1, p2, c1, c2, v) VALUES ('a', 'b', ?, ?, 1)";
+    storage_msg(&invalid(run(&e, &mut s, multi_ck, &[&big, &big])));
+    // Set elements and map keys are part of a cell's key.
+    let element = vec![b'e'; 70_000];
+    let add = "UPDATE t SET s = s + {'a', ?} WHERE k = 'k' AND c = 'c'";
+    let set = invalid(run(
+        &e,
+        &mut s,
+        "UPDATE t SET s = ? WHERE k = 'k' AND c = 'c'",
+        &[&{
+            let mut v = vec![0, 0, 0, 1];
+            v.extend_from_slice(&70_000i32.to_be_bytes());
+            v.extend_from_slice(&element);
+            v
+        }],
+    ));
+    storage_msg(&set);
+    storage_msg(&invalid(run(&e, &mut s, add, &[&element])));
+    let put = "UPDATE t SET m[?] = 1 WHERE k = 'k' AND c = 'c'";
+    storage_msg(&invalid(run(&e, &mut s, put, &[&element])));
+    // A range deletion whose bound is over the limit (Cassandra checks no bound).
+    let range = "DELETE FROM t WHERE k = 'k' AND c > ?";
+    storage_msg(&invalid(run(&e, &mut s, range, &[&element])));
+
+    // The writes that failed wrote nothing, not even the parts that fit.
+    assert_eq!(rows(run(&e, &mut s, "SELECT * FROM t", &[])), 0);
+    assert_eq!(rows(run(&e, &mut s, "SELECT * FROM multi", &[])), 0);
+    // Just under the storage engine's limit is fine.
+    let fits = vec![b'k'; 65_000];
+    run(&e, &mut s, insert, &[&fits, b"c", &[0, 0, 0, 7]]).unwrap();
+    assert_eq!(
+        rows(run(&e, &mut s, "SELECT * FROM t WHERE k = ?", &[&fits])),
+        1
+    );
+}
+
+#[test]
+fn paging_states_naming_huge_keys_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let mut s = superuser();
+    setup(&e, &mut s);
+    for k in 0..5 {
+        let q = format!("INSERT INTO t (k, c, v) VALUES ('{k}', 'c', {k})");
+        run(&e, &mut s, &q, &[]).unwrap();
+    }
+    // A paging state: rows returned (4 bytes), then the position: token (8),
+    // key length (4), key, rows returned in that partition (4), and the last
+    // clustering if any (a count byte, then length-prefixed values). Here a
+    // key of 200 000 bytes, with and without a clustering, and cut short.
+    let mut state = 0u32.to_be_bytes().to_vec();
+    state.extend_from_slice(&0i64.to_be_bytes());
+    state.extend_from_slice(&200_000u32.to_be_bytes());
+    state.extend(std::iter::repeat_n(0xFF, 200_000));
+    state.extend_from_slice(&1u32.to_be_bytes());
+    let no_clustering = state.clone();
+    let mut empty_clustering = state.clone();
+    empty_clustering.push(0);
+    state.push(1);
+    state.extend_from_slice(&100_000u32.to_be_bytes());
+    state.extend(std::iter::repeat_n(b'c', 100_000));
+    let mut answered = 0;
+    for st in [&state, &no_clustering, &empty_clustering] {
+        for cut in [st.len(), st.len() - 1, 20, 13, 4, 3] {
+            for q in ["SELECT * FROM t", "SELECT * FROM t WHERE k = '1'"] {
+                let o = Options {
+                    page_size: Some(2),
+                    paging_state: Some(&st[..cut]),
+                    ..Default::default()
+                };
+                match e.query(&mut s, q, &o) {
+                    Ok(ResultBody::Rows(_)) => answered += 1,
+                    Err(QueryError::Protocol(_)) => {}
+                    other => panic!("{q} with a paging state of {cut} bytes: {other:?}"),
+                }
+            }
+        }
+    }
+    // Each well-formed state, for both queries (one cut of the state with an
+    // empty clustering is the state without one).
+    assert_eq!(answered, 8, "the well-formed states were read");
+    assert_eq!(rows(run(&e, &mut s, "SELECT * FROM t", &[])), 5);
+}
+
+#[test]
+fn a_huge_username_is_refused_with_cassandras_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let user = "u".repeat(70_000);
+    // Cassandra reads the role's row with the name as its key, and the key
+    // check answers before any password is compared.
+    assert_eq!(
+        e.login(&user, "pw"),
+        Err(QueryError::Invalid(
+            "Key length of 70000 is longer than maximum of 65535".into()
+        ))
+    );
+    let mut s = superuser();
+    let create = format!("CREATE ROLE '{user}' WITH PASSWORD = 'pw' AND LOGIN = true");
+    assert_eq!(
+        invalid(run(&e, &mut s, &create, &[])),
+        "Key length of 70000 is longer than maximum of 65535"
+    );
+    assert!(e.login("cassandra", "cassandra").unwrap());
+}
+
+#[test]
+fn statements_nested_ten_thousand_deep_are_syntax_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let mut s = superuser();
+    setup(&e, &mut s);
+    for (open, close) in [("[", "]"), ("(", ")"), ("{", "}"), ("blobasint(", ")")] {
+        let deep = format!("{}1{}", open.repeat(10_000), close.repeat(10_000));
+        for q in [
+            format!("INSERT INTO t (k, c, v) VALUES ('k', 'c', {deep})"),
+            format!("SELECT * FROM t WHERE k = {deep}"),
+            format!("BEGIN BATCH UPDATE t SET v = {deep} WHERE k = 'k' AND c = 'c' APPLY BATCH"),
+        ] {
+            match e.query(&mut s, &q, &Options::default()) {
+                Err(QueryError::Syntax(m)) => assert!(m.contains("too deeply nested"), "{m}"),
+                other => panic!("{other:?}"),
+            }
+            assert!(matches!(e.prepare(&s, &q), Err(QueryError::Syntax(_))));
+        }
+    }
+    run(
+        &e,
+        &mut s,
+        "INSERT INTO t (k, c, v) VALUES ('k', 'c', 1)",
+        &[],
+    )
+    .unwrap();
+}
