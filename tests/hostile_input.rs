@@ -337,3 +337,105 @@ fn statements_nested_ten_thousand_deep_are_syntax_errors() {
     )
     .unwrap();
 }
+
+#[test]
+fn in_lists_multiplying_past_the_limits_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let mut s = superuser();
+    setup(&e, &mut s);
+    let list = |n: usize, width: usize| {
+        (0..n)
+            .map(|i| format!("'{i:0width$}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // 400 x 400 partition keys: over Cassandra's guardrail (here always on).
+    let q = format!(
+        "SELECT * FROM multi WHERE p1 IN ({}) AND p2 IN ({})",
+        list(400, 3),
+        list(400, 3)
+    );
+    assert_eq!(
+        invalid(run(&e, &mut s, &q, &[])),
+        "Aborting query because the cartesian product of the IN restrictions on partition key produces 160000 values, this exceeds fail threshold of 100000."
+    );
+    // 90 000 keys of 2 KB: under the count, over the bytes.
+    let q = format!(
+        "UPDATE multi SET v = 1 WHERE p1 IN ({}) AND p2 IN ({}) AND c1 = 'a' AND c2 = 'b'",
+        list(300, 1000),
+        list(300, 1000)
+    );
+    let m = invalid(run(&e, &mut s, &q, &[]));
+    assert!(m.starts_with("Aborting query because the cartesian product of the IN restrictions on partition key produces 90000 values of"), "{m}");
+    // Clustering prefixes too.
+    let q = format!(
+        "DELETE FROM multi WHERE p1 = 'a' AND p2 = 'b' AND c1 IN ({}) AND c2 IN ({})",
+        list(1000, 4),
+        list(101, 4)
+    );
+    assert_eq!(
+        invalid(run(&e, &mut s, &q, &[])),
+        "Aborting query because the cartesian product of the IN restrictions on clustering key produces 101000 values, this exceeds fail threshold of 100000."
+    );
+    // Under the limits, the product is read.
+    let q = format!(
+        "SELECT * FROM multi WHERE p1 IN ({}) AND p2 IN ({})",
+        list(300, 3),
+        list(300, 3)
+    );
+    assert_eq!(rows(run(&e, &mut s, &q, &[])), 0);
+}
+
+#[test]
+fn a_value_multiplied_into_too_many_rows_is_refused_before_it_fills_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let mut s = superuser();
+    setup(&e, &mut s);
+    e.query(
+        &mut s,
+        "CREATE TABLE big (k int, c int, v blob, PRIMARY KEY (k, c))",
+        &Options::default(),
+    )
+    .unwrap();
+    // One 2 MB value, 200 partitions x 1 row: 400 MB of mutations.
+    let value = vec![7u8; 2 << 20];
+    let mut keys = 200i32.to_be_bytes().to_vec();
+    for k in 0..200i32 {
+        keys.extend_from_slice(&4i32.to_be_bytes());
+        keys.extend_from_slice(&k.to_be_bytes());
+    }
+    let q = "UPDATE big SET v = ? WHERE k IN ? AND c = 1";
+    assert_eq!(
+        invalid(run(&e, &mut s, q, &[&value, &keys])),
+        "Rejected an oversized request: its mutations take more than 268435456 bytes (ccrsim's limit per statement or batch)"
+    );
+    // The same in one partition's rows, and in a BATCH of statements.
+    let q = "UPDATE big SET v = ? WHERE k = 1 AND c IN ?";
+    assert!(
+        invalid(run(&e, &mut s, q, &[&value, &keys])).starts_with("Rejected an oversized request")
+    );
+    let p = e
+        .prepare(&s, "INSERT INTO big (k, c, v) VALUES (1, ?, ?)")
+        .unwrap();
+    let cks: Vec<[u8; 4]> = (0..200i32).map(|c| c.to_be_bytes()).collect();
+    let items: Vec<_> = cks
+        .iter()
+        .map(|c| {
+            (
+                &p.statement,
+                p.bind.as_slice(),
+                vec![Value::Bytes(c), Value::Bytes(&value)],
+            )
+        })
+        .collect();
+    let r = e.batch_message(&mut s, &items, None, Default::default());
+    assert!(invalid(r).starts_with("Rejected an oversized request"));
+    assert_eq!(rows(run(&e, &mut s, "SELECT k FROM big", &[])), 0);
+    // Well under the limit, it is written.
+    let mut few = 20i32.to_be_bytes().to_vec();
+    few.extend_from_slice(&keys[4..4 + 8 * 20]);
+    run(&e, &mut s, q, &[&value, &few]).unwrap();
+    assert_eq!(rows(run(&e, &mut s, "SELECT k FROM big", &[])), 20);
+}

@@ -438,12 +438,12 @@ impl EngineFuzzer {
         items: Vec<(Statement, Vec<ColumnSpec>, Vec<Owned>)>,
         pool: &mut Pool<'_>,
     ) {
-        let items: Vec<(Statement, Vec<ColumnSpec>, Vec<Value<'_>>)> = items
+        let items: Vec<(&Statement, &[ColumnSpec], Vec<Value<'_>>)> = items
             .iter()
             .map(|(st, specs, owned)| {
                 (
-                    st.clone(),
-                    specs.clone(),
+                    st,
+                    specs.as_slice(),
                     owned.iter().map(Owned::value).collect(),
                 )
             })

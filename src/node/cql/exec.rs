@@ -822,12 +822,12 @@ impl Engine {
     pub fn batch_message(
         &self,
         s: &mut Session,
-        items: &[(Statement, Vec<ColumnSpec>, Vec<Value<'_>>)],
+        items: &[(&Statement, &[ColumnSpec], Vec<Value<'_>>)],
         default_timestamp: Option<i64>,
         cl: Consistency,
     ) -> Result<ResultBody> {
         let ts = default_timestamp.unwrap_or_else(|| self.timestamp());
-        let mut mutations = Vec::new();
+        let mut mutations = super::modify::Writes::default();
         for (stmt, bind, values) in items {
             let o = Options {
                 values: values.clone(),
@@ -841,7 +841,7 @@ impl Engine {
                             "Conditional batches are not supported by ccrsim yet".into(),
                         ));
                     }
-                    mutations.extend(self.mutations(s, stmt, &b, Some(ts))?);
+                    self.add_mutations(&mut mutations, s, stmt, &b, Some(ts))?;
                 }
                 _ => {
                     return Err(QueryError::Invalid(
@@ -870,14 +870,14 @@ impl Engine {
             None => default_timestamp,
         }
         .unwrap_or_else(|| self.timestamp());
-        let mut mutations = Vec::new();
+        let mut mutations = super::modify::Writes::default();
         for stmt in &b.statements {
             if has_condition(stmt) {
                 return Err(QueryError::Invalid(
                     "Conditional batches are not supported by ccrsim yet".into(),
                 ));
             }
-            mutations.extend(self.mutations(s, stmt, values, Some(ts))?);
+            self.add_mutations(&mut mutations, s, stmt, values, Some(ts))?;
         }
         self.apply_all(&mutations, cl, true)?;
         Ok(ResultBody::Void)

@@ -47,6 +47,47 @@ fn key_parts_missing(t: &TableMeta, given: &[bool], what: &str, clustering: bool
     QueryError::Invalid(format!("Some {what} are missing: {}", missing.join(", ")))
 }
 
+/// The most bytes the mutations of one request (a statement, or a BATCH)
+/// may take (as [`MutationBuilder::bytes`] counts them). A request can
+/// multiply what it carries (one value written to every partition and row
+/// its `IN` lists name, a BATCH naming one prepared statement thousands of
+/// times), so this bounds the node's memory where the frame size does not.
+pub const MAX_REQUEST_MUTATION_BYTES: usize = 256 << 20;
+
+/// The mutations of one request so far, and the bytes they take.
+#[derive(Debug, Default)]
+pub(super) struct Writes {
+    pub(super) list: Vec<Write>,
+    bytes: usize,
+}
+
+impl std::ops::Deref for Writes {
+    type Target = Vec<Write>;
+    fn deref(&self) -> &Vec<Write> {
+        &self.list
+    }
+}
+
+impl Writes {
+    /// Fails once these mutations and `m`, being built, take too much.
+    fn check(&self, m: &MutationBuilder) -> Result<()> {
+        let total = self.bytes.saturating_add(m.bytes());
+        if total > MAX_REQUEST_MUTATION_BYTES {
+            return Err(QueryError::Invalid(format!(
+                "Rejected an oversized request: its mutations take more than {MAX_REQUEST_MUTATION_BYTES} bytes (ccrsim's limit per statement or batch)"
+            )));
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, m: MutationBuilder, durable: bool, keyspace: &str) -> Result<()> {
+        self.check(&m)?;
+        self.bytes += m.bytes();
+        self.list.push((m.build(), durable, keyspace.to_string()));
+        Ok(())
+    }
+}
+
 /// Where a statement writes: partition keys, and rows in each (`None`: static only).
 struct Targets {
     keys: Vec<(i64, Vec<u8>)>,
@@ -182,6 +223,22 @@ impl Engine {
         b: &Binder<'_>,
         default_ts: Option<i64>,
     ) -> Result<Vec<Write>> {
+        let mut out = Writes::default();
+        self.add_mutations(&mut out, s, stmt, b, default_ts)?;
+        Ok(out.list)
+    }
+
+    /// Adds the mutations of an INSERT, UPDATE or DELETE to those of its
+    /// request, failing once they would take more than
+    /// [`MAX_REQUEST_MUTATION_BYTES`].
+    pub(super) fn add_mutations(
+        &self,
+        out: &mut Writes,
+        s: &Session,
+        stmt: &Statement,
+        b: &Binder<'_>,
+        default_ts: Option<i64>,
+    ) -> Result<()> {
         let now = self.now_micros() / 1_000_000;
         match stmt {
             Statement::Insert(ins) => {
@@ -267,9 +324,10 @@ impl Engine {
                     if let Some(term) = by_name.get(col.name.as_str()) {
                         let row = (col.kind != ColumnKind::Static).then_some(&ck);
                         set_column(&mut m, row, col, term, b)?;
+                        out.check(&m)?;
                     }
                 }
-                Ok(vec![(m.build(), self.durable(&t), t.keyspace.clone())])
+                out.push(m, self.durable(&t), &t.keyspace)
             }
             Statement::Update(u) => {
                 let t = self.writable(s, &u.table)?;
@@ -291,7 +349,6 @@ impl Engine {
                 }
                 let only_static = cols.iter().all(|c| c.kind == ColumnKind::Static);
                 let (targets, _) = self.targets(&t, &u.relations, b, !only_static, false)?;
-                let mut out = Vec::new();
                 for (token, key) in &targets.keys {
                     let mut m = MutationBuilder::new(t.id, *token, key.clone(), ts, ttl, now);
                     let rows: Vec<Option<&Clustering>> = match &targets.rows {
@@ -306,11 +363,12 @@ impl Engine {
                                 row
                             };
                             self.assign(&t, &mut m, *token, key, at, col, a, b, now)?;
+                            out.check(&m)?;
                         }
                     }
-                    out.push((m.build(), self.durable(&t), t.keyspace.clone()));
+                    out.push(m, self.durable(&t), &t.keyspace)?;
                 }
-                Ok(out)
+                Ok(())
             }
             Statement::Delete(d) => {
                 let t = self.writable(s, &d.table)?;
@@ -340,7 +398,6 @@ impl Engine {
                     !cols.is_empty() && !only_static,
                     cols.is_empty(),
                 )?;
-                let mut out = Vec::new();
                 for (token, key) in &targets.keys {
                     let mut m = MutationBuilder::new(t.id, *token, key.clone(), ts, 0, now);
                     if cols.is_empty() {
@@ -351,6 +408,7 @@ impl Engine {
                                 } else {
                                     for c in rows {
                                         m.delete_row(c);
+                                        out.check(&m)?;
                                     }
                                 }
                             }
@@ -391,12 +449,13 @@ impl Engine {
                                         )?;
                                     }
                                 }
+                                out.check(&m)?;
                             }
                         }
                     }
-                    out.push((m.build(), self.durable(&t), t.keyspace.clone()));
+                    out.push(m, self.durable(&t), &t.keyspace)?;
                 }
-                Ok(out)
+                Ok(())
             }
             _ => Err(QueryError::Invalid(
                 "Only INSERT, UPDATE or DELETE statements are allowed in a BATCH".into(),
