@@ -439,3 +439,48 @@ fn a_value_multiplied_into_too_many_rows_is_refused_before_it_fills_memory() {
     run(&e, &mut s, q, &[&value, &few]).unwrap();
     assert_eq!(rows(run(&e, &mut s, "SELECT k FROM big", &[])), 20);
 }
+
+#[test]
+fn the_deepest_types_and_terms_allowed_run_within_a_threads_stack() {
+    // Test threads have 2 MiB stacks, as tokio's blocking threads do where
+    // statements run.
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let mut s = superuser();
+    setup(&e, &mut s);
+    let depth = 15; // frozen<list<...>> counts two levels of the 32 allowed
+    let list = (0..depth).fold("int".to_string(), |t, _| format!("frozen<list<{t}>>"));
+    let keyed = (0..depth).fold("int".to_string(), |t, _| format!("frozen<map<{t}, int>>"));
+    let q = format!("CREATE TABLE deep (k int PRIMARY KEY, l {list}, m {keyed}, s set<{keyed}>)");
+    e.query(&mut s, &q, &Options::default()).unwrap();
+    let l = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+    let m = (0..depth).fold("1".to_string(), |t, _| format!("{{{t}: 1}}"));
+    let q = format!("INSERT INTO deep (k, l, m, s) VALUES (1, {l}, {m}, {{{m}, {m}}})");
+    run(&e, &mut s, &q, &[]).unwrap();
+    let q = format!("SELECT * FROM deep WHERE k = 1 AND l = {l} AND m = {m} ALLOW FILTERING");
+    assert_eq!(rows(run(&e, &mut s, &q, &[])), 1);
+    // The same values bound.
+    let bytes = |depth: usize, map: bool| {
+        (0..depth).fold(1i32.to_be_bytes().to_vec(), |inner, _| {
+            let mut v = 1i32.to_be_bytes().to_vec();
+            v.extend_from_slice(&(inner.len() as i32).to_be_bytes());
+            v.extend_from_slice(&inner);
+            if map {
+                v.extend_from_slice(&4i32.to_be_bytes());
+                v.extend_from_slice(&1i32.to_be_bytes());
+            }
+            v
+        })
+    };
+    let q = "INSERT INTO deep (k, l, m) VALUES (2, ?, ?)";
+    run(&e, &mut s, q, &[&bytes(depth, false), &bytes(depth, true)]).unwrap();
+    assert_eq!(rows(run(&e, &mut s, "SELECT * FROM deep", &[])), 2);
+    // Deeper bound values than the type: a marshalling error.
+    let q = "INSERT INTO deep (k, l) VALUES (3, ?)";
+    let m = invalid(run(&e, &mut s, q, &[&bytes(2000, false)]));
+    assert!(!m.is_empty());
+    // Terms at the parser's limit, deeper than the type: an error.
+    let l = format!("{}1{}", "[".repeat(63), "]".repeat(63));
+    let q = format!("INSERT INTO deep (k, l) VALUES (3, {l})");
+    assert!(!invalid(run(&e, &mut s, &q, &[])).is_empty());
+}
