@@ -29,10 +29,11 @@
 //! After each input the fuzzer puts the engine back as it was (roles the
 //! input created dropped, keyspaces it created dropped, the schema rebuilt
 //! if it changed, the tables truncated if anything was written), so an
-//! input does the same thing whenever it runs and a crash reproduces alone.
+//! input does the same thing whenever it runs and a crash reproduces alone;
+//! after a few hundred truncations it starts over with a fresh engine.
 //! With `CCRSIM_FUZZ_TRACE` set, each statement and its outcome is printed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::cql;
@@ -215,15 +216,28 @@ fn typical(ty: &CqlType, n: u8) -> Vec<u8> {
     }
 }
 
+/// How much keyspace churn (tables truncated or dropped, by inputs or by
+/// restoring) an engine takes before the fuzzer replaces it with a fresh
+/// one: each truncation makes the next a little slower in fjall (it keeps
+/// every keyspace it ever dropped on its books), which would slow fuzzing
+/// to a crawl.
+const MAX_CHURN: usize = 64;
+
 /// A live engine that runs fuzz inputs (see the module docs).
 pub struct EngineFuzzer {
     engine: Engine,
+    /// Where the engines keep their data: one subdirectory per engine.
+    dir: PathBuf,
+    /// The current engine's subdirectory.
+    generation: u64,
+    /// Tables truncated or dropped since the engine opened.
+    churn: usize,
     /// The schema version every input starts from.
     baseline: [u8; 16],
     /// Roles the current input created.
     roles: Vec<String>,
-    /// Whether the current input wrote rows.
-    wrote: bool,
+    /// Which of the schema's tables the current input wrote to.
+    wrote: [bool; ENGINE_TABLES.len()],
     /// Statements that ran without error, and with one.
     outcomes: (u64, u64),
 }
@@ -237,8 +251,34 @@ fn superuser() -> Session {
 }
 
 impl EngineFuzzer {
-    /// Opens an engine with its data in `dir` and creates the schema.
+    /// Opens an engine with its data under `dir` and creates the schema.
     pub fn open(dir: &Path) -> EngineFuzzer {
+        let mut f = EngineFuzzer {
+            engine: Self::engine(&dir.join("0")),
+            dir: dir.to_path_buf(),
+            generation: 0,
+            churn: 0,
+            baseline: [0; 16],
+            roles: Vec::new(),
+            wrote: [false; ENGINE_TABLES.len()],
+            outcomes: (0, 0),
+        };
+        f.create_schema();
+        f
+    }
+
+    /// Replaces the engine with a fresh one, in a fresh subdirectory.
+    fn renew(&mut self) {
+        let old = self.dir.join(self.generation.to_string());
+        self.generation += 1;
+        self.engine = Self::engine(&self.dir.join(self.generation.to_string()));
+        let _ = std::fs::remove_dir_all(old);
+        self.churn = 0;
+        self.create_schema();
+    }
+
+    fn engine(dir: &Path) -> Engine {
+        std::fs::create_dir_all(dir).expect("the fuzz engine's directory");
         let storage = Storage::open(
             dir,
             CommitlogSync::Periodic(std::time::Duration::from_secs(3600)),
@@ -264,16 +304,7 @@ impl EngineFuzzer {
             superuser_name: "cassandra".into(),
             superuser_password: "cassandra".into(),
         };
-        let engine = Engine::open(Arc::new(storage), info, cfg).expect("the fuzz engine opens");
-        let mut f = EngineFuzzer {
-            engine,
-            baseline: [0; 16],
-            roles: Vec::new(),
-            wrote: false,
-            outcomes: (0, 0),
-        };
-        f.create_schema();
-        f
+        Engine::open(Arc::new(storage), info, cfg).expect("the fuzz engine opens")
     }
 
     fn create_schema(&mut self) {
@@ -362,10 +393,27 @@ impl EngineFuzzer {
         self.outcomes.0 += 1;
         match stmt {
             Some(Statement::CreateRole { name, .. }) => self.roles.push(name.clone()),
-            Some(Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_))
-            | Some(Statement::Batch(_))
-            | None => self.wrote = true,
-            _ => {}
+            Some(Statement::Truncate(_) | Statement::DropTable { .. }) => self.churn += 1,
+            Some(Statement::DropKeyspace { .. }) => self.churn += ENGINE_TABLES.len(),
+            Some(Statement::Batch(b)) => b.statements.iter().for_each(|st| self.wrote_to(st)),
+            Some(st) => self.wrote_to(st),
+            // A protocol BATCH.
+            None => self.wrote = [true; ENGINE_TABLES.len()],
+        }
+    }
+
+    /// Notes the table a write went to, if it is one of the schema's.
+    fn wrote_to(&mut self, stmt: &Statement) {
+        let table = match stmt {
+            Statement::Insert(i) => &i.table,
+            Statement::Update(u) => &u.table,
+            Statement::Delete(d) => &d.table,
+            _ => return,
+        };
+        if table.keyspace.as_deref().is_none_or(|k| k == "fz")
+            && let Some(i) = ENGINE_TABLES.iter().position(|t| *t == table.name)
+        {
+            self.wrote[i] = true;
         }
     }
 
@@ -471,19 +519,31 @@ impl EngineFuzzer {
             let schema = self.engine.schema();
             let created = schema
                 .keyspaces
-                .keys()
-                .filter(|k| !SYSTEM_KEYSPACE_NAMES.contains(&k.as_str()));
-            for ks in created {
-                let q = format!("DROP KEYSPACE IF EXISTS \"{}\"", ks.replace('"', "\"\""));
+                .iter()
+                .filter(|(k, _)| !SYSTEM_KEYSPACE_NAMES.contains(&k.as_str()) && *k != "fz");
+            for (name, ks) in created {
+                let q = format!("DROP KEYSPACE IF EXISTS \"{}\"", name.replace('"', "\"\""));
                 let _ = self.engine.query(&mut s, &q, &o);
-            }
-            self.create_schema();
-        } else if self.wrote {
-            for t in ENGINE_TABLES {
-                let _ = self.engine.query(&mut s, &format!("TRUNCATE fz.{t}"), &o);
+                self.churn += ks.tables.len();
             }
         }
-        self.wrote = false;
+        if self.engine.schema().version() != self.baseline {
+            // The input changed the schema's own keyspace (or a system one).
+            let _ = self.engine.query(&mut s, "DROP KEYSPACE IF EXISTS fz", &o);
+            self.churn += ENGINE_TABLES.len();
+            self.create_schema();
+        } else {
+            for (t, wrote) in ENGINE_TABLES.iter().zip(self.wrote) {
+                if wrote {
+                    let _ = self.engine.query(&mut s, &format!("TRUNCATE fz.{t}"), &o);
+                    self.churn += 1;
+                }
+            }
+        }
+        self.wrote = [false; ENGINE_TABLES.len()];
+        if self.churn >= MAX_CHURN {
+            self.renew();
+        }
     }
 }
 
