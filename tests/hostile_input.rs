@@ -484,3 +484,76 @@ fn the_deepest_types_and_terms_allowed_run_within_a_threads_stack() {
     let q = format!("INSERT INTO deep (k, l) VALUES (3, {l})");
     assert!(!invalid(run(&e, &mut s, &q, &[])).is_empty());
 }
+
+#[test]
+fn extreme_timestamps_ttls_and_limits_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let mut s = superuser();
+    setup(&e, &mut s);
+    // Any 64-bit timestamp, as Cassandra: a collection overwrite deletes at
+    // timestamp - 1, which wraps as Java's long does.
+    for ts in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX] {
+        let q = format!(
+            "UPDATE t USING TIMESTAMP {ts} SET s = {{'a'}}, m = {{'k': 1}} WHERE k = 'ts' AND c = 'c'"
+        );
+        run(&e, &mut s, &q, &[]).unwrap();
+        let q = "UPDATE t USING TIMESTAMP ? SET s = s + {'b'} WHERE k = 'ts' AND c = 'c'";
+        run(&e, &mut s, q, &[&ts.to_be_bytes()]).unwrap();
+    }
+    // Long.MIN_VALUE - 1 wrapped to a collection deletion at Long.MAX_VALUE,
+    // which shadows the collection for good, as in Cassandra.
+    assert_eq!(
+        rows(run(
+            &e,
+            &mut s,
+            "SELECT s, writetime(v) FROM t WHERE k = 'ts'",
+            &[]
+        )),
+        0
+    );
+    for (ttl, msg) in [
+        (-1i64, "A TTL must be greater or equal to 0, but was -1"),
+        (
+            630_720_001,
+            "ttl is too large. requested (630720001) maximum (630720000)",
+        ),
+        (
+            i64::from(i32::MAX) + 1,
+            "Unable to make int from '2147483648'",
+        ),
+    ] {
+        let q = format!("INSERT INTO t (k, c, v) VALUES ('ttl', 'c', 1) USING TTL {ttl}");
+        assert_eq!(invalid(run(&e, &mut s, &q, &[])), msg);
+    }
+    run(
+        &e,
+        &mut s,
+        "INSERT INTO t (k, c, v) VALUES ('ttl', 'c', 1) USING TTL 630720000",
+        &[],
+    )
+    .unwrap();
+    // LIMIT and page sizes at the ends of their range.
+    for q in [
+        "SELECT * FROM t LIMIT 2147483647",
+        "SELECT * FROM t PER PARTITION LIMIT 2147483647 LIMIT 1",
+        "SELECT * FROM t WHERE token(k) > -9223372036854775808 AND token(k) <= 9223372036854775807",
+        "SELECT * FROM t WHERE token(k) < -9223372036854775808",
+        "SELECT * FROM t WHERE token(k) >= 9223372036854775807",
+    ] {
+        for page_size in [None, Some(1), Some(i32::MAX), Some(-1), Some(0)] {
+            let o = Options {
+                page_size,
+                ..Default::default()
+            };
+            assert!(
+                matches!(e.query(&mut s, q, &o), Ok(ResultBody::Rows(_))),
+                "{q}"
+            );
+        }
+    }
+    assert_eq!(
+        invalid(run(&e, &mut s, "SELECT * FROM t LIMIT 0", &[])),
+        "LIMIT must be strictly positive"
+    );
+}

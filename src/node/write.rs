@@ -187,7 +187,7 @@ impl MutationBuilder {
         elements: Vec<(Vec<u8>, Vec<u8>)>,
     ) -> &mut Self {
         let d = Deletion {
-            marked_at: self.timestamp - 1,
+            marked_at: self.timestamp.wrapping_sub(1), // as Java does for Long.MIN_VALUE
             local_deletion_time: self.now,
         };
         {
@@ -259,7 +259,7 @@ impl MutationBuilder {
         values: Vec<Vec<u8>>,
     ) -> &mut Self {
         let d = Deletion {
-            marked_at: self.timestamp - 1,
+            marked_at: self.timestamp.wrapping_sub(1), // as Java does for Long.MIN_VALUE
             local_deletion_time: self.now,
         };
         {
