@@ -16,6 +16,10 @@
 //!
 //! `USING TTL` makes every written cell expiring; `USING TIMESTAMP` sets the
 //! write timestamp (microseconds) that reconciliation compares.
+//!
+//! A builder counts roughly the bytes its mutation takes
+//! ([`MutationBuilder::bytes`]), so that callers can bound what a request
+//! multiplies (one value written to every row of an `IN` list).
 
 use std::collections::BTreeMap;
 

@@ -9,6 +9,12 @@
 //! (`node::cluster::paxos`); a node on its own reads, checks and writes
 //! under its LWT lock. Either way two conditional writes to the same row
 //! never both succeed.
+//!
+//! Before anything is written, keys get Cassandra's checks (partition keys
+//! and clustering values at most 65 535 bytes, with its messages), and the
+//! mutations of one statement or BATCH may take at most
+//! [`MAX_REQUEST_MUTATION_BYTES`]: a short request can multiply what it
+//! carries, and the node must not run out of memory for it.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;

@@ -5,7 +5,10 @@
 //! (or a `token()` range, or the whole ring); clustering columns restricted
 //! as a prefix give clustering slices; anything else is a filter, which
 //! needs `ALLOW FILTERING`. The same plan serves UPDATE and DELETE, which
-//! need the partition keys and clusterings they write.
+//! need the partition keys and clusterings they write. The `IN` lists of a
+//! clause may multiply into at most [`MAX_IN_PRODUCT`] keys or clustering
+//! prefixes ([`MAX_IN_PRODUCT_BYTES`] in all), with the message of
+//! Cassandra's guardrail for it.
 
 use std::ops::Bound as RangeBound;
 use std::sync::Arc;

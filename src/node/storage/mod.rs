@@ -15,6 +15,11 @@
 //! static cells, or rows; a row's entries continue with its clustering
 //! (self-delimiting) and the entry kind (marker, row deletion, cell,
 //! collection deletion), a cell with its column name and element path.
+//! fjall keys are at most 65 535 bytes ([`MAX_STORED_KEY`]) and it panics
+//! past that, so a longer key is refused ([`StorageError::KeyTooLong`], an
+//! InvalidRequest for the client) before anything of the write is stored,
+//! and a read or scan from a longer key (a paging state can name any) finds
+//! what a longer key would.
 //!
 //! ## Writes
 //! [`Storage::apply`] writes one partition's [`Mutation`] as one atomic
