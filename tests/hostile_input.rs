@@ -557,3 +557,26 @@ fn extreme_timestamps_ttls_and_limits_answer() {
         "LIMIT must be strictly positive"
     );
 }
+
+#[test]
+fn prepared_statements_are_kept_within_a_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let mut s = superuser();
+    setup(&e, &mut s);
+    let big = "x".repeat(1 << 20);
+    let first = e
+        .prepare(&s, &format!("INSERT INTO t (k, c) VALUES ('0', '{big}')"))
+        .unwrap();
+    assert!(e.cached(&first.id).is_some());
+    // 80 statements of 1 MB: the cache lets the oldest go past 64 MiB.
+    for i in 1..80 {
+        e.prepare(&s, &format!("INSERT INTO t (k, c) VALUES ('{i}', '{big}')"))
+            .unwrap();
+    }
+    assert!(e.cached(&first.id).is_none());
+    let last = e
+        .prepare(&s, &format!("INSERT INTO t (k, c) VALUES ('80', '{big}')"))
+        .unwrap();
+    assert!(e.cached(&last.id).is_some());
+}

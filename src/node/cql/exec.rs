@@ -162,6 +162,9 @@ pub struct Engine {
     replicator: std::sync::OnceLock<Arc<dyn Replicator>>,
 }
 
+/// The text of prepared statements kept at once, in bytes.
+const MAX_PREPARED_BYTES: usize = 64 << 20;
+
 pub(super) fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -750,7 +753,10 @@ impl Engine {
             result,
         });
         let mut cache = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() > 10_000 {
+        // Bounded by count and by size (a statement can be megabytes):
+        // clients prepare again when told a statement is unknown.
+        let bytes: usize = cache.values().map(|p| p.query.len()).sum();
+        if cache.len() > 10_000 || bytes > MAX_PREPARED_BYTES {
             cache.clear();
         }
         cache.insert(id, p.clone());
