@@ -162,9 +162,6 @@ pub struct Engine {
     replicator: std::sync::OnceLock<Arc<dyn Replicator>>,
 }
 
-/// The text of prepared statements kept at once, in bytes.
-const MAX_PREPARED_BYTES: usize = 64 << 20;
-
 pub(super) fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -756,7 +753,7 @@ impl Engine {
         // Bounded by count and by size (a statement can be megabytes):
         // clients prepare again when told a statement is unknown.
         let bytes: usize = cache.values().map(|p| p.query.len()).sum();
-        if cache.len() > 10_000 || bytes > MAX_PREPARED_BYTES {
+        if cache.len() > 10_000 || bytes > super::limits::MAX_PREPARED_BYTES {
             cache.clear();
         }
         cache.insert(id, p.clone());
@@ -833,7 +830,7 @@ impl Engine {
         cl: Consistency,
     ) -> Result<ResultBody> {
         let ts = default_timestamp.unwrap_or_else(|| self.timestamp());
-        let mut mutations = super::modify::Writes::default();
+        let mut mutations = super::limits::Writes::default();
         for (stmt, bind, values) in items {
             let o = Options {
                 values: values.clone(),
@@ -876,7 +873,7 @@ impl Engine {
             None => default_timestamp,
         }
         .unwrap_or_else(|| self.timestamp());
-        let mut mutations = super::modify::Writes::default();
+        let mut mutations = super::limits::Writes::default();
         for stmt in &b.statements {
             if has_condition(stmt) {
                 return Err(QueryError::Invalid(

@@ -29,6 +29,7 @@ pub mod ast;
 pub mod describe;
 pub mod exec;
 pub mod lexer;
+pub mod limits;
 pub mod modify;
 pub mod parser;
 pub mod select;

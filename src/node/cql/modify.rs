@@ -12,9 +12,7 @@
 //!
 //! Before anything is written, keys get Cassandra's checks (partition keys
 //! and clustering values at most 65 535 bytes, with its messages), and the
-//! mutations of one statement or BATCH may take at most
-//! [`MAX_REQUEST_MUTATION_BYTES`]: a short request can multiply what it
-//! carries, and the node must not run out of memory for it.
+//! mutations of one statement or BATCH are bounded ([`super::limits`]).
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -23,6 +21,7 @@ use super::ast::*;
 use super::exec::{
     Binder, Engine, Options, Result, Session, Write, column, element_types, has_condition,
 };
+use super::limits::Writes;
 use super::select::{Restrictions, column_bytes};
 use super::systables::LOCAL_KEYSPACES;
 use crate::node::consistency::Consistency;
@@ -51,47 +50,6 @@ fn key_parts_missing(t: &TableMeta, given: &[bool], what: &str, clustering: bool
         .map(|(c, _)| c.name.as_str())
         .collect();
     QueryError::Invalid(format!("Some {what} are missing: {}", missing.join(", ")))
-}
-
-/// The most bytes the mutations of one request (a statement, or a BATCH)
-/// may take (as [`MutationBuilder::bytes`] counts them). A request can
-/// multiply what it carries (one value written to every partition and row
-/// its `IN` lists name, a BATCH naming one prepared statement thousands of
-/// times), so this bounds the node's memory where the frame size does not.
-pub const MAX_REQUEST_MUTATION_BYTES: usize = 256 << 20;
-
-/// The mutations of one request so far, and the bytes they take.
-#[derive(Debug, Default)]
-pub(super) struct Writes {
-    pub(super) list: Vec<Write>,
-    bytes: usize,
-}
-
-impl std::ops::Deref for Writes {
-    type Target = Vec<Write>;
-    fn deref(&self) -> &Vec<Write> {
-        &self.list
-    }
-}
-
-impl Writes {
-    /// Fails once these mutations and `m`, being built, take too much.
-    fn check(&self, m: &MutationBuilder) -> Result<()> {
-        let total = self.bytes.saturating_add(m.bytes());
-        if total > MAX_REQUEST_MUTATION_BYTES {
-            return Err(QueryError::Invalid(format!(
-                "Rejected an oversized request: its mutations take more than {MAX_REQUEST_MUTATION_BYTES} bytes (ccrsim's limit per statement or batch)"
-            )));
-        }
-        Ok(())
-    }
-
-    fn push(&mut self, m: MutationBuilder, durable: bool, keyspace: &str) -> Result<()> {
-        self.check(&m)?;
-        self.bytes += m.bytes();
-        self.list.push((m.build(), durable, keyspace.to_string()));
-        Ok(())
-    }
 }
 
 /// Where a statement writes: partition keys, and rows in each (`None`: static only).
@@ -236,7 +194,7 @@ impl Engine {
 
     /// Adds the mutations of an INSERT, UPDATE or DELETE to those of its
     /// request, failing once they would take more than
-    /// [`MAX_REQUEST_MUTATION_BYTES`].
+    /// [`super::limits::MAX_REQUEST_MUTATION_BYTES`].
     pub(super) fn add_mutations(
         &self,
         out: &mut Writes,

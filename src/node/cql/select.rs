@@ -5,16 +5,15 @@
 //! (or a `token()` range, or the whole ring); clustering columns restricted
 //! as a prefix give clustering slices; anything else is a filter, which
 //! needs `ALLOW FILTERING`. The same plan serves UPDATE and DELETE, which
-//! need the partition keys and clusterings they write. The `IN` lists of a
-//! clause may multiply into at most [`MAX_IN_PRODUCT`] keys or clustering
-//! prefixes ([`MAX_IN_PRODUCT_BYTES`] in all), with the message of
-//! Cassandra's guardrail for it.
+//! need the partition keys and clusterings they write. What the `IN` lists
+//! of a clause multiply into is bounded ([`super::limits`]).
 
 use std::ops::Bound as RangeBound;
 use std::sync::Arc;
 
 use super::ast::*;
 use super::exec::{Binder, Engine, Options, Result, Session, column};
+use super::limits::Product;
 use super::systables::{self, LOCAL_KEYSPACES, Sources};
 use crate::node::error::QueryError;
 use crate::node::partitioner;
@@ -70,54 +69,6 @@ fn filter_op(op: Op) -> Option<FilterOp> {
         Op::ContainsKey => FilterOp::ContainsKey,
         Op::In => return None,
     })
-}
-
-/// How many combinations the `IN` lists of a WHERE clause may multiply into
-/// (partition keys, or clustering prefixes): Cassandra's
-/// `in_select_cartesian_product` guardrail, off by default there and always
-/// on here, so that a short statement cannot make the node build millions
-/// of keys.
-pub const MAX_IN_PRODUCT: u128 = 100_000;
-
-/// The bytes those combinations may take in all (values in `IN` lists can
-/// be 64 KiB each).
-pub const MAX_IN_PRODUCT_BYTES: u128 = 64 << 20;
-
-/// The size of a cartesian product of `IN` lists, checked as it grows.
-struct Product {
-    what: &'static str,
-    count: u128,
-    bytes: u128,
-}
-
-impl Product {
-    fn new(what: &'static str) -> Product {
-        Product {
-            what,
-            count: 1,
-            bytes: 0,
-        }
-    }
-
-    /// Multiplies by one more list of candidates.
-    fn times(&mut self, values: &[Vec<u8>]) -> Result<()> {
-        let n = values.len() as u128;
-        let sum: u128 = values.iter().map(|v| v.len() as u128).sum();
-        self.bytes = self.bytes * n + self.count * sum;
-        self.count *= n;
-        let (what, count, bytes) = (self.what, self.count, self.bytes);
-        if count > MAX_IN_PRODUCT {
-            return Err(QueryError::Invalid(format!(
-                "Aborting query because the cartesian product of the IN restrictions on {what} produces {count} values, this exceeds fail threshold of {MAX_IN_PRODUCT}."
-            )));
-        }
-        if bytes > MAX_IN_PRODUCT_BYTES {
-            return Err(QueryError::Invalid(format!(
-                "Aborting query because the cartesian product of the IN restrictions on {what} produces {count} values of {bytes} bytes in all, more than ccrsim's limit of {MAX_IN_PRODUCT_BYTES} bytes."
-            )));
-        }
-        Ok(())
-    }
 }
 
 fn cartesian(prefixes: Vec<Vec<Vec<u8>>>, values: &[Vec<u8>]) -> Vec<Vec<Vec<u8>>> {
@@ -377,10 +328,7 @@ impl Restrictions {
         }
 
         // Partition key: all or nothing (without filtering).
-        let mut keys = Product::new("partition key");
-        for vals in r.pk.iter().flatten() {
-            keys.times(vals)?;
-        }
+        Product::of("partition key", r.pk.iter().flatten())?;
         let restricted = r.pk.iter().filter(|p| p.is_some()).count();
         if restricted > 0 && restricted < npk {
             let missing: Vec<&str> = t
