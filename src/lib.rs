@@ -13,6 +13,20 @@
 //!   Aiven's.
 //!
 //! The README explains how to run it and what each command does.
+//!
+//! ## Panics unwind
+//! Under `ccrsim serve` every service's nodes run in the daemon's process,
+//! so nothing a client sends may abort it. Requests are bounded so that no
+//! input reaches a panic, a stack overflow or an unbounded allocation; and
+//! should a panic slip through anyway, it unwinds into the request's task,
+//! which tokio turns into a ServerError for that request alone. That needs
+//! unwinding, so a build with `panic = "abort"` is refused (the fuzz build,
+//! `cfg(fuzzing)`, aborts on purpose: a panic there is a finding).
+
+#[cfg(all(panic = "abort", not(fuzzing)))]
+compile_error!(
+    "ccrsim needs panic = \"unwind\": a panic must fail one request, not abort the daemon with every service's nodes"
+);
 
 pub mod cli;
 pub mod control;

@@ -3,7 +3,10 @@
 //! CQL scripts, and QUERY/PREPARE/EXECUTE/BATCH frames carrying them, are
 //! mutated (bytes flipped, cut, repeated, inserted) and fed to the frame
 //! decoder and the CQL parser, which must return an error or a value and
-//! never panic.
+//! never panic; whole scripts, the engine seeds (`fuzz/seeds/cql_engine`)
+//! and single statements in every mode, mutated and given pools of values
+//! (keys and elements over every limit among them), run on a live engine
+//! (`cql_engine`'s entry point), which must answer each and never panic.
 
 use ccrsim::node::fuzz;
 
@@ -115,4 +118,97 @@ fn mutated_frames_never_panic_the_decoder() {
     for i in 0..40_000 {
         fuzz::frame(&mutate(&mut rng, &seeds[i % seeds.len()]));
     }
+}
+
+/// A directory for an engine's data: in memory when the system has a tmpfs
+/// at /dev/shm (the engine fuzzer rebuilds its schema often, and syncs).
+fn engine_dir() -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() {
+        tempfile::tempdir_in(shm).unwrap()
+    } else {
+        tempfile::tempdir().unwrap()
+    }
+}
+
+fn engine_seeds() -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/cql_engine");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+}
+
+#[test]
+fn engine_seeds_mostly_run() {
+    // The seeds reach past errors into the engine: a fuzzer mutating them
+    // explores execution, not only the error paths.
+    let dir = engine_dir();
+    let mut f = fuzz::EngineFuzzer::open(dir.path());
+    for seed in engine_seeds() {
+        let before = f.outcomes();
+        f.run(&seed);
+        let (ok, err) = f.outcomes();
+        let (ok, err) = (ok - before.0, err - before.1);
+        let text = String::from_utf8_lossy(&seed);
+        assert!(ok >= 3 * err, "{ok} ran, {err} failed:\n{text}");
+    }
+}
+
+#[test]
+fn mutated_statements_never_panic_the_engine() {
+    let dir = engine_dir();
+    let mut f = fuzz::EngineFuzzer::open(dir.path());
+    // Whole scripts of tests/cql, the engine seeds, and single statements
+    // in every mode; each followed by a pool of values, among them keys and
+    // elements over every length limit.
+    let mut seeds: Vec<Vec<u8>> = engine_seeds();
+    let lines = statements();
+    // One input holding every statement, but those that edit system_auth
+    // (one deletes the harness's own superuser, after which the rest of
+    // the input is refused); they run alone below, where the harness
+    // repairs the superuser after each input.
+    let whole: Vec<&String> = lines
+        .iter()
+        .filter(|l| !l.contains("system_auth"))
+        .collect();
+    seeds.push(
+        whole
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into_bytes(),
+    );
+    for (i, s) in lines.iter().enumerate() {
+        seeds.push(format!("{}{s}", ["", "!", "%", "+"][i % 4]).into_bytes());
+    }
+    let pools: [&[u8]; 5] = [
+        &[],
+        &[0xFD, 0x01, 0x11, 0x70, b'k', 0xFC, 3, 0xFF, 0xFE],
+        &[0xFC, 1, 0xFD, 0x00, 0xFF, 0xFF, b'e', 4, 0, 0, 0, 1],
+        &[
+            0xFE, 0xFE, 0xFF, 0x00, 0, 0, 0, 2, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, b'k',
+        ],
+        &[8, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xFC, 9],
+    ];
+    let mut rng = Rng(0xe9_61_9e);
+    for i in 0..1_500 {
+        let seed = &seeds[i % seeds.len()];
+        let mut input = if i < seeds.len() {
+            seed.clone()
+        } else {
+            mutate(&mut rng, seed)
+        };
+        input.push(0);
+        input.extend_from_slice(pools[rng.below(pools.len())]);
+        if rng.below(3) == 0 {
+            input = mutate(&mut rng, &input);
+        }
+        f.run(&input);
+    }
+    let (ok, err) = f.outcomes();
+    assert!(ok > 400 && err > 400, "{ok} ran, {err} failed");
 }

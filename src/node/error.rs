@@ -116,7 +116,13 @@ impl From<SchemaError> for QueryError {
 
 impl From<StorageError> for QueryError {
     fn from(e: StorageError) -> Self {
-        QueryError::Server(e.to_string())
+        match e {
+            // What the request asked to store, not a fault of the node.
+            StorageError::KeyTooLong(_) | StorageError::ClusteringTooWide(_) => {
+                QueryError::Invalid(e.to_string())
+            }
+            _ => QueryError::Server(e.to_string()),
+        }
     }
 }
 

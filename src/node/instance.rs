@@ -488,6 +488,15 @@ fn options<'a>(p: &super::protocol::frame::QueryParams<'a>) -> Options<'a> {
     }
 }
 
+/// A statement of a BATCH message: parsed from its text, or prepared before.
+enum BatchItem {
+    Parsed(
+        Box<super::cql::ast::Statement>,
+        Vec<super::protocol::frame::ColumnSpec>,
+    ),
+    Prepared(Arc<super::cql::exec::Prepared>),
+}
+
 /// Decodes and runs a QUERY, PREPARE, EXECUTE or BATCH (on a blocking thread).
 fn run(
     engine: &Engine,
@@ -535,19 +544,21 @@ fn run(
             consistency,
             ..
         } => {
-            let mut items = Vec::with_capacity(statements.len());
+            // Prepared statements are shared, not copied: a small BATCH
+            // can name a large one thousands of times.
+            let mut held = Vec::with_capacity(statements.len());
             for (st, values) in statements {
                 match st {
                     BatchStatement::Query(text) => {
                         let stmt = super::cql::parse(text)?;
                         let bind = engine.bind_specs(&session, &stmt)?;
-                        items.push((stmt, bind, values));
+                        held.push((BatchItem::Parsed(Box::new(stmt), bind), values));
                     }
                     BatchStatement::Prepared(id) => {
                         let p = engine
                             .cached(id)
                             .ok_or_else(|| QueryError::Unprepared(id.to_vec()))?;
-                        items.push((p.statement.clone(), p.bind.clone(), values));
+                        held.push((BatchItem::Prepared(p), values));
                     }
                 }
             }
@@ -556,6 +567,13 @@ fn run(
                 BatchKind::Unlogged => BatchType::Unlogged,
                 BatchKind::Counter => BatchType::Counter,
             };
+            let items: Vec<_> = held
+                .iter()
+                .map(|(item, values)| match item {
+                    BatchItem::Parsed(stmt, bind) => (&**stmt, bind.as_slice(), values.clone()),
+                    BatchItem::Prepared(p) => (&p.statement, p.bind.as_slice(), values.clone()),
+                })
+                .collect();
             engine.batch_message(&mut session, kind, &items, default_timestamp, consistency)
         }
         other => Err(QueryError::Protocol(format!(

@@ -175,6 +175,29 @@ pub fn check_key_lengths(components: &[&[u8]]) -> Result<(), String> {
     Ok(())
 }
 
+/// Cassandra's check of a serialized partition key before a read or a
+/// write (`QueryProcessor.validateKey`): not empty, at most
+/// [`MAX_KEY_LENGTH`] bytes (a composite key counts with its framing).
+pub fn validate_key(key: &[u8]) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("Key may not be empty".into());
+    }
+    check_key_lengths(&[key])
+}
+
+/// Cassandra's check of a written row's clustering
+/// (`ModificationStatement.validateClustering`): no value over
+/// [`MAX_KEY_LENGTH`] bytes; its message gives the clustering's total size.
+pub fn validate_clustering(values: &[Vec<u8>]) -> Result<(), String> {
+    if values.iter().any(|v| v.len() > MAX_KEY_LENGTH) {
+        let total: usize = values.iter().map(Vec::len).sum();
+        return Err(format!(
+            "Key length of {total} is longer than maximum of {MAX_KEY_LENGTH}"
+        ));
+    }
+    Ok(())
+}
+
 /// The token of a partition key given by its components' value bytes.
 pub fn token_of(components: &[&[u8]]) -> i64 {
     token(&partition_key_bytes(components))
@@ -260,6 +283,17 @@ mod tests {
         assert_eq!(
             check_key_lengths(&[b"a", &[0u8; 65536]]),
             Err("Key length of 65536 is longer than maximum of 65535".into())
+        );
+        assert!(validate_key(&[0u8; 65535]).is_ok());
+        assert_eq!(validate_key(b""), Err("Key may not be empty".into()));
+        assert_eq!(
+            validate_key(&partition_key_bytes(&[&[0u8; 65530], b"a"])),
+            Err("Key length of 65537 is longer than maximum of 65535".into())
+        );
+        assert!(validate_clustering(&[vec![0; 65535], vec![0; 65535]]).is_ok());
+        assert_eq!(
+            validate_clustering(&[vec![0; 10], vec![0; 70000]]),
+            Err("Key length of 70010 is longer than maximum of 65535".into())
         );
     }
 

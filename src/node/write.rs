@@ -16,6 +16,10 @@
 //!
 //! `USING TTL` makes every written cell expiring; `USING TIMESTAMP` sets the
 //! write timestamp (microseconds) that reconciliation compares.
+//!
+//! A builder counts roughly the bytes its mutation takes
+//! ([`MutationBuilder::bytes`]), so that callers can bound what a request
+//! multiplies (one value written to every row of an `IN` list).
 
 use std::collections::BTreeMap;
 
@@ -39,7 +43,12 @@ pub struct MutationBuilder {
     now: i64,
     /// Distinguishes list elements added by one statement.
     list_seq: u32,
+    /// What the mutation takes in memory, roughly (see [`Self::bytes`]).
+    bytes: usize,
 }
+
+/// What an entry costs besides its bytes (timestamps, lengths, map nodes).
+const ENTRY_OVERHEAD: usize = 48;
 
 impl MutationBuilder {
     /// `timestamp` in microseconds, `ttl` in seconds (0: none), `now` in seconds.
@@ -51,6 +60,7 @@ impl MutationBuilder {
         ttl: i32,
         now: i64,
     ) -> MutationBuilder {
+        let key_len = key.len();
         MutationBuilder {
             m: Mutation {
                 table,
@@ -62,10 +72,26 @@ impl MutationBuilder {
             ttl,
             now,
             list_seq: 0,
+            bytes: ENTRY_OVERHEAD,
         }
+        .counted(key_len)
     }
 
-    fn cell(&self, value: Vec<u8>) -> Cell {
+    fn counted(mut self, n: usize) -> MutationBuilder {
+        self.bytes += n;
+        self
+    }
+
+    /// Roughly the bytes the mutation takes so far: its key, clusterings,
+    /// paths and values, and a fixed cost per entry. A statement can
+    /// multiply what it carries (one value written to every row an `IN`
+    /// list names), so callers bound this.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn cell(&mut self, value: Vec<u8>) -> Cell {
+        self.bytes += ENTRY_OVERHEAD + value.len();
         if self.ttl > 0 {
             Cell::expiring(self.timestamp, self.ttl, self.now, value)
         } else {
@@ -77,9 +103,16 @@ impl MutationBuilder {
         let Some(c) = clustering else {
             return &mut self.m.static_row;
         };
-        if let Some(i) = self.m.rows.iter().position(|(rc, _)| rc == c) {
+        // The row written last is the usual one: a statement writes its
+        // rows one after the other.
+        let i = match self.m.rows.last() {
+            Some((rc, _)) if rc == c => Some(self.m.rows.len() - 1),
+            _ => self.m.rows.iter().position(|(rc, _)| rc == c),
+        };
+        if let Some(i) = i {
             return &mut self.m.rows[i].1;
         }
+        self.bytes += ENTRY_OVERHEAD + c.iter().map(Vec::len).sum::<usize>();
         self.m.rows.push((c.clone(), RowData::default()));
         &mut self.m.rows.last_mut().expect("pushed").1
     }
@@ -101,7 +134,10 @@ impl MutationBuilder {
     ) -> &mut Self {
         let cell = match value {
             Some(v) => self.cell(v),
-            None => Cell::tombstone(self.timestamp, self.now),
+            None => {
+                self.bytes += ENTRY_OVERHEAD;
+                Cell::tombstone(self.timestamp, self.now)
+            }
         };
         self.row(clustering)
             .columns
@@ -155,7 +191,7 @@ impl MutationBuilder {
         elements: Vec<(Vec<u8>, Vec<u8>)>,
     ) -> &mut Self {
         let d = Deletion {
-            marked_at: self.timestamp - 1,
+            marked_at: self.timestamp.wrapping_sub(1), // as Java does for Long.MIN_VALUE
             local_deletion_time: self.now,
         };
         {
@@ -174,7 +210,10 @@ impl MutationBuilder {
     ) -> &mut Self {
         let cells: Vec<(Vec<u8>, Cell)> = elements
             .into_iter()
-            .map(|(p, v)| (p, self.cell(v)))
+            .map(|(p, v)| {
+                self.bytes += p.len();
+                (p, self.cell(v))
+            })
             .collect();
         let (_, map) = self.complex(clustering, column);
         map.extend(cells);
@@ -189,6 +228,10 @@ impl MutationBuilder {
         paths: Vec<Vec<u8>>,
     ) -> &mut Self {
         let t = Cell::tombstone(self.timestamp, self.now);
+        self.bytes += paths
+            .iter()
+            .map(|p| ENTRY_OVERHEAD + p.len())
+            .sum::<usize>();
         let (_, map) = self.complex(clustering, column);
         for p in paths {
             map.insert(p, t.clone());
@@ -220,7 +263,7 @@ impl MutationBuilder {
         values: Vec<Vec<u8>>,
     ) -> &mut Self {
         let d = Deletion {
-            marked_at: self.timestamp - 1,
+            marked_at: self.timestamp.wrapping_sub(1), // as Java does for Long.MIN_VALUE
             local_deletion_time: self.now,
         };
         {
@@ -241,6 +284,7 @@ impl MutationBuilder {
         let mut cells = Vec::with_capacity(values.len());
         for v in values {
             let p = self.list_path(op);
+            self.bytes += p.len();
             cells.push((p, self.cell(v)));
         }
         let (_, map) = self.complex(clustering, column);
@@ -279,6 +323,12 @@ impl MutationBuilder {
             marked_at: self.timestamp,
             local_deletion_time: self.now,
         };
+        let bound_len = |b: &super::storage::partition::Bound| match b {
+            super::storage::partition::Bound::Unbounded => 0,
+            super::storage::partition::Bound::Inclusive(c)
+            | super::storage::partition::Bound::Exclusive(c) => c.iter().map(Vec::len).sum(),
+        };
+        self.bytes += ENTRY_OVERHEAD + bound_len(&start) + bound_len(&end);
         self.m.range_tombstones.push(RangeTombstone {
             start,
             end,

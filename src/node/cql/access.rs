@@ -167,20 +167,19 @@ impl Engine {
 
     /// One partition of a `system_auth` table keyed by text.
     pub(super) fn auth_partition(&self, table: &str, key: &str) -> Result<query::Page> {
+        partitioner::check_key_lengths(&[key.as_bytes()]).map_err(QueryError::Invalid)?;
         let key = key.as_bytes().to_vec();
         let token = partitioner::token(&key);
         self.auth_read(table, Partitions::Keys(vec![(token, key)]))
     }
 
-    /// Writes to `system_auth` at LOCAL_ONE and forgets what the cache held.
+    /// Writes to `system_auth` at LOCAL_ONE (which drops the cache).
     pub(super) fn auth_write(&self, ms: Vec<Mutation>) -> Result<()> {
         let writes: Vec<_> = ms
             .into_iter()
             .map(|m| (m, true, "system_auth".to_string()))
             .collect();
-        let r = self.apply_all(&writes, Consistency::LocalOne, false);
-        self.auth_cache.clear();
-        r
+        self.apply_all(&writes, Consistency::LocalOne, false)
     }
 
     /// A role's row and its password hash, read (not cached).
@@ -241,13 +240,18 @@ impl Engine {
         })
     }
 
+    /// Whether `role` is a superuser now, itself or through a role granted to it.
+    pub fn is_superuser(&self, role: &str) -> Result<bool> {
+        Ok(self.effective(role)?.is_superuser)
+    }
+
     /// Whether the session's role is a superuser now (always, with authentication off).
     pub(super) fn is_super(&self, s: &Session) -> Result<bool> {
         if !self.auth_enabled || s.internal {
             return Ok(true);
         }
         match &s.user {
-            Some(u) => Ok(self.effective(u)?.is_superuser),
+            Some(u) => self.is_superuser(u),
             None => Ok(false),
         }
     }

@@ -544,7 +544,10 @@ impl Engine {
             result,
         });
         let mut cache = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() > 10_000 {
+        // Bounded by count and by size (a statement can be megabytes):
+        // clients prepare again when told a statement is unknown.
+        let bytes: usize = cache.values().map(|p| p.query.len()).sum();
+        if cache.len() > 10_000 || bytes > super::limits::MAX_PREPARED_BYTES {
             cache.clear();
         }
         cache.insert(id, p.clone());
@@ -632,12 +635,12 @@ impl Engine {
         &self,
         s: &mut Session,
         kind: BatchType,
-        items: &[(Statement, Vec<ColumnSpec>, Vec<Value<'_>>)],
+        items: &[(&Statement, &[ColumnSpec], Vec<Value<'_>>)],
         default_timestamp: Option<i64>,
         cl: Consistency,
     ) -> Result<ResultBody> {
         let ts = default_timestamp.unwrap_or_else(|| self.timestamp());
-        let mut mutations = Vec::new();
+        let mut mutations = super::limits::Writes::default();
         for (stmt, bind, values) in items {
             let o = Options {
                 values: values.clone(),
@@ -652,7 +655,7 @@ impl Engine {
                             "Conditional batches are not supported by ccrsim yet".into(),
                         ));
                     }
-                    mutations.extend(self.mutations(s, stmt, &b, Some(ts))?);
+                    self.add_mutations(&mut mutations, s, stmt, &b, Some(ts))?;
                 }
                 _ => {
                     return Err(QueryError::Invalid(
@@ -683,14 +686,14 @@ impl Engine {
             None => default_timestamp,
         }
         .unwrap_or_else(|| self.timestamp());
-        let mut mutations = Vec::new();
+        let mut mutations = super::limits::Writes::default();
         for stmt in &b.statements {
             if has_condition(stmt) {
                 return Err(QueryError::Invalid(
                     "Conditional batches are not supported by ccrsim yet".into(),
                 ));
             }
-            mutations.extend(self.mutations(s, stmt, values, Some(ts))?);
+            self.add_mutations(&mut mutations, s, stmt, values, Some(ts))?;
         }
         let logged = b.kind == BatchType::Logged;
         batchlimits::check(&self.batch_limits, &self.schema(), logged, &mutations)?;

@@ -40,6 +40,7 @@ pub mod dcl;
 pub mod describe;
 pub mod exec;
 pub mod lexer;
+pub mod limits;
 pub mod modify;
 pub mod parser;
 pub mod select;

@@ -9,6 +9,10 @@
 //! (`node::cluster::paxos`); a node on its own reads, checks and writes
 //! under its LWT lock. Either way two conditional writes to the same row
 //! never both succeed.
+//!
+//! Before anything is written, keys get Cassandra's checks (partition keys
+//! and clustering values at most 65 535 bytes, with its messages), and the
+//! mutations of one statement or BATCH are bounded ([`super::limits`]).
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -17,6 +21,7 @@ use super::ast::*;
 use super::exec::{
     Binder, Engine, Options, Result, Session, Write, column, element_types, has_condition,
 };
+use super::limits::Writes;
 use super::select::{Restrictions, column_bytes};
 use super::systables::LOCAL_KEYSPACES;
 use crate::node::consistency::Consistency;
@@ -74,6 +79,10 @@ impl Engine {
     /// Writes mutations: on the replicas at `cl` when the node is part of a
     /// cluster, else locally.
     pub(super) fn apply_all(&self, ms: &[Write], cl: Consistency, batch: bool) -> Result<()> {
+        if ms.iter().any(|w| w.2 == "system_auth") {
+            // Roles or grants change through this node: seen here at once.
+            self.auth_cache.clear();
+        }
         if let Some(r) = self
             .replicator()
             .filter(|r| !(r.alone() && ms.iter().all(|w| self.alone_suffices(&w.2, cl))))
@@ -155,14 +164,15 @@ impl Engine {
             return Err(key_parts_missing(t, &given, "partition key parts", false));
         };
         for (_, k) in &keys {
-            if k.is_empty() {
-                return Err(QueryError::Invalid("Key may not be empty".into()));
-            }
+            partitioner::validate_key(k).map_err(QueryError::Invalid)?;
         }
         let nck = t.clustering().count();
         let rows = if nck == 0 {
             Some(vec![Vec::new()])
         } else if let Some(cs) = r.full_clusterings(nck) {
+            for c in cs {
+                partitioner::validate_clustering(c).map_err(QueryError::Invalid)?;
+            }
             Some(cs.to_vec())
         } else if !rows_needed || allow_ranges {
             None
@@ -181,6 +191,22 @@ impl Engine {
         b: &Binder<'_>,
         default_ts: Option<i64>,
     ) -> Result<Vec<Write>> {
+        let mut out = Writes::default();
+        self.add_mutations(&mut out, s, stmt, b, default_ts)?;
+        Ok(out.list)
+    }
+
+    /// Adds the mutations of an INSERT, UPDATE or DELETE to those of its
+    /// request, failing once they would take more than
+    /// [`super::limits::MAX_REQUEST_MUTATION_BYTES`].
+    pub(super) fn add_mutations(
+        &self,
+        out: &mut Writes,
+        s: &Session,
+        stmt: &Statement,
+        b: &Binder<'_>,
+        default_ts: Option<i64>,
+    ) -> Result<()> {
         let now = self.now_micros() / 1_000_000;
         match stmt {
             Statement::Insert(ins) => {
@@ -250,9 +276,8 @@ impl Engine {
                 }
                 let refs: Vec<&[u8]> = pk.iter().map(Vec::as_slice).collect();
                 let key = partitioner::partition_key_bytes(&refs);
-                if key.is_empty() {
-                    return Err(QueryError::Invalid("Key may not be empty".into()));
-                }
+                partitioner::validate_key(&key).map_err(QueryError::Invalid)?;
+                partitioner::validate_clustering(&ck).map_err(QueryError::Invalid)?;
                 let mut m = MutationBuilder::new(t.id, partitioner::token(&key), key, ts, ttl, now);
                 if !static_only {
                     m.marker(&ck);
@@ -267,9 +292,10 @@ impl Engine {
                     if let Some(term) = by_name.get(col.name.as_str()) {
                         let row = (col.kind != ColumnKind::Static).then_some(&ck);
                         set_column(&mut m, row, col, term, b)?;
+                        out.check(&m)?;
                     }
                 }
-                Ok(vec![(m.build(), self.durable(&t), t.keyspace.clone())])
+                out.push(m, self.durable(&t), &t.keyspace)
             }
             Statement::Update(u) => {
                 let t = self.writable(s, &u.table)?;
@@ -291,7 +317,6 @@ impl Engine {
                 }
                 let only_static = cols.iter().all(|c| c.kind == ColumnKind::Static);
                 let (targets, _) = self.targets(&t, &u.relations, b, !only_static, false)?;
-                let mut out = Vec::new();
                 for (token, key) in &targets.keys {
                     let mut m = MutationBuilder::new(t.id, *token, key.clone(), ts, ttl, now);
                     let rows: Vec<Option<&Clustering>> = match &targets.rows {
@@ -306,11 +331,12 @@ impl Engine {
                                 row
                             };
                             self.assign(&t, &mut m, *token, key, at, col, a, b, now)?;
+                            out.check(&m)?;
                         }
                     }
-                    out.push((m.build(), self.durable(&t), t.keyspace.clone()));
+                    out.push(m, self.durable(&t), &t.keyspace)?;
                 }
-                Ok(out)
+                Ok(())
             }
             Statement::Delete(d) => {
                 let t = self.writable(s, &d.table)?;
@@ -340,7 +366,6 @@ impl Engine {
                     !cols.is_empty() && !only_static,
                     cols.is_empty(),
                 )?;
-                let mut out = Vec::new();
                 for (token, key) in &targets.keys {
                     let mut m = MutationBuilder::new(t.id, *token, key.clone(), ts, 0, now);
                     if cols.is_empty() {
@@ -351,6 +376,7 @@ impl Engine {
                                 } else {
                                     for c in rows {
                                         m.delete_row(c);
+                                        out.check(&m)?;
                                     }
                                 }
                             }
@@ -391,12 +417,13 @@ impl Engine {
                                         )?;
                                     }
                                 }
+                                out.check(&m)?;
                             }
                         }
                     }
-                    out.push((m.build(), self.durable(&t), t.keyspace.clone()));
+                    out.push(m, self.durable(&t), &t.keyspace)?;
                 }
-                Ok(out)
+                Ok(())
             }
             _ => Err(QueryError::Invalid(
                 "Only INSERT, UPDATE or DELETE statements are allowed in a BATCH".into(),

@@ -5,13 +5,15 @@
 //! (or a `token()` range, or the whole ring); clustering columns restricted
 //! as a prefix give clustering slices; anything else is a filter, which
 //! needs `ALLOW FILTERING`. The same plan serves UPDATE and DELETE, which
-//! need the partition keys and clusterings they write.
+//! need the partition keys and clusterings they write. What the `IN` lists
+//! of a clause multiply into is bounded ([`super::limits`]).
 
 use std::ops::Bound as RangeBound;
 use std::sync::Arc;
 
 use super::ast::*;
 use super::exec::{Binder, Engine, Options, Result, Session, column};
+use super::limits::Product;
 use super::systables::{self, LOCAL_KEYSPACES, Sources};
 use crate::node::error::QueryError;
 use crate::node::partitioner;
@@ -326,6 +328,7 @@ impl Restrictions {
         }
 
         // Partition key: all or nothing (without filtering).
+        Product::of("partition key", r.pk.iter().flatten())?;
         let restricted = r.pk.iter().filter(|p| p.is_some()).count();
         if restricted > 0 && restricted < npk {
             let missing: Vec<&str> = t
@@ -360,6 +363,7 @@ impl Restrictions {
 
         // Clustering: a prefix of `=`/`IN`, then at most one range.
         let mut prefixes: Vec<Clustering> = vec![Vec::new()];
+        let mut product = Product::new("clustering key");
         let mut i = 0;
         while i < nck {
             if let Some((start, lo, hi)) = &multi_range
@@ -375,6 +379,7 @@ impl Restrictions {
                 break;
             }
             if let Some(vals) = &ck_eq[i] {
+                product.times(vals)?;
                 prefixes = cartesian(prefixes, vals);
                 i += 1;
                 continue;
@@ -696,6 +701,9 @@ impl Engine {
         }
         let r = Restrictions::plan(&t, &sel.relations, b)?;
         let keys = r.keys();
+        for (_, k) in keys.iter().flatten() {
+            partitioner::validate_key(k).map_err(QueryError::Invalid)?;
+        }
         if r.needs_filtering && !sel.allow_filtering {
             let only_keys = r.filters.iter().all(|f| {
                 t.column(&f.column).is_some_and(|c| {

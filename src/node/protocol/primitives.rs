@@ -178,9 +178,15 @@ impl Writer for Vec<u8> {
         self.extend_from_slice(&v.to_be_bytes());
     }
     fn put_string(&mut self, s: &str) {
-        let b = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
-        self.put_u16(b.len() as u16);
-        self.extend_from_slice(b);
+        // A [string] holds at most 65 535 bytes: a longer one (an error
+        // message quoting a huge username) is cut, on a character boundary
+        // so that it stays UTF-8.
+        let mut n = s.len().min(u16::MAX as usize);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        self.put_u16(n as u16);
+        self.extend_from_slice(&s.as_bytes()[..n]);
     }
     fn put_long_string(&mut self, s: &str) {
         self.put_i32(s.len() as i32);
@@ -364,6 +370,19 @@ pub fn read_inet(r: &mut Reader<'_>) -> Result<SocketAddr, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_too_long_are_cut_on_a_character_boundary() {
+        // 'é' is two bytes: 32 768 of them are 65 536 bytes.
+        let long = "é".repeat(32_768);
+        let mut out = Vec::new();
+        out.put_string(&long);
+        let mut r = Reader::new(&out);
+        let s = r.string("s").unwrap();
+        assert_eq!(s.len(), 65_534);
+        assert!(long.starts_with(s));
+        assert_eq!(r.remaining(), 0);
+    }
 
     #[test]
     fn primitives_round_trip_and_lengths_are_checked() {

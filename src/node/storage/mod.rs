@@ -15,6 +15,11 @@
 //! static cells, or rows; a row's entries continue with its clustering
 //! (self-delimiting) and the entry kind (marker, row deletion, cell,
 //! collection deletion), a cell with its column name and element path.
+//! fjall keys are at most 65 535 bytes ([`MAX_STORED_KEY`]) and it panics
+//! past that, so a longer key is refused ([`StorageError::KeyTooLong`], an
+//! InvalidRequest for the client) before anything of the write is stored,
+//! and a read or scan from a longer key (a paging state can name any) finds
+//! what a longer key would.
 //!
 //! ## Writes
 //! [`Storage::apply`] writes one partition's [`Mutation`] as one atomic
@@ -61,6 +66,28 @@ pub enum StorageError {
     Corrupt(&'static str),
     #[error("invalid mutation: {0}")]
     InvalidMutation(&'static str),
+    /// An entry whose key (partition key, clustering, column name and
+    /// collection element together) is longer than fjall can store.
+    #[error(
+        "ccrsim cannot store this entry: its storage key (partition key, clustering values, column name and collection element together) would take {0} bytes, more than its storage engine's maximum of {MAX_STORED_KEY}"
+    )]
+    KeyTooLong(usize),
+    #[error(
+        "ccrsim cannot store a clustering of {0} values: it stores at most 255 clustering columns"
+    )]
+    ClusteringTooWide(usize),
+}
+
+/// The longest key fjall stores: its keys carry a 16-bit length, and it
+/// panics on a longer one (to write, to read, or as a range bound), so every
+/// key and bound built from a request is checked against this first.
+pub const MAX_STORED_KEY: usize = u16::MAX as usize;
+
+fn check_key(key: &[u8]) -> Result<(), StorageError> {
+    if key.len() > MAX_STORED_KEY {
+        return Err(StorageError::KeyTooLong(key.len()));
+    }
+    Ok(())
 }
 
 /// When the journal is synced to disk (Cassandra's `commitlog_sync`).
@@ -219,6 +246,24 @@ impl Storage {
     /// Writes a mutation atomically, keeping the winning version of every entry.
     pub fn apply(&self, m: &Mutation, durable: bool) -> Result<(), StorageError> {
         let ks = self.table(&m.table)?;
+        let bounds = m
+            .range_tombstones
+            .iter()
+            .flat_map(|rt| [&rt.start, &rt.end]);
+        let clusterings = m
+            .rows
+            .iter()
+            .map(|(c, _)| c.as_slice())
+            .chain(bounds.filter_map(|b| match b {
+                Bound::Unbounded => None,
+                Bound::Inclusive(c) | Bound::Exclusive(c) => Some(c.as_slice()),
+            }));
+        for c in clusterings {
+            if c.len() > usize::from(u8::MAX) {
+                // Their count is stored in one byte.
+                return Err(StorageError::ClusteringTooWide(c.len()));
+            }
+        }
         let prefix = partition_prefix(m.token, &m.key);
         let _guard = self
             .stripe(&m.table, &m.key)
@@ -332,6 +377,10 @@ impl Storage {
     ) -> Result<Option<PartitionData>, StorageError> {
         let ks = self.table(table)?;
         let prefix = partition_prefix(token, key);
+        if prefix.len() > MAX_STORED_KEY {
+            // No stored key is that long, so none starts with it.
+            return Ok(None);
+        }
         let mut p = PartitionData {
             key: key.to_vec(),
             token,
@@ -358,7 +407,7 @@ impl Storage {
         limit: usize,
     ) -> Result<Vec<PartitionData>, StorageError> {
         let ks = self.table(table)?;
-        let start = match after {
+        let mut start = match after {
             Some((t, k)) => {
                 let mut p = partition_prefix(t, k);
                 p.push(0xFF); // past every entry of that partition
@@ -366,8 +415,17 @@ impl Storage {
             }
             None => ordered_token(start_token).to_vec(),
         };
+        // A stored key (at most MAX_STORED_KEY bytes) sorts at or after a
+        // longer `start` exactly when it sorts after `start`'s first
+        // MAX_STORED_KEY bytes: a bound fjall accepts, with the same answer.
+        let from = if start.len() > MAX_STORED_KEY {
+            start.truncate(MAX_STORED_KEY);
+            std::ops::Bound::Excluded(start)
+        } else {
+            std::ops::Bound::Included(start)
+        };
         let mut out: Vec<PartitionData> = Vec::new();
-        for guard in ks.range(start..) {
+        for guard in ks.range((from, std::ops::Bound::Unbounded)) {
             let (k, v) = guard.into_inner()?;
             let (token, pkey, rest) = split_prefix(&k)?;
             if token > end_token {
@@ -418,6 +476,7 @@ impl Storage {
 
     /// Node-local metadata (schema, tokens, hints bookkeeping...).
     pub fn put_meta(&self, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
+        check_key(key)?;
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncData));
         batch.insert(&self.meta, key.to_vec(), value.to_vec());
         batch.commit()?;
@@ -425,10 +484,16 @@ impl Storage {
     }
 
     pub fn get_meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        if key.len() > MAX_STORED_KEY {
+            return Ok(None);
+        }
         Ok(self.meta.get(key)?.map(|v| v.to_vec()))
     }
 
     pub fn delete_meta(&self, key: &[u8]) -> Result<(), StorageError> {
+        if key.len() > MAX_STORED_KEY {
+            return Ok(());
+        }
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncData));
         batch.remove(&self.meta, key.to_vec());
         batch.commit()?;
@@ -437,6 +502,9 @@ impl Storage {
 
     /// Every metadata entry whose key starts with `prefix`.
     pub fn meta_prefix(&self, prefix: &[u8]) -> Result<Vec<MetaEntry>, StorageError> {
+        if prefix.len() > MAX_STORED_KEY {
+            return Ok(Vec::new());
+        }
         self.meta
             .prefix(prefix)
             .map(|g| {
@@ -632,6 +700,7 @@ fn put_cell(
     key: &[u8],
     c: &Cell,
 ) -> Result<(), StorageError> {
+    check_key(key)?;
     if let Some(existing) = ks.get(key)? {
         let existing = decode_cell(&existing)?;
         if cell::winner(&existing, c) != std::cmp::Ordering::Less {
@@ -648,6 +717,7 @@ fn put_deletion(
     key: &[u8],
     d: Deletion,
 ) -> Result<(), StorageError> {
+    check_key(key)?;
     let d = match ks.get(key)? {
         Some(existing) => decode_deletion(&existing)?.max(d),
         None => d,
@@ -974,6 +1044,60 @@ mod tests {
         write(&s, 5, b"k", b"c", "v", 30, b"newer");
         assert_eq!(value(&s, 5, b"k", "v").as_deref(), Some(&b"newer"[..]));
         assert!(s.read_partition(&T, 5, b"other").unwrap().is_none());
+    }
+
+    #[test]
+    fn keys_too_long_for_fjall_are_errors_and_reads_of_them_find_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Storage::open(dir.path(), CommitlogSync::Batch).unwrap();
+        let long = vec![b'k'; MAX_STORED_KEY];
+        let row = RowData {
+            marker: Some(Cell::live(1, vec![])),
+            ..Default::default()
+        };
+        let m = Mutation {
+            table: T,
+            token: 1,
+            key: long.clone(),
+            rows: vec![(vec![b"c".to_vec()], row.clone())],
+            ..Default::default()
+        };
+        assert!(
+            matches!(s.apply(&m, true), Err(StorageError::KeyTooLong(n)) if n > MAX_STORED_KEY)
+        );
+        let wide = Mutation {
+            table: T,
+            token: 1,
+            key: b"k".to_vec(),
+            rows: vec![(vec![Vec::new(); 256], row)],
+            ..Default::default()
+        };
+        assert!(matches!(
+            s.apply(&wide, true),
+            Err(StorageError::ClusteringTooWide(256))
+        ));
+        // Nothing of either was written; reads and scans with keys (or
+        // paging positions) longer than any stored key answer, not panic.
+        write(&s, 1, b"k", b"c", "v", 1, b"x");
+        assert!(s.read_partition(&T, 1, &long).unwrap().is_none());
+        let huge = vec![0xFF; 3 * MAX_STORED_KEY];
+        assert!(s.read_partition(&T, 1, &huge).unwrap().is_none());
+        let after = s
+            .scan(&T, Some((1, &huge)), i64::MIN, i64::MAX, 10)
+            .unwrap();
+        assert!(after.is_empty());
+        let all = s
+            .scan(&T, Some((0, &huge)), i64::MIN, i64::MAX, 10)
+            .unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].key, b"k");
+        assert!(matches!(
+            s.put_meta(&huge, b"v"),
+            Err(StorageError::KeyTooLong(_))
+        ));
+        assert_eq!(s.get_meta(&huge).unwrap(), None);
+        s.delete_meta(&huge).unwrap();
+        assert!(s.meta_prefix(&huge).unwrap().is_empty());
     }
 
     #[test]
