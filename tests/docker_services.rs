@@ -80,6 +80,8 @@ async fn rows(s: &Session) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_run_as_containers() {
+    // The runtime's own log (leave and join steps) shows with a failure.
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let Some(docker) = docker_or_skip("services_run_as_containers").await else {
         return;
     };
@@ -211,17 +213,26 @@ async fn services_run_as_containers() {
     };
     d.ok("service terminate us --force").await;
     gone((1..=3).map(|i| container("us", i)).collect()).await;
-    let (replication,): (std::collections::BTreeMap<String, String>,) = eu
-        .query_unpaged(
-            "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = 'shop'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap()
-        .single_row()
-        .unwrap();
+    // The schema change reaches every node of eu by gossip: poll the node
+    // the session asks until it has it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let replication = loop {
+        let (replication,): (std::collections::BTreeMap<String, String>,) = eu
+            .query_unpaged(
+                "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = 'shop'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .into_rows_result()
+            .unwrap()
+            .single_row()
+            .unwrap();
+        if !replication.contains_key("us") || Instant::now() > deadline {
+            break replication;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(replication.get("us"), None, "{replication:?}");
     assert_eq!(replication.get("eu").map(String::as_str), Some("3"));
     d.ok("service terminate eu --force").await;
