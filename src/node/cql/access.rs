@@ -62,12 +62,15 @@ fn protected(r: &Resource) -> bool {
         && matches!(t.as_str(), "roles" | "role_members" | "role_permissions"))
 }
 
+/// Values by role name, each with when it was read (microseconds).
+type Stamped<V> = Mutex<HashMap<String, (i64, V)>>;
+
 /// What was read from `system_auth`, with when.
 #[derive(Default)]
 pub struct AuthCache {
-    roles: Mutex<HashMap<String, (i64, Option<Arc<RoleRecord>>)>>,
-    grants: Mutex<HashMap<String, (i64, Arc<Grants>)>>,
-    effective: Mutex<HashMap<String, (i64, Arc<Effective>)>>,
+    roles: Stamped<Option<Arc<RoleRecord>>>,
+    grants: Stamped<Arc<Grants>>,
+    effective: Stamped<Arc<Effective>>,
 }
 
 impl AuthCache {
@@ -86,7 +89,7 @@ impl AuthCache {
 }
 
 fn cached<V: Clone>(
-    map: &Mutex<HashMap<String, (i64, V)>>,
+    map: &Stamped<V>,
     key: &str,
     now: i64,
     load: impl FnOnce() -> Result<V>,
