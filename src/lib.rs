@@ -30,6 +30,8 @@ compile_error!(
 
 pub mod cli;
 pub mod control;
-pub mod harness;
 pub mod node;
 pub mod replication;
+pub mod runtime;
+#[cfg(feature = "docker")]
+pub mod testkit;

@@ -100,7 +100,7 @@ async fn avn_joins_a_service_holding_data_and_the_data_follows() {
     let Some(bin) = avn_or_skip() else { return };
     let dir = tempfile::tempdir().unwrap();
     let runtime = Arc::new(
-        ccrsim::harness::in_process::InProcess::new(dir.path()).with_gossip(
+        ccrsim::runtime::in_process::InProcess::new(dir.path()).with_gossip(
             ccrsim::node::cluster::member::GossipSettings {
                 interval: std::time::Duration::from_millis(100),
                 convict_after: std::time::Duration::from_millis(3000),

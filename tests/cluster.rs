@@ -59,14 +59,14 @@ async fn placement_oracles(s: &Session, node: &Node) {
     const N: i32 = 10_000;
     let ours = |ks: &str, k: i32| -> Vec<IpAddr> {
         let strategy = &schema.keyspace(ks).unwrap().meta.strategy;
-        let token = ccrsim::node::partitioner::token(&k.to_be_bytes());
+        let token = ccrsim::node::locator::partitioner::token(&k.to_be_bytes());
         let mut r = ring.replicas(strategy, token);
         r.sort();
         r
     };
     for (ks, _) in keyspaces {
         for k in 0..N {
-            let token = ccrsim::node::partitioner::token(&k.to_be_bytes());
+            let token = ccrsim::node::locator::partitioner::token(&k.to_be_bytes());
             let mut theirs: Vec<IpAddr> = state
                 .get_token_endpoints(ks, "t", scylla::routing::Token::new(token))
                 .iter()
@@ -314,7 +314,7 @@ async fn two_datacenters_gossip_into_one_cluster() {
         nodes.iter().flatten().all(|n| {
             let t = n.engine.schema().table("spread", "t").unwrap().clone();
             let key = 1i32.to_be_bytes();
-            let token = ccrsim::node::partitioner::token(&key);
+            let token = ccrsim::node::locator::partitioner::token(&key);
             n.engine
                 .storage
                 .read_partition(&t.id, token, &key)
@@ -434,7 +434,7 @@ async fn two_datacenters_gossip_into_one_cluster() {
     tokio::task::spawn_blocking(move || {
         let mut session = ccrsim::node::cql::exec::Session::user("cassandra");
         let o = ccrsim::node::cql::exec::Options {
-            consistency: ccrsim::node::consistency::Consistency::LocalQuorum,
+            consistency: ccrsim::node::db::consistency::Consistency::LocalQuorum,
             ..Default::default()
         };
         engine.query(
@@ -459,7 +459,7 @@ async fn two_datacenters_gossip_into_one_cluster() {
         .unwrap()
         .clone();
     let key = 10i32.to_be_bytes();
-    let token = ccrsim::node::partitioner::token(&key);
+    let token = ccrsim::node::locator::partitioner::token(&key);
     assert!(
         lagging
             .engine
@@ -472,7 +472,7 @@ async fn two_datacenters_gossip_into_one_cluster() {
     let got = tokio::task::spawn_blocking(move || {
         let mut session = ccrsim::node::cql::exec::Session::user("cassandra");
         let o = ccrsim::node::cql::exec::Options {
-            consistency: ccrsim::node::consistency::Consistency::LocalQuorum,
+            consistency: ccrsim::node::db::consistency::Consistency::LocalQuorum,
             ..Default::default()
         };
         engine.query(&mut session, "SELECT v FROM spread.t WHERE k = 10", &o)
@@ -480,7 +480,7 @@ async fn two_datacenters_gossip_into_one_cluster() {
     .await
     .unwrap()
     .unwrap();
-    let ccrsim::node::protocol::frame::ResultBody::Rows(rows) = got else {
+    let ccrsim::node::transport::protocol::frame::ResultBody::Rows(rows) = got else {
         panic!("{got:?}")
     };
     assert_eq!(rows.rows, vec![vec![Some(b"missed by one".to_vec())]]);

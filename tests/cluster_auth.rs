@@ -17,9 +17,9 @@ use ccrsim::node::cluster::member::GossipSettings;
 use ccrsim::node::cluster::transport::{Faults, admin};
 use ccrsim::node::config::NodeConfig;
 use ccrsim::node::cql::exec::{Options, Session};
+use ccrsim::node::db::schema::Strategy;
 use ccrsim::node::error::QueryError;
 use ccrsim::node::instance::Node;
-use ccrsim::node::schema::Strategy;
 use ccrsim::replication::{Replication, alter_keyspace};
 
 const FAST: GossipSettings = GossipSettings {
@@ -76,7 +76,7 @@ async fn system_auth_at_simple_strategy_fails_logins_and_the_scripts_fix_it() {
     let role = (0..1000)
         .map(|i| format!("app{i}"))
         .find(|r| {
-            let t = ccrsim::node::partitioner::token(r.as_bytes());
+            let t = ccrsim::node::locator::partitioner::token(r.as_bytes());
             addrs[..3].contains(&ring.replicas(&rf1, t)[0])
         })
         .unwrap();

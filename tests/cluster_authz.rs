@@ -30,7 +30,7 @@ async fn cql(node: &Node, user: &str, text: &str) -> Result<(), QueryError> {
     tokio::task::spawn_blocking(move || {
         let mut s = Session::user(&user);
         let o = Options {
-            consistency: ccrsim::node::consistency::Consistency::LocalOne,
+            consistency: ccrsim::node::db::consistency::Consistency::LocalOne,
             ..Default::default()
         };
         engine.query(&mut s, &text, &o).map(|_| ())

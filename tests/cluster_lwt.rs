@@ -271,7 +271,7 @@ async fn lightweight_transactions_run_paxos_across_datacenters() {
     let t = nodes[0].engine.schema().table("lwt", "t").unwrap().clone();
     let template = {
         let key = 0i32.to_be_bytes();
-        let token = ccrsim::node::partitioner::token(&key);
+        let token = ccrsim::node::locator::partitioner::token(&key);
         nodes[0]
             .engine
             .storage
@@ -280,7 +280,7 @@ async fn lightweight_transactions_run_paxos_across_datacenters() {
             .expect("replica 1 holds key 0 (RF 3 of 3)")
     };
     let key = 500i32.to_be_bytes().to_vec();
-    let token = ccrsim::node::partitioner::token(&key);
+    let token = ccrsim::node::locator::partitioner::token(&key);
     let mut orphan = template.clone();
     orphan.key = key.clone();
     orphan.token = token;

@@ -20,10 +20,10 @@ use std::sync::Arc;
 
 use ccrsim::node::cql::exec::{Engine, EngineConfig, Options, Session};
 use ccrsim::node::cql::warn;
+use ccrsim::node::db::storage::{CommitlogSync, Storage};
+use ccrsim::node::db::system::NodeInfo;
 use ccrsim::node::error::QueryError;
-use ccrsim::node::protocol::frame::{ResultBody, SchemaChangeTarget};
-use ccrsim::node::storage::{CommitlogSync, Storage};
-use ccrsim::node::system::NodeInfo;
+use ccrsim::node::transport::protocol::frame::{ResultBody, SchemaChangeTarget};
 use ccrsim::node::value::CqlValue;
 
 fn open(dir: &Path, authorization: bool) -> Engine {

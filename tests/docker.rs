@@ -1,4 +1,4 @@
-//! Two datacenters of containers (`ccrsim::harness::Cluster`, 2 × 3 nodes
+//! Two datacenters of containers (`ccrsim::testkit::Cluster`, 2 × 3 nodes
 //! of the `ccrsim-node` image on their own Docker network), written in one
 //! and checked in the other, then broken on purpose: a datacenter stopped,
 //! the two partitioned, a node killed under load.
@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
-use ccrsim::harness::docker::docker_or_skip;
-use ccrsim::harness::{Cluster, unique_keyspace};
+use ccrsim::testkit::docker_or_skip;
+use ccrsim::testkit::{Cluster, unique_keyspace};
 use scylla::client::session::Session;
 use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
 use scylla::statement::Consistency;

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use ccrsim::harness::docker::docker_or_skip;
-use ccrsim::harness::{Cluster, unique_keyspace};
+use ccrsim::testkit::docker_or_skip;
+use ccrsim::testkit::{Cluster, unique_keyspace};
 use scylla::statement::Consistency;
 use scylla::statement::unprepared::Statement;
 

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ccrsim::control::server::{ServeConfig, Server};
-use ccrsim::harness::docker::{NodeImage, docker_or_skip};
-use ccrsim::harness::docker_runtime::DockerRuntime;
+use ccrsim::runtime::docker::DockerRuntime;
+use ccrsim::testkit::{NodeImage, docker_or_skip};
 use scylla::client::session::Session;
 use scylla::statement::Consistency;
 use scylla::statement::unprepared::Statement;

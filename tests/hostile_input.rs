@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use ccrsim::node::cql::ast::BatchType;
 use ccrsim::node::cql::exec::{Engine, EngineConfig, Options, Session};
+use ccrsim::node::db::storage::{CommitlogSync, Storage};
+use ccrsim::node::db::system::NodeInfo;
 use ccrsim::node::error::QueryError;
-use ccrsim::node::protocol::frame::ResultBody;
-use ccrsim::node::protocol::primitives::Value;
-use ccrsim::node::storage::{CommitlogSync, Storage};
-use ccrsim::node::system::NodeInfo;
+use ccrsim::node::transport::protocol::frame::ResultBody;
+use ccrsim::node::transport::protocol::primitives::Value;
 
 fn open(dir: &Path) -> Engine {
     let storage = Arc::new(Storage::open(dir, CommitlogSync::Batch).unwrap());

@@ -21,7 +21,7 @@ use tokio::io::AsyncWriteExt;
 async fn start(addr: &str, dir: &std::path::Path, tune: impl FnOnce(&mut NodeConfig)) -> Node {
     let mut cfg = NodeConfig::local(addr.parse().unwrap(), dir);
     cfg.dc = "dc1".into();
-    cfg.commitlog_sync = ccrsim::node::storage::CommitlogSync::Batch;
+    cfg.commitlog_sync = ccrsim::node::db::storage::CommitlogSync::Batch;
     tune(&mut cfg);
     Node::start(cfg).await.expect("node starts")
 }

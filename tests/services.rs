@@ -145,7 +145,7 @@ async fn a_joined_service_is_a_new_datacenter_with_the_old_data() {
         let only = |e: &ccrsim::node::cql::exec::Engine, dc: &str| {
             matches!(
                 &e.schema().keyspace("shop").unwrap().meta.strategy,
-                ccrsim::node::schema::Strategy::NetworkTopology { datacenters }
+                ccrsim::node::db::schema::Strategy::NetworkTopology { datacenters }
                     if datacenters.keys().collect::<Vec<_>>() == vec![dc]
             )
         };
@@ -192,7 +192,7 @@ async fn a_joined_service_is_a_new_datacenter_with_the_old_data() {
         eu_engine.peers().len() == 2
             && matches!(
                 strategy,
-                ccrsim::node::schema::Strategy::NetworkTopology { datacenters }
+                ccrsim::node::db::schema::Strategy::NetworkTopology { datacenters }
                     if datacenters.keys().collect::<Vec<_>>() == vec!["eu"]
             )
     })

@@ -31,7 +31,7 @@ async fn count(s: &Session) -> usize {
 
 /// Every node of the datacenter holds every row it is a replica of.
 async fn replicas_hold_their_rows(
-    runtime: &ccrsim::harness::in_process::InProcess,
+    runtime: &ccrsim::runtime::in_process::InProcess,
     addrs: &[IpAddr],
 ) {
     for a in addrs {
@@ -50,7 +50,7 @@ async fn replicas_hold_their_rows(
         tokio::task::spawn_blocking(move || {
             for k in 0..ROWS {
                 let key = k.to_be_bytes();
-                let token = ccrsim::node::partitioner::token(&key);
+                let token = ccrsim::node::locator::partitioner::token(&key);
                 if ring.replicas(&strategy, token).contains(&a) {
                     assert!(
                         engine

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ccrsim::node::cluster::message::{Body, Message};
 use ccrsim::node::cluster::transport::{Faults, Handler, Transport};
-use ccrsim::node::server::BoxFuture;
+use ccrsim::node::transport::server::BoxFuture;
 
 struct Acker;
 

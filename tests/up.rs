@@ -179,7 +179,7 @@ impl Drop for Containers {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_on_docker_runs_the_pair_as_containers() {
-    if ccrsim::harness::docker::docker_or_skip("up_on_docker_runs_the_pair_as_containers")
+    if ccrsim::testkit::docker_or_skip("up_on_docker_runs_the_pair_as_containers")
         .await
         .is_none()
     {
@@ -190,6 +190,6 @@ async fn up_on_docker_runs_the_pair_as_containers() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join(".ccrsim");
     std::fs::create_dir_all(&state).unwrap();
-    let _containers = Containers(ccrsim::harness::docker_runtime::label_for(&state));
+    let _containers = Containers(ccrsim::runtime::docker::label_for(&state));
     up_twice(dir.path(), &["--runtime", "docker"], "172.29", 124).await;
 }

@@ -46,64 +46,6 @@ async fn connect(t: &Target, dc: Option<&str>) -> Result<Session, CliError> {
         .map_err(|e| cql_err(&format!("connecting to {}", t.contact_points.join(",")), e))
 }
 
-/// The statements of a CQL script: `--` and `//` comments dropped, split on
-/// semicolons outside quotes.
-pub fn statements(script: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = script.chars().peekable();
-    let mut quote: Option<char> = None;
-    while let Some(c) = chars.next() {
-        match quote {
-            Some(q) => {
-                cur.push(c);
-                if c == q {
-                    if chars.peek() == Some(&q) {
-                        cur.push(chars.next().unwrap_or(q));
-                    } else {
-                        quote = None;
-                    }
-                }
-            }
-            None => match c {
-                '\'' | '"' => {
-                    quote = Some(c);
-                    cur.push(c);
-                }
-                '-' if chars.peek() == Some(&'-') => {
-                    for c in chars.by_ref() {
-                        if c == '\n' {
-                            break;
-                        }
-                    }
-                    cur.push('\n');
-                }
-                '/' if chars.peek() == Some(&'/') => {
-                    for c in chars.by_ref() {
-                        if c == '\n' {
-                            break;
-                        }
-                    }
-                    cur.push('\n');
-                }
-                ';' => {
-                    let s = cur.trim();
-                    if !s.is_empty() {
-                        out.push(s.to_string());
-                    }
-                    cur.clear();
-                }
-                c => cur.push(c),
-            },
-        }
-    }
-    let s = cur.trim();
-    if !s.is_empty() {
-        out.push(s.to_string());
-    }
-    out
-}
-
 /// Runs every statement of `files` in order, then waits for schema
 /// agreement. Returns how many statements ran.
 pub async fn apply(
@@ -114,7 +56,7 @@ pub async fn apply(
     let s = connect(t, None).await?;
     let mut n = 0;
     for (name, text) in files {
-        for st in statements(text) {
+        for st in crate::replication::statements(text) {
             s.query_unpaged(st.as_str(), &[])
                 .await
                 .map_err(|e| cql_err(&format!("{name}: {st}"), e))?;
@@ -273,23 +215,4 @@ pub fn report(dirs: &[Direction]) -> String {
         s.push_str(&line);
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scripts_split_into_statements() {
-        let script = "-- a comment; with a semicolon\nALTER KEYSPACE a WITH x = 'it''s;';\n\n// other\nCREATE TABLE t (k int PRIMARY KEY);\nSELECT 1";
-        assert_eq!(
-            statements(script),
-            vec![
-                "ALTER KEYSPACE a WITH x = 'it''s;'",
-                "CREATE TABLE t (k int PRIMARY KEY)",
-                "SELECT 1"
-            ]
-        );
-        assert!(statements("-- only a comment\n").is_empty());
-    }
 }

@@ -520,9 +520,9 @@ struct Daemon {
 
 /// The runtime's handle, to stop its nodes with the daemon.
 enum Nodes {
-    InProcess(Arc<crate::harness::in_process::InProcess>),
+    InProcess(Arc<crate::runtime::in_process::InProcess>),
     #[cfg(feature = "docker")]
-    Docker(Arc<crate::harness::docker_runtime::DockerRuntime>),
+    Docker(Arc<crate::runtime::docker::DockerRuntime>),
     None,
 }
 
@@ -553,7 +553,7 @@ async fn start_daemon(
     let (nodes, runtime): (Nodes, Arc<dyn crate::control::runtime::NodeRuntime>) =
         match args.runtime {
             RuntimeKind::InProcess => {
-                let r = Arc::new(crate::harness::in_process::InProcess::new(&cli.state_dir));
+                let r = Arc::new(crate::runtime::in_process::InProcess::new(&cli.state_dir));
                 (Nodes::InProcess(r.clone()), Arc::new(r))
             }
             #[cfg(feature = "docker")]
@@ -561,8 +561,8 @@ async fn start_daemon(
                 std::fs::create_dir_all(&cli.state_dir).map_err(|e| {
                     CliError::Io(format!("cannot create {}: {e}", cli.state_dir.display()))
                 })?;
-                let image = crate::harness::docker::NodeImage::from_env();
-                let r = crate::harness::docker_runtime::DockerRuntime::new(&cli.state_dir, image)
+                let image = crate::runtime::docker::image::NodeImage::from_env();
+                let r = crate::runtime::docker::DockerRuntime::new(&cli.state_dir, image)
                     .await
                     .map(Arc::new)
                     .map_err(|e| CliError::Io(format!("the docker runtime: {e}")))?;
@@ -774,7 +774,7 @@ async fn bench(args: &BenchArgs, out: &mut (dyn Write + Send)) -> Result<(), Cli
     )?;
     let before = resident_bytes();
     let started = Instant::now();
-    let nodes = Arc::new(crate::harness::in_process::InProcess::new(&state));
+    let nodes = Arc::new(crate::runtime::in_process::InProcess::new(&state));
     let server = Server::start(
         ServeConfig {
             state_dir: state.clone(),

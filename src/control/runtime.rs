@@ -8,7 +8,7 @@
 //! serves CQL.
 //!
 //! [`NoRuntime`] starts nothing and says so (`ccrsim serve --runtime none`,
-//! and the control-plane tests); `crate::harness::in_process` runs real
+//! and the control-plane tests); `crate::runtime::in_process` runs real
 //! nodes inside the daemon. Besides starting and stopping, a runtime carries
 //! out what the control plane decides for pairs: a split, a datacenter
 //! leaving, the simulated link, and reports what the nodes hold (`inspect`).

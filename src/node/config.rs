@@ -17,7 +17,7 @@
 //! | `--token-seed` | `CCRSIM_TOKEN_SEED` | none: tokens drawn at random |
 //! | `--authorizer` | `CASSANDRA_AUTHORIZER` | `AllowAllAuthorizer` (or `CassandraAuthorizer`) |
 //!
-//! Cassandra's client limits ([`crate::node::limits`] and
+//! Cassandra's client limits ([`crate::node::transport::limits`] and
 //! [`crate::node::cql::batchlimits`] say what each does), sizes in
 //! cassandra.yaml's notation (`16MiB`, `5KiB`, `1024B`, `1GiB`; the unit is
 //! required and its case matters, as in Cassandra 4.1):
@@ -41,8 +41,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::node::cql::batchlimits::BatchLimits;
-use crate::node::limits::TransportLimits;
-use crate::node::storage::CommitlogSync;
+use crate::node::db::storage::CommitlogSync;
+use crate::node::transport::limits::TransportLimits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Authenticator {

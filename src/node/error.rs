@@ -5,9 +5,9 @@
 //! server turns a `QueryError` into the protocol's ERROR frame in one place,
 //! so a client always gets the code and message Cassandra would send.
 
-use super::auth::AuthError;
-use super::schema::SchemaError;
-use super::storage::StorageError;
+use crate::node::auth::AuthError;
+use crate::node::db::schema::SchemaError;
+use crate::node::db::storage::StorageError;
 
 /// A request's failure, as the client will see it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -36,17 +36,17 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::cql;
-use super::cql::ast::{BatchType, Statement};
-use super::cql::exec::{Engine, EngineConfig, Options, Session};
-use super::protocol::frame::{
+use crate::node::cql;
+use crate::node::cql::ast::{BatchType, Statement};
+use crate::node::cql::exec::{Engine, EngineConfig, Options, Session};
+use crate::node::db::schema::SYSTEM_KEYSPACE_NAMES;
+use crate::node::db::storage::{CommitlogSync, Storage};
+use crate::node::db::system::NodeInfo;
+use crate::node::transport::protocol::frame::{
     ColumnSpec, Header, Request, ResultBody, check_version, decode_request,
 };
-use super::protocol::primitives::Value;
-use super::schema::SYSTEM_KEYSPACE_NAMES;
-use super::storage::{CommitlogSync, Storage};
-use super::system::NodeInfo;
-use super::types::CqlType;
+use crate::node::transport::protocol::primitives::Value;
+use crate::node::value::types::CqlType;
 
 /// A frame: the first 9 bytes are the header, the rest the body.
 pub fn frame(data: &[u8]) {
@@ -294,7 +294,7 @@ impl EngineFuzzer {
             native_port: 9042,
             tokens: vec![0],
             schema_version: [0; 16],
-            release_version: super::system::RELEASE_VERSION.into(),
+            release_version: crate::node::db::system::RELEASE_VERSION.into(),
         };
         let cfg = EngineConfig {
             cluster_name: "Fuzz".into(),
@@ -380,7 +380,7 @@ impl EngineFuzzer {
         &mut self,
         text: &str,
         stmt: Option<&Statement>,
-        r: &Result<ResultBody, super::error::QueryError>,
+        r: &Result<ResultBody, crate::node::error::QueryError>,
     ) {
         if std::env::var_os("CCRSIM_FUZZ_TRACE").is_some() {
             let text: String = text.chars().take(200).collect();

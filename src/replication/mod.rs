@@ -17,6 +17,10 @@
 //! a replication factor below 2 (Aiven limitation 5), unbalanced factors
 //! (Aiven limitation 4), and more replicas than a datacenter has nodes.
 
+mod script;
+
+pub use script::statements;
+
 use std::fmt::Write as _;
 
 /// The keyspaces Cassandra creates with `SimpleStrategy` that a

@@ -80,7 +80,7 @@ pub async fn cli(url: &str, token: &str, args: &[&str]) -> (String, String, i32)
 pub async fn start_node(addr: &str, dir: &Path) -> ccrsim::node::instance::Node {
     let mut cfg = ccrsim::node::config::NodeConfig::local(addr.parse().unwrap(), dir);
     cfg.dc = "dc1".into();
-    cfg.commitlog_sync = ccrsim::node::storage::CommitlogSync::Batch;
+    cfg.commitlog_sync = ccrsim::node::db::storage::CommitlogSync::Batch;
     ccrsim::node::instance::Node::start(cfg)
         .await
         .expect("node starts")
@@ -102,7 +102,7 @@ pub async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
 /// blocks from `127.0.{first_slot}.0/24` up (each test its own range).
 pub struct Services {
     pub server: Server,
-    pub runtime: Arc<ccrsim::harness::in_process::InProcess>,
+    pub runtime: Arc<ccrsim::runtime::in_process::InProcess>,
     pub dir: tempfile::TempDir,
 }
 
@@ -110,7 +110,7 @@ impl Services {
     pub async fn start(first_slot: u8) -> Services {
         let dir = tempfile::tempdir().unwrap();
         let runtime = Arc::new(
-            ccrsim::harness::in_process::InProcess::new(dir.path()).with_gossip(
+            ccrsim::runtime::in_process::InProcess::new(dir.path()).with_gossip(
                 ccrsim::node::cluster::member::GossipSettings {
                     interval: std::time::Duration::from_millis(100),
                     convict_after: std::time::Duration::from_millis(3000),

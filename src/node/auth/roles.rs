@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use super::resource::{Permission, Permissions, Resource};
+use crate::node::auth::resource::{Permission, Permissions, Resource};
 
 /// What the role manager keeps about one role (`system_auth.roles`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -16,17 +16,17 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::member::Core;
-use super::message::{Body, Message};
-use super::paxos::{AfterPrepare, Ballot, Promise, after_prepare};
-use crate::node::consistency::{BlockFor, Consistency, check_available};
+use crate::node::cluster::member::Core;
+use crate::node::cluster::message::{Body, Message};
+use crate::node::cluster::paxos::{AfterPrepare, Ballot, Promise, after_prepare};
 use crate::node::cql::exec::{Decide, Replicator, Result, Write};
+use crate::node::db::consistency::{BlockFor, Consistency, check_available};
+use crate::node::db::read::Gathered;
+use crate::node::db::schema::Strategy;
+use crate::node::db::storage::partition::PartitionData;
 use crate::node::error::QueryError;
-use crate::node::placement::Ring;
-use crate::node::protocol::frame::ResultBody;
-use crate::node::query::Gathered;
-use crate::node::schema::Strategy;
-use crate::node::storage::partition::PartitionData;
+use crate::node::locator::placement::Ring;
+use crate::node::transport::protocol::frame::ResultBody;
 
 /// Whether the acks received (by datacenter) meet what the request waits for.
 pub fn satisfied(bf: &BlockFor, acks: &BTreeMap<String, u32>) -> bool {
@@ -418,7 +418,7 @@ impl Coordinator {
                                 .ok()?;
                             match m.body {
                                 Body::Partition(Some(b)) => {
-                                    crate::node::storage::Mutation::decode(&b)
+                                    crate::node::db::storage::Mutation::decode(&b)
                                         .ok()
                                         .map(|m| (target, Some(PartitionData::from_mutation(m))))
                                 }
@@ -578,7 +578,7 @@ impl Coordinator {
             all
         });
         for b in answers {
-            if let Ok(m) = crate::node::storage::Mutation::decode(&b) {
+            if let Ok(m) = crate::node::db::storage::Mutation::decode(&b) {
                 out.add(PartitionData::from_mutation(m));
             }
         }
@@ -587,7 +587,7 @@ impl Coordinator {
 }
 
 /// Lightweight transactions: the coordinator's side of Paxos (see
-/// [`super::paxos`] for the protocol and the decisions).
+/// [`crate::node::cluster::paxos`] for the protocol and the decisions).
 impl Coordinator {
     /// Sends `body` to `targets` (this node answers itself with `local`,
     /// while the others work) and gathers answers until `enough` says so,
@@ -688,7 +688,7 @@ impl Coordinator {
         durable: bool,
         deadline: tokio::time::Instant,
     ) -> Result<()> {
-        let m = crate::node::storage::Mutation::decode(&update)?;
+        let m = crate::node::db::storage::Mutation::decode(&update)?;
         let body = Body::Mutation {
             mutation: update,
             durable,
@@ -724,7 +724,7 @@ impl Coordinator {
         std::thread::sleep(Duration::from_millis(ms));
     }
 
-    /// A lightweight transaction on one partition (see [`super::paxos`]).
+    /// A lightweight transaction on one partition (see [`crate::node::cluster::paxos`]).
     #[allow(clippy::too_many_arguments)]
     fn cas_sync(
         &self,
@@ -823,7 +823,7 @@ impl Coordinator {
                 }
                 AfterPrepare::Finish { update } => {
                     // A proposal that may have been decided: finish it first.
-                    let m = crate::node::storage::Mutation::decode(&update)?;
+                    let m = crate::node::db::storage::Mutation::decode(&update)?;
                     let accepted = self.propose(
                         &core, &live, partition, ballot, update, need, deadline, &timeout,
                     )?;
@@ -987,7 +987,7 @@ impl Replicator for Coordinator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::placement::RingNode;
+    use crate::node::locator::placement::RingNode;
 
     fn ip(dc: u8, i: u8) -> IpAddr {
         IpAddr::from([127, 0, dc, i])

@@ -10,7 +10,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::node::storage::{Storage, StorageError};
+use crate::node::db::storage::{Storage, StorageError};
 
 const PREFIX: &[u8] = b"hint/";
 
@@ -82,7 +82,7 @@ pub fn delete(storage: &Storage, hint: &Hint) -> Result<(), StorageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::storage::CommitlogSync;
+    use crate::node::db::storage::CommitlogSync;
 
     #[test]
     fn hints_are_kept_listed_and_deleted_across_restarts() {

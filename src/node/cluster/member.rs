@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, watch};
 
-use super::gossip::{AppState, EndpointState, GossipEvent, Gossiper, Status};
-use super::message::{Body, Message};
-use super::transport::{Faults, Handler, Transport};
+use crate::node::cluster::gossip::{AppState, EndpointState, GossipEvent, Gossiper, Status};
+use crate::node::cluster::message::{Body, Message};
+use crate::node::cluster::transport::{Faults, Handler, Transport};
 use crate::node::cql::exec::Engine;
-use crate::node::placement::{Ring, RingNode};
-use crate::node::protocol::frame::Event;
-use crate::node::server::BoxFuture;
-use crate::node::storage::Mutation;
-use crate::node::system::NodeInfo;
+use crate::node::db::storage::Mutation;
+use crate::node::db::system::NodeInfo;
+use crate::node::locator::placement::{Ring, RingNode};
+use crate::node::transport::protocol::frame::Event;
+use crate::node::transport::server::BoxFuture;
 
 /// Gossip timing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,14 +97,14 @@ impl Core {
         table: &[u8; 16],
         token: i64,
         key: &[u8],
-        f: impl FnOnce(&mut super::paxos::State) -> R,
-    ) -> Result<R, crate::node::storage::StorageError> {
+        f: impl FnOnce(&mut crate::node::cluster::paxos::State) -> R,
+    ) -> Result<R, crate::node::db::storage::StorageError> {
         let _guard = self.paxos.lock().unwrap_or_else(|e| e.into_inner());
-        let k = super::paxos::state_key(table, token, key);
+        let k = crate::node::cluster::paxos::state_key(table, token, key);
         let stored = self.engine.storage.get_meta(&k)?;
         let mut state = stored
             .as_deref()
-            .and_then(super::paxos::State::decode)
+            .and_then(crate::node::cluster::paxos::State::decode)
             .unwrap_or_default();
         let before = state.clone();
         let r = f(&mut state);
@@ -119,8 +119,8 @@ impl Core {
         &self,
         m: &Mutation,
         durable: bool,
-        commit: Option<super::paxos::Ballot>,
-    ) -> Result<(), crate::node::storage::StorageError> {
+        commit: Option<crate::node::cluster::paxos::Ballot>,
+    ) -> Result<(), crate::node::db::storage::StorageError> {
         self.engine.storage.apply(m, durable)?;
         if let Some(b) = commit {
             self.with_paxos(&m.table, m.token, &m.key, |s| s.commit(b, m.encode()))?;
@@ -163,7 +163,13 @@ impl Core {
                 continue;
             }
             let now = self.engine.now_micros();
-            match super::hints::store(&self.engine.storage, host, now, durable, mutation) {
+            match crate::node::cluster::hints::store(
+                &self.engine.storage,
+                host,
+                now,
+                durable,
+                mutation,
+            ) {
                 Ok(()) => n += 1,
                 Err(e) => tracing::warn!("cannot keep a hint for {r}: {e}"),
             }
@@ -181,11 +187,12 @@ impl Core {
         let me = self.clone();
         tokio::spawn(async move {
             let storage = me.engine.storage.clone();
-            let hints = tokio::task::spawn_blocking(move || super::hints::all(&storage))
-                .await
-                .ok()
-                .and_then(|r| r.ok())
-                .unwrap_or_default();
+            let hints =
+                tokio::task::spawn_blocking(move || crate::node::cluster::hints::all(&storage))
+                    .await
+                    .ok()
+                    .and_then(|r| r.ok())
+                    .unwrap_or_default();
             let by_host: std::collections::HashMap<[u8; 16], IpAddr> = me
                 .states()
                 .iter()
@@ -215,9 +222,10 @@ impl Core {
                         ..
                     }) => {
                         let storage = me.engine.storage.clone();
-                        let _ =
-                            tokio::task::spawn_blocking(move || super::hints::delete(&storage, &h))
-                                .await;
+                        let _ = tokio::task::spawn_blocking(move || {
+                            crate::node::cluster::hints::delete(&storage, &h)
+                        })
+                        .await;
                     }
                     _ => {
                         failed.insert(h.host);
@@ -257,7 +265,7 @@ impl Core {
         let schema = self.engine.schema();
         let mut streamed = 0usize;
         for ks in schema.keyspaces.values() {
-            if matches!(ks.meta.strategy, crate::node::schema::Strategy::Local) {
+            if matches!(ks.meta.strategy, crate::node::db::schema::Strategy::Local) {
                 continue;
             }
             for t in ks.tables.values() {
@@ -372,7 +380,7 @@ impl Core {
         let ring = self.ring();
         let mut streamed = 0usize;
         for ks in schema.keyspaces.values() {
-            if matches!(ks.meta.strategy, crate::node::schema::Strategy::Local) {
+            if matches!(ks.meta.strategy, crate::node::db::schema::Strategy::Local) {
                 continue;
             }
             for t in ks.tables.values() {
@@ -401,7 +409,7 @@ impl Core {
                             t.keyspace, t.name
                         ));
                     };
-                    let mine: Vec<crate::node::storage::Mutation> = ps
+                    let mine: Vec<crate::node::db::storage::Mutation> = ps
                         .iter()
                         .filter_map(|b| Mutation::decode(b).ok())
                         .filter(|m| ring.replicas(&ks.meta.strategy, m.token).contains(&me))
@@ -412,7 +420,7 @@ impl Core {
                         for m in &mine {
                             engine.storage.apply(m, durable)?;
                         }
-                        Ok::<_, crate::node::storage::StorageError>(())
+                        Ok::<_, crate::node::db::storage::StorageError>(())
                     })
                     .await
                     .map_err(|e| e.to_string())?
@@ -755,7 +763,7 @@ impl Handler for Core {
                     ))
                 }
                 Body::Admin(args) => {
-                    let (ok, text) = super::nodetool::run(&self, args).await;
+                    let (ok, text) = crate::node::cluster::nodetool::run(&self, args).await;
                     Some(Body::AdminReply { ok, text })
                 }
                 Body::PaxosPrepare {
@@ -844,7 +852,7 @@ impl Member {
         let _ = core.transport.set(transport);
         core.rebuild_ring();
         core.engine
-            .set_replicator(Arc::new(super::coordinator::Coordinator {
+            .set_replicator(Arc::new(crate::node::cluster::coordinator::Coordinator {
                 core: Arc::downgrade(&core),
                 runtime: tokio::runtime::Handle::current(),
                 write_timeout: timeouts.write,

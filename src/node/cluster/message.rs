@@ -10,8 +10,8 @@
 
 use std::net::IpAddr;
 
-use super::gossip::{AppState, EndpointState, Status};
-use super::paxos::{Ballot, Promise};
+use crate::node::cluster::gossip::{AppState, EndpointState, Status};
+use crate::node::cluster::paxos::{Ballot, Promise};
 
 pub const VERSION: u8 = 2;
 /// The largest frame a node accepts from a peer.

@@ -1,7 +1,7 @@
 //! `nodetool` on the node side: each command reads the node's state and
 //! answers text laid out as Apache Cassandra 4.1's nodetool prints it.
 //! `ccrsim nodetool -h ADDRESS CMD` sends the command over the internode
-//! port ([`super::transport::admin`]).
+//! port ([`crate::node::cluster::transport::admin`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,13 +9,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::gossip::{EndpointState, Status};
-use super::member::Core;
-use crate::node::placement::Ring;
-use crate::node::ring::uuid_text;
-use crate::node::schema::Strategy;
-use crate::node::system::PARTITIONER;
-use crate::node::types::CqlType;
+use crate::node::cluster::gossip::{EndpointState, Status};
+use crate::node::cluster::member::Core;
+use crate::node::db::schema::Strategy;
+use crate::node::db::system::PARTITIONER;
+use crate::node::locator::placement::Ring;
+use crate::node::locator::ring::uuid_text;
+use crate::node::value::types::CqlType;
 use crate::node::value::{CqlLiteral, CqlValue};
 
 /// Each node's share of the ring's data under `strategy` (1.0 = all of it).
@@ -192,7 +192,7 @@ fn getendpoints(core: &Arc<Core>, ks: &str, table: &str, key: &str) -> Result<St
         return Err("getendpoints: composite partition keys are given as one value per component separated by ':'; ccrsim takes single-column keys only".into());
     }
     let bytes = key_bytes(&pk[0].ty, key)?;
-    let token = crate::node::partitioner::token(&bytes);
+    let token = crate::node::locator::partitioner::token(&bytes);
     let mut out = String::new();
     for r in core.ring().replicas(&k.meta.strategy, token) {
         let _ = writeln!(out, "{r}");
@@ -201,7 +201,8 @@ fn getendpoints(core: &Arc<Core>, ks: &str, table: &str, key: &str) -> Result<St
 }
 
 fn pending_hints(core: &Arc<Core>) -> Result<String, String> {
-    let pending = super::hints::pending(&core.engine().storage).map_err(|e| e.to_string())?;
+    let pending =
+        crate::node::cluster::hints::pending(&core.engine().storage).map_err(|e| e.to_string())?;
     if pending.is_empty() {
         return Ok("This node does not have any pending hints\n".into());
     }

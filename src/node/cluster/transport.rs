@@ -21,8 +21,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::message::{Body, MAX_FRAME, Message};
-use crate::node::server::BoxFuture;
+use crate::node::cluster::message::{Body, MAX_FRAME, Message};
+use crate::node::transport::server::BoxFuture;
 
 /// Sends one `nodetool` command to the node at `addr` and returns its answer.
 pub async fn admin(addr: SocketAddr, args: Vec<String>) -> std::io::Result<(bool, String)> {

@@ -25,20 +25,20 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::ast::*;
-use super::exec::{Engine, Result, Session};
-use super::systables::LOCAL_KEYSPACES;
 use crate::node::auth::resource::{Permission, Permissions, Resource};
 use crate::node::auth::roles::{AuthSource, Effective, Grants, RoleRecord};
-use crate::node::consistency::Consistency;
+use crate::node::cql::ast::*;
+use crate::node::cql::exec::{Engine, Result, Session};
+use crate::node::db::consistency::Consistency;
+use crate::node::db::read::{self, Partitions, ReadCommand};
+use crate::node::db::schema::ALTERABLE_SYSTEM_KEYSPACES;
+use crate::node::db::schema::system_auth::{ROLE_PERMISSIONS, ROLES};
+use crate::node::db::storage::Mutation;
+use crate::node::db::storage::partition::LiveColumn;
+use crate::node::db::system::tables::LOCAL_KEYSPACES;
 use crate::node::error::QueryError;
-use crate::node::partitioner;
-use crate::node::protocol::frame::{ResultBody, SchemaChangeTarget};
-use crate::node::query::{self, Partitions, ReadCommand};
-use crate::node::schema::ALTERABLE_SYSTEM_KEYSPACES;
-use crate::node::schema::system_auth::{ROLE_PERMISSIONS, ROLES};
-use crate::node::storage::Mutation;
-use crate::node::storage::partition::LiveColumn;
+use crate::node::locator::partitioner;
+use crate::node::transport::protocol::frame::{ResultBody, SchemaChangeTarget};
 
 /// How long roles and grants read from `system_auth` are trusted
 /// (Cassandra's `roles_validity` and `permissions_validity`).
@@ -141,7 +141,7 @@ impl AuthSource for Cached<'_> {
 impl Engine {
     /// Reads a `system_auth` table at LOCAL_ONE, as the role manager and
     /// the authorizer do.
-    pub(super) fn auth_read(&self, table: &str, partitions: Partitions) -> Result<query::Page> {
+    pub(super) fn auth_read(&self, table: &str, partitions: Partitions) -> Result<read::Page> {
         let t = self
             .schema()
             .table("system_auth", table)
@@ -159,7 +159,7 @@ impl Engine {
             now: self.now_micros() / 1_000_000,
         };
         let source = self.source("system_auth", &t.id, &cmd.partitions, Consistency::LocalOne)?;
-        Ok(query::execute(
+        Ok(read::execute(
             &*source,
             &cmd,
             crate::node::value::compare,
@@ -169,7 +169,7 @@ impl Engine {
     }
 
     /// One partition of a `system_auth` table keyed by text.
-    pub(super) fn auth_partition(&self, table: &str, key: &str) -> Result<query::Page> {
+    pub(super) fn auth_partition(&self, table: &str, key: &str) -> Result<read::Page> {
         partitioner::check_key_lengths(&[key.as_bytes()]).map_err(QueryError::Invalid)?;
         let key = key.as_bytes().to_vec();
         let token = partitioner::token(&key);
@@ -331,7 +331,7 @@ impl Engine {
     fn named_table(&self, s: &Session, q: &QualifiedName) -> Option<Resource> {
         let ks = q.keyspace.clone().or_else(|| s.keyspace.clone())?;
         let exists = self.schema().table(&ks, &q.name).is_some()
-            || super::systables::table(&ks, &q.name).is_some();
+            || crate::node::db::system::tables::table(&ks, &q.name).is_some();
         exists.then(|| Resource::Table(ks, q.name.clone()))
     }
 
@@ -375,7 +375,7 @@ impl Engine {
                     _ => unreachable!("matched above"),
                 };
                 table(q, Permission::Modify)?;
-                if super::exec::has_condition(stmt) {
+                if crate::node::cql::exec::has_condition(stmt) {
                     table(q, Permission::Select)?;
                 }
                 Ok(())

@@ -1,7 +1,7 @@
 //! The statements the parser produces.
 
 use crate::node::auth::resource::Permission;
-use crate::node::schema::{OptionValue, Order};
+use crate::node::db::schema::{OptionValue, Order};
 use crate::node::value::CqlLiteral;
 
 /// `[keyspace.]name`.

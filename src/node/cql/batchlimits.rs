@@ -32,19 +32,19 @@
 //!   [ks.t]. You should use a logged batch for atomicity, or asynchronous
 //!   writes for performance.`
 //!
-//! Warnings go to the client through [`super::warn`] (the response's
+//! Warnings go to the client through [`crate::node::cql::warn`] (the response's
 //! warnings, which drivers log) and to the node's log.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::exec::Write;
-use super::warn::warn;
+use crate::node::cql::exec::Write;
+use crate::node::cql::warn::warn;
+use crate::node::db::schema::Schema;
+use crate::node::db::storage::Mutation;
+use crate::node::db::storage::cell::Cell;
+use crate::node::db::storage::partition::{Bound, ColumnData, RowData};
 use crate::node::error::QueryError;
-use crate::node::schema::Schema;
-use crate::node::storage::Mutation;
-use crate::node::storage::cell::Cell;
-use crate::node::storage::partition::{Bound, ColumnData, RowData};
-use crate::node::types::quote_identifier;
+use crate::node::value::types::quote_identifier;
 
 /// Cassandra's batch settings (cassandra.yaml names), in bytes and partitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,8 +234,8 @@ pub fn data_size(writes: &[Write]) -> u64 {
 mod tests {
     use super::*;
     use crate::node::cql::warn::capture;
-    use crate::node::storage::cell::Deletion;
-    use crate::node::storage::partition::RangeTombstone;
+    use crate::node::db::storage::cell::Deletion;
+    use crate::node::db::storage::partition::RangeTombstone;
 
     fn insert(table: u8, key: &str, ck: &[u8], v: &[u8], ttl: i32) -> Mutation {
         let cell = |value: &[u8]| Cell {

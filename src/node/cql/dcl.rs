@@ -12,22 +12,22 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::ast::*;
-use super::exec::{Engine, Result, Session};
 use crate::node::auth::hash_password;
 use crate::node::auth::resource::{Permission, Permissions, Resource};
 use crate::node::auth::roles::{RoleRecord, roles_of};
-use crate::node::error::QueryError;
-use crate::node::partitioner;
-use crate::node::protocol::frame::{ColumnSpec, ResultBody, Rows};
-use crate::node::query::{Partitions, ResultRow};
-use crate::node::schema::system_auth::{
+use crate::node::cql::ast::*;
+use crate::node::cql::exec::{Engine, Result, Session};
+use crate::node::db::read::{Partitions, ResultRow};
+use crate::node::db::schema::system_auth::{
     RESOURCE_ROLE_INDEX, ROLE_MEMBERS, ROLE_PERMISSIONS, ROLES,
 };
-use crate::node::storage::Mutation;
-use crate::node::types::CqlType;
+use crate::node::db::storage::Mutation;
+use crate::node::db::write::MutationBuilder;
+use crate::node::error::QueryError;
+use crate::node::locator::partitioner;
+use crate::node::transport::protocol::frame::{ColumnSpec, ResultBody, Rows};
 use crate::node::value::CqlValue;
-use crate::node::write::MutationBuilder;
+use crate::node::value::types::CqlType;
 
 /// Reads of roles for the graph walk, uncached (existence checks and
 /// membership changes must see the latest state this node can read).
@@ -498,14 +498,16 @@ impl Engine {
     fn resource_exists(&self, r: &Resource) -> Result<bool> {
         let schema = self.schema();
         let keyspace = |k: &str| {
-            schema.keyspace(k).is_some() || super::systables::LOCAL_KEYSPACES.contains(&k)
+            schema.keyspace(k).is_some()
+                || crate::node::db::system::tables::LOCAL_KEYSPACES.contains(&k)
         };
         Ok(match r {
             Resource::AllKeyspaces | Resource::AllRoles | Resource::AllFunctions => true,
             Resource::AllMbeans => true,
             Resource::Keyspace(k) | Resource::FunctionsIn(k) => keyspace(k),
             Resource::Table(k, t) => {
-                schema.table(k, t).is_some() || super::systables::table(k, t).is_some()
+                schema.table(k, t).is_some()
+                    || crate::node::db::system::tables::table(k, t).is_some()
             }
             Resource::Role(r) => self.exists(r)?,
             Resource::Function { .. } | Resource::Mbean(_) => false,
@@ -688,7 +690,7 @@ impl Engine {
                 continue;
             }
             let granted = match row.columns.get("permissions") {
-                Some(crate::node::storage::partition::LiveColumn::Complex(els)) => els
+                Some(crate::node::db::storage::partition::LiveColumn::Complex(els)) => els
                     .iter()
                     .filter_map(|(p, _)| {
                         std::str::from_utf8(p).ok().and_then(Permission::from_name)

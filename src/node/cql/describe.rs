@@ -6,15 +6,15 @@
 
 use std::fmt::Write as _;
 
-use super::ast::{DescribeTarget, QualifiedName};
-use super::exec::{Engine, Result, Session};
-use super::systables::{self, LOCAL_KEYSPACES};
+use crate::node::cql::ast::{DescribeTarget, QualifiedName};
+use crate::node::cql::exec::{Engine, Result, Session};
+use crate::node::db::schema::{ColumnKind, Order, TableMeta};
+use crate::node::db::system::tables::{self as systables, LOCAL_KEYSPACES};
+use crate::node::db::system::{PARTITIONER, default_table_options};
 use crate::node::error::QueryError;
-use crate::node::protocol::frame::{ColumnSpec, ResultBody, Rows};
-use crate::node::schema::{ColumnKind, Order, TableMeta};
-use crate::node::system::{PARTITIONER, default_table_options};
-use crate::node::types::{CqlType, quote_identifier as q};
+use crate::node::transport::protocol::frame::{ColumnSpec, ResultBody, Rows};
 use crate::node::value::CqlValue;
+use crate::node::value::types::{CqlType, quote_identifier as q};
 
 fn spec(name: &str) -> ColumnSpec {
     ColumnSpec {
@@ -163,7 +163,7 @@ impl Engine {
         };
         let user_keyspace = |k: &str| {
             !LOCAL_KEYSPACES.contains(&k)
-                && !crate::node::schema::SYSTEM_KEYSPACE_NAMES.contains(&k)
+                && !crate::node::db::schema::SYSTEM_KEYSPACE_NAMES.contains(&k)
         };
         let describe_keyspace = |name: &str, rows: &mut Vec<[String; 4]>| -> Result<()> {
             let r = ks_row(name)

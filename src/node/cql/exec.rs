@@ -19,24 +19,26 @@ use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::access::AuthCache;
-use super::ast::*;
-use super::batchlimits::{self, BatchLimits};
-use super::systables::{self, LOCAL_KEYSPACES};
 use crate::node::auth::{Authenticator, RoleLogin};
-use crate::node::consistency::Consistency;
-use crate::node::error::QueryError;
-use crate::node::protocol::frame::{ColumnSpec, ResultBody, SchemaChange, SchemaChangeTarget};
-use crate::node::protocol::primitives::Value;
-use crate::node::query::{self, Partitions};
-use crate::node::schema::{
+use crate::node::cql::access::AuthCache;
+use crate::node::cql::ast::*;
+use crate::node::cql::batchlimits::{self, BatchLimits};
+use crate::node::db::consistency::Consistency;
+use crate::node::db::read::{self, Partitions};
+use crate::node::db::schema::{
     Change, KeyspaceMeta, OptionValue, Schema, Strategy, TableMeta, TableSpec, persist,
 };
-use crate::node::storage::Mutation;
-use crate::node::storage::Storage;
-use crate::node::storage::partition::PartitionData;
-use crate::node::system::NodeInfo;
-use crate::node::types::CqlType;
+use crate::node::db::storage::Mutation;
+use crate::node::db::storage::Storage;
+use crate::node::db::storage::partition::PartitionData;
+use crate::node::db::system::NodeInfo;
+use crate::node::db::system::tables::{self as systables, LOCAL_KEYSPACES};
+use crate::node::error::QueryError;
+use crate::node::transport::protocol::frame::{
+    ColumnSpec, ResultBody, SchemaChange, SchemaChangeTarget,
+};
+use crate::node::transport::protocol::primitives::Value;
+use crate::node::value::types::CqlType;
 use crate::node::value::{CqlLiteral, CqlValue};
 
 const SCHEMA_KEY: &[u8] = b"schema";
@@ -66,7 +68,7 @@ pub trait Replicator: Send + Sync {
         table: &[u8; 16],
         keys: &[(i64, Vec<u8>)],
         cl: Consistency,
-    ) -> Result<query::Gathered>;
+    ) -> Result<read::Gathered>;
     /// A lightweight transaction on one partition: Paxos among its replicas
     /// at `serial` (SERIAL or LOCAL_SERIAL), the update committed at `commit`.
     #[allow(clippy::too_many_arguments)]
@@ -90,7 +92,7 @@ pub trait Replicator: Send + Sync {
         start: i64,
         end: i64,
         cl: Consistency,
-    ) -> Result<query::Gathered>;
+    ) -> Result<read::Gathered>;
 }
 
 /// The connection's state that statements see and change.
@@ -319,7 +321,7 @@ impl Engine {
             }
             _ => true,
         };
-        here && crate::node::consistency::block_for(cl, &ks.meta.strategy, &dc).total() <= 1
+        here && crate::node::db::consistency::block_for(cl, &ks.meta.strategy, &dc).total() <= 1
     }
 
     /// This node's datacenter.
@@ -451,7 +453,7 @@ impl Engine {
         table: &[u8; 16],
         partitions: &Partitions,
         cl: Consistency,
-    ) -> Result<Box<dyn query::PartitionSource + '_>> {
+    ) -> Result<Box<dyn read::PartitionSource + '_>> {
         let Some(r) = self
             .replicator()
             .filter(|r| !(r.alone() && self.alone_suffices(keyspace, cl)))
@@ -522,7 +524,7 @@ impl Engine {
         if let Some(p) = self.cached(&id) {
             return Ok(p);
         }
-        let (statement, _) = super::parser::parse_with_markers(query_text)?;
+        let (statement, _) = crate::node::cql::parser::parse_with_markers(query_text)?;
         if let Statement::Unsupported(what) = &statement {
             return Err(QueryError::Invalid(format!(
                 "{what} not supported by ccrsim"
@@ -547,7 +549,7 @@ impl Engine {
         // Bounded by count and by size (a statement can be megabytes):
         // clients prepare again when told a statement is unknown.
         let bytes: usize = cache.values().map(|p| p.query.len()).sum();
-        if cache.len() > 10_000 || bytes > super::limits::MAX_PREPARED_BYTES {
+        if cache.len() > 10_000 || bytes > crate::node::cql::limits::MAX_PREPARED_BYTES {
             cache.clear();
         }
         cache.insert(id, p.clone());
@@ -567,7 +569,7 @@ impl Engine {
 
     /// Parses and runs one statement.
     pub fn query(&self, s: &mut Session, text: &str, o: &Options<'_>) -> Result<ResultBody> {
-        let stmt = super::parse(text)?;
+        let stmt = crate::node::cql::parse(text)?;
         let bind = if o.values.is_empty() {
             Vec::new()
         } else {
@@ -640,7 +642,7 @@ impl Engine {
         cl: Consistency,
     ) -> Result<ResultBody> {
         let ts = default_timestamp.unwrap_or_else(|| self.timestamp());
-        let mut mutations = super::limits::Writes::default();
+        let mut mutations = crate::node::cql::limits::Writes::default();
         for (stmt, bind, values) in items {
             let o = Options {
                 values: values.clone(),
@@ -686,7 +688,7 @@ impl Engine {
             None => default_timestamp,
         }
         .unwrap_or_else(|| self.timestamp());
-        let mut mutations = super::limits::Writes::default();
+        let mut mutations = crate::node::cql::limits::Writes::default();
         for stmt in &b.statements {
             if has_condition(stmt) {
                 return Err(QueryError::Invalid(
@@ -835,7 +837,7 @@ impl Engine {
                     Change::None
                 } else {
                     let spec = table_spec(ct, &ks)?;
-                    let id = crate::node::ring::random_uuid(&mut rand::rng());
+                    let id = crate::node::locator::ring::random_uuid(&mut rand::rng());
                     let t = TableMeta::create(&ks, &ct.name.name, id, &spec)?;
                     schema.create_table(t, ct.if_not_exists)?
                 }
@@ -1086,7 +1088,7 @@ pub(super) fn has_condition(stmt: &Statement) -> bool {
 pub(super) fn column<'t>(
     t: &'t TableMeta,
     name: &str,
-) -> Result<&'t crate::node::schema::ColumnMeta> {
+) -> Result<&'t crate::node::db::schema::ColumnMeta> {
     t.column(name).ok_or_else(|| {
         QueryError::Invalid(format!(
             "Undefined column name {name} in table {}.{}",
@@ -1537,7 +1539,7 @@ fn function(f: &str, args: &[Term], ty: &CqlType, name: &str) -> Result<CqlValue
     };
     let v = match (f, args.len()) {
         ("now", 0) => CqlValue::Timeuuid(timeuuid_now()),
-        ("uuid", 0) => CqlValue::Uuid(crate::node::ring::random_uuid(&mut rand::rng())),
+        ("uuid", 0) => CqlValue::Uuid(crate::node::locator::ring::random_uuid(&mut rand::rng())),
         ("currenttimestamp", 0) => CqlValue::Timestamp(now_micros() / 1000),
         ("currenttimeuuid", 0) => CqlValue::Timeuuid(timeuuid_now()),
         ("totimestamp", 1) => CqlValue::Timestamp(inner_millis(args)?),

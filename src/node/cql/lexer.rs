@@ -7,7 +7,7 @@
 //! leading `-`, `0x` starts a blob, a UUID is lexed as one token, and
 //! comments are `--`, `//` and `/* */`.
 
-use super::CqlError;
+use crate::node::cql::CqlError;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tok {

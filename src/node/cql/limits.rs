@@ -15,9 +15,9 @@
 //! - The prepared-statement cache holds at most [`MAX_PREPARED_BYTES`] of
 //!   statement text.
 
-use super::exec::{Result, Write};
+use crate::node::cql::exec::{Result, Write};
+use crate::node::db::write::MutationBuilder;
 use crate::node::error::QueryError;
-use crate::node::write::MutationBuilder;
 
 /// The text of prepared statements kept at once, in bytes.
 pub const MAX_PREPARED_BYTES: usize = 64 << 20;

@@ -16,8 +16,8 @@
 //! 4. [`exec`] runs the statement against the node's schema and storage:
 //!    DDL changes and persists the schema and announces SCHEMA_CHANGE;
 //!    INSERT/UPDATE/DELETE become storage mutations through
-//!    [`crate::node::write::MutationBuilder`]; SELECT plans a
-//!    [`crate::node::query::ReadCommand`] (partition keys or token ranges,
+//!    [`crate::node::db::write::MutationBuilder`]; SELECT plans a
+//!    [`crate::node::db::read::ReadCommand`] (partition keys or token ranges,
 //!    clustering slices, filters) and shapes the rows into exactly the
 //!    columns asked for. The `system`, `system_schema` and
 //!    `system_virtual_schema` tables are not stored: their rows are made from
@@ -44,7 +44,6 @@ pub mod limits;
 pub mod modify;
 pub mod parser;
 pub mod select;
-pub mod systables;
 pub mod warn;
 
 use crate::node::error::QueryError;

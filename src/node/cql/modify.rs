@@ -12,28 +12,28 @@
 //!
 //! Before anything is written, keys get Cassandra's checks (partition keys
 //! and clustering values at most 65 535 bytes, with its messages), and the
-//! mutations of one statement or BATCH are bounded ([`super::limits`]).
+//! mutations of one statement or BATCH are bounded ([`crate::node::cql::limits`]).
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use super::ast::*;
-use super::exec::{
+use crate::node::cql::ast::*;
+use crate::node::cql::exec::{
     Binder, Engine, Options, Result, Session, Write, column, element_types, has_condition,
 };
-use super::limits::Writes;
-use super::select::{Restrictions, column_bytes};
-use super::systables::LOCAL_KEYSPACES;
-use crate::node::consistency::Consistency;
+use crate::node::cql::limits::Writes;
+use crate::node::cql::select::{Restrictions, column_bytes};
+use crate::node::db::consistency::Consistency;
+use crate::node::db::read::Comparator;
+use crate::node::db::schema::{ColumnKind, ColumnMeta, TableMeta};
+use crate::node::db::storage::partition::{Clustering, LiveColumn, LivePartition, PartitionData};
+use crate::node::db::system::tables::LOCAL_KEYSPACES;
+use crate::node::db::write::{ListOp, MutationBuilder};
 use crate::node::error::QueryError;
-use crate::node::partitioner;
-use crate::node::protocol::frame::{ColumnSpec, ResultBody, Rows};
-use crate::node::query::Comparator;
-use crate::node::schema::{ColumnKind, ColumnMeta, TableMeta};
-use crate::node::storage::partition::{Clustering, LiveColumn, LivePartition, PartitionData};
-use crate::node::types::CqlType;
+use crate::node::locator::partitioner;
+use crate::node::transport::protocol::frame::{ColumnSpec, ResultBody, Rows};
+use crate::node::value::types::CqlType;
 use crate::node::value::{self, CqlValue};
-use crate::node::write::{ListOp, MutationBuilder};
 
 const MAX_TTL: i64 = 630_720_000;
 
@@ -198,7 +198,7 @@ impl Engine {
 
     /// Adds the mutations of an INSERT, UPDATE or DELETE to those of its
     /// request, failing once they would take more than
-    /// [`super::limits::MAX_REQUEST_MUTATION_BYTES`].
+    /// [`crate::node::cql::limits::MAX_REQUEST_MUTATION_BYTES`].
     pub(super) fn add_mutations(
         &self,
         out: &mut Writes,
@@ -801,7 +801,7 @@ impl Engine {
             match col.kind {
                 ColumnKind::PartitionKey(i) => {
                     if pk_parts.is_none() {
-                        pk_parts = crate::node::query::split_partition_key(t, partition_key);
+                        pk_parts = crate::node::db::read::split_partition_key(t, partition_key);
                     }
                     pk_parts.as_ref()?.get(usize::from(i)).cloned()
                 }

@@ -6,24 +6,24 @@
 //! as a prefix give clustering slices; anything else is a filter, which
 //! needs `ALLOW FILTERING`. The same plan serves UPDATE and DELETE, which
 //! need the partition keys and clusterings they write. What the `IN` lists
-//! of a clause multiply into is bounded ([`super::limits`]).
+//! of a clause multiply into is bounded ([`crate::node::cql::limits`]).
 
 use std::ops::Bound as RangeBound;
 use std::sync::Arc;
 
-use super::ast::*;
-use super::exec::{Binder, Engine, Options, Result, Session, column};
-use super::limits::Product;
-use super::systables::{self, LOCAL_KEYSPACES, Sources};
-use crate::node::error::QueryError;
-use crate::node::partitioner;
-use crate::node::protocol::frame::{ColumnSpec, ResultBody, Rows};
-use crate::node::query::{
+use crate::node::cql::ast::*;
+use crate::node::cql::exec::{Binder, Engine, Options, Result, Session, column};
+use crate::node::cql::limits::Product;
+use crate::node::db::read::{
     self, Comparator, Filter, FilterOp, Partitions, Position, ReadCommand, ResultRow, Slice,
 };
-use crate::node::schema::{ColumnKind, ColumnMeta, Order, TableMeta};
-use crate::node::storage::partition::{Bound, Clustering, LiveColumn};
-use crate::node::types::CqlType;
+use crate::node::db::schema::{ColumnKind, ColumnMeta, Order, TableMeta};
+use crate::node::db::storage::partition::{Bound, Clustering, LiveColumn};
+use crate::node::db::system::tables::{self as systables, LOCAL_KEYSPACES, Sources};
+use crate::node::error::QueryError;
+use crate::node::locator::partitioner;
+use crate::node::transport::protocol::frame::{ColumnSpec, ResultBody, Rows};
+use crate::node::value::types::CqlType;
 use crate::node::value::{self, CqlValue};
 
 pub(super) const FILTERING: &str = "Cannot execute this query as it might involve data filtering and thus may have unpredictable performance. If you want to execute this query despite the performance unpredictability, use ALLOW FILTERING";
@@ -636,7 +636,7 @@ fn row_value(
         Out::Column(c) => match c.kind {
             ColumnKind::PartitionKey(i) => {
                 if pk.is_none() {
-                    *pk = query::split_partition_key(t, &row.key);
+                    *pk = read::split_partition_key(t, &row.key);
                 }
                 pk.as_ref()?.get(usize::from(i)).cloned()
             }
@@ -792,7 +792,7 @@ impl Engine {
         }
         if count {
             let source = self.source(&t.keyspace, &t.id, &cmd.partitions, o.consistency)?;
-            let page = query::execute(&*source, &cmd, value::compare, None, None)?;
+            let page = read::execute(&*source, &cmd, value::compare, None, None)?;
             let n = limit.map_or(page.rows.len(), |l| page.rows.len().min(l));
             let mut pk = None;
             let row: Vec<Option<Vec<u8>>> = outs
@@ -840,7 +840,7 @@ impl Engine {
         }
         let page_size = o.page_size.filter(|p| *p > 0).map(|p| p as usize);
         let source = self.source(&t.keyspace, &t.id, &cmd.partitions, o.consistency)?;
-        let page = query::execute(&*source, &cmd, value::compare, page_size, from.as_ref())?;
+        let page = read::execute(&*source, &cmd, value::compare, page_size, from.as_ref())?;
         let rows: Vec<Vec<Option<Vec<u8>>>> = page
             .rows
             .iter()
@@ -889,14 +889,14 @@ impl Engine {
         // then clustering.
         let pk: Vec<&ColumnMeta> = t.partition_key().collect();
         let ck: Vec<&ColumnMeta> = t.clustering().collect();
-        let bytes_of = |row: &crate::node::system::Row, c: &ColumnMeta| {
+        let bytes_of = |row: &crate::node::db::system::Row, c: &ColumnMeta| {
             row.get(c.name.as_str())
                 .cloned()
                 .flatten()
                 .map(|v| v.to_bytes())
                 .unwrap_or_default()
         };
-        let mut keyed: Vec<(i64, Vec<Vec<u8>>, crate::node::system::Row)> = rows
+        let mut keyed: Vec<(i64, Vec<Vec<u8>>, crate::node::db::system::Row)> = rows
             .into_iter()
             .map(|r| {
                 let parts: Vec<Vec<u8>> = pk.iter().map(|c| bytes_of(&r, c)).collect();
@@ -908,7 +908,7 @@ impl Engine {
             .collect();
         let comparator = Comparator::for_table(t, value::compare);
         keyed.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| comparator.compare(&a.1, &b.1)));
-        let mut rows: Vec<crate::node::system::Row> =
+        let mut rows: Vec<crate::node::db::system::Row> =
             keyed.into_iter().map(|(_, _, r)| r).collect();
         // WHERE on a local table: `=`, `IN` and ranges, checked row by row.
         for rel in &sel.relations {
@@ -957,7 +957,7 @@ impl Engine {
         if let Some(l) = limit {
             rows.truncate(l);
         }
-        let encode = |row: &crate::node::system::Row, o: &Out| -> Result<Option<Vec<u8>>> {
+        let encode = |row: &crate::node::db::system::Row, o: &Out| -> Result<Option<Vec<u8>>> {
             match o {
                 Out::Column(c) => Ok(row
                     .get(c.name.as_str())

@@ -3,8 +3,8 @@
 //! roles and of permissions, and LIST PERMISSIONS, as Cassandra 4.1's
 //! grammar has them.
 
-use super::*;
 use crate::node::auth::resource::{Permission, Resource};
+use crate::node::cql::parser::*;
 
 impl Parser<'_> {
     pub(super) fn role_name(&mut self) -> R<String> {

@@ -8,12 +8,12 @@
 
 use std::collections::BTreeMap;
 
-use super::CqlError;
-use super::ast::*;
-use super::lexer::{Tok, Token, lex, position};
+use crate::node::cql::CqlError;
+use crate::node::cql::ast::*;
+use crate::node::cql::lexer::{Tok, Token, lex, position};
 
 mod dcl;
-use crate::node::schema::{OptionValue, Order};
+use crate::node::db::schema::{OptionValue, Order};
 use crate::node::value::CqlLiteral;
 
 /// Words that cannot be unquoted identifiers (Cassandra's reserved keywords).
@@ -115,7 +115,7 @@ struct Parser<'a> {
 /// term. Every step of parsing, binding and evaluating a term recurses once
 /// per level, so the bound keeps a hostile statement from exhausting a
 /// thread's stack; no valid value nests deeper than its type (at most
-/// [`crate::node::types::MAX_TYPE_DEPTH`] levels) plus a few function calls.
+/// [`crate::node::value::types::MAX_TYPE_DEPTH`] levels) plus a few function calls.
 pub const MAX_TERM_DEPTH: usize = 64;
 
 type R<T> = Result<T, CqlError>;

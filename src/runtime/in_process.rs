@@ -1,0 +1,684 @@
+//! The in-process runtime: a service's nodes run inside the daemon.
+//!
+//! Each node is a [`Node`] on its own loopback address with its data in
+//! `<state dir>/nodes/<project>/<service>/<i>`, so powering a service off and
+//! on, or restarting the daemon, finds the data again. `ensure` only starts
+//! the work (a task per call, serialized per service); `status` reads what
+//! the task last recorded and asks the nodes' gossip whether the service's
+//! nodes see each other up. A node is `running` only while it serves CQL,
+//! sees every node of its service up, and has finished joining.
+//!
+//! Joining a pair (the service was created with `service_to_join_with`):
+//! the nodes start with the peer's first node as a seed; once every node of
+//! both services is up, the keyspaces are altered to name the new
+//! datacenter ([`join_plan`]) and every new node rebuilds from the peer's
+//! datacenter. A marker file records that this was done, so a restart does
+//! not do it again.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::control::model::{ADMIN_USER, NodeLayout, Service};
+use crate::control::runtime::{
+    NodeRuntime, NodeState, NodeStatus, Peer, ProgressUpdate, RuntimeError,
+};
+use crate::node::cluster::member::{Core, GossipSettings};
+use crate::node::cluster::transport::Faults;
+use crate::node::config::{Authorizer, NodeConfig};
+use crate::node::cql::exec::{Options, Session};
+use crate::node::instance::Node;
+
+pub use crate::runtime::plans::{join_plan, keyspace_infos, leave_plan};
+
+/// Runs statements on a node's engine as the node's own work (blocking pool).
+async fn run_cql(
+    engine: Arc<crate::node::cql::exec::Engine>,
+    plan: Vec<String>,
+) -> Result<(), String> {
+    tokio::task::spawn_blocking(move || {
+        // The runtime's own work on its nodes, as Cassandra's internal
+        // calls: no role is read from system_auth, which may be mid-move.
+        let mut session = Session::internal();
+        let o = Options {
+            consistency: crate::node::db::consistency::Consistency::LocalQuorum,
+            ..Default::default()
+        };
+        for cql in &plan {
+            tracing::info!("{cql}");
+            engine
+                .query(&mut session, cql, &o)
+                .map_err(|e| format!("{cql}: {e}"))?;
+        }
+        Ok::<_, String>(())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+#[derive(Default)]
+struct Slot {
+    state: NodeState,
+    message: Option<String>,
+    /// Weak: a stopped node's storage must close (its directory is locked
+    /// while open).
+    core: Option<std::sync::Weak<Core>>,
+}
+
+#[derive(Default)]
+struct View {
+    slots: Vec<Slot>,
+    addrs: Vec<IpAddr>,
+    /// While joining: the progress every node shows.
+    joining: Option<Vec<ProgressUpdate>>,
+    /// The pair was split from this datacenter: forget it (once).
+    split_from: Option<String>,
+}
+
+struct Managed {
+    /// The running nodes, by index; held by one reconciliation at a time.
+    nodes: tokio::sync::Mutex<Vec<Option<Node>>>,
+    view: Mutex<View>,
+}
+
+/// Runs services' nodes in this process.
+pub struct InProcess {
+    root: PathBuf,
+    handle: tokio::runtime::Handle,
+    gossip: GossipSettings,
+    /// The network between every node of this runtime (split pairs are cut).
+    faults: Arc<Faults>,
+    services: Mutex<HashMap<String, Arc<Managed>>>,
+}
+
+impl InProcess {
+    /// Nodes keep their data under `state_dir/nodes`. Must be created inside
+    /// a tokio runtime (its tasks run there).
+    pub fn new(state_dir: &Path) -> InProcess {
+        InProcess {
+            root: state_dir.join("nodes"),
+            handle: tokio::runtime::Handle::current(),
+            gossip: GossipSettings::default(),
+            faults: Arc::new(Faults::default()),
+            services: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Faster failure detection (tests).
+    pub fn with_gossip(mut self, gossip: GossipSettings) -> InProcess {
+        self.gossip = gossip;
+        self
+    }
+
+    fn key(s: &Service) -> String {
+        format!("{}/{}", s.project, s.name)
+    }
+
+    fn managed(&self, s: &Service) -> Arc<Managed> {
+        self.services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(Self::key(s))
+            .or_insert_with(|| {
+                Arc::new(Managed {
+                    nodes: tokio::sync::Mutex::new(Vec::new()),
+                    view: Mutex::new(View::default()),
+                })
+            })
+            .clone()
+    }
+
+    fn dir(&self, s: &Service) -> PathBuf {
+        self.root.join(&s.project).join(&s.name)
+    }
+
+    /// Stops every node of every service (daemon shutdown), data kept.
+    pub async fn stop_all(&self) {
+        let all: Vec<Arc<Managed>> = self
+            .services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for m in all {
+            let mut nodes = m.nodes.lock().await;
+            for n in nodes.iter_mut() {
+                if let Some(n) = n.take() {
+                    n.stop().await;
+                }
+            }
+        }
+    }
+
+    /// The running node at `addr`, if any (tests look inside through it).
+    pub async fn node_core(&self, addr: IpAddr) -> Option<Arc<Core>> {
+        let all: Vec<Arc<Managed>> = self
+            .services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for m in all {
+            let nodes = m.nodes.lock().await;
+            if let Some(n) = nodes.iter().flatten().find(|n| n.cql_addr.ip() == addr) {
+                return Some(n.member.core.clone());
+            }
+        }
+        None
+    }
+
+    /// The engine of the running node at `addr`, if any.
+    pub async fn node_engine(&self, addr: IpAddr) -> Option<Arc<crate::node::cql::exec::Engine>> {
+        self.node_core(addr).await.map(|c| c.engine().clone())
+    }
+}
+
+fn set(view: &Mutex<View>, i: usize, state: NodeState, message: Option<String>) {
+    let mut v = view.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = v.slots.get_mut(i) {
+        s.state = state;
+        s.message = message;
+    }
+}
+
+fn node_config(
+    s: &Service,
+    layout: &NodeLayout,
+    dir: &Path,
+    peer: Option<&Peer>,
+    own_first: IpAddr,
+    cluster_name: &str,
+) -> NodeConfig {
+    let mut c = NodeConfig::local(IpAddr::V4(layout.address), dir);
+    c.cluster_name = cluster_name.to_string();
+    c.dc = s.datacenter.clone();
+    c.rack = layout.rack.clone();
+    c.cql_port = layout.cql_port;
+    c.seeds = vec![own_first];
+    if let Some(p) = peer.and_then(|p| p.nodes.first()) {
+        c.seeds.push(IpAddr::V4(p.address));
+    }
+    c.superuser_name = ADMIN_USER.into();
+    c.superuser_password = s.admin_password.clone();
+    // A managed service checks permissions, as Aiven's do: `avnadmin`
+    // creates application roles that see only what they are granted.
+    c.authorizer = Authorizer::Cassandra;
+    c
+}
+
+/// Polls `core`'s view until `cond` holds (true) or `deadline` passes
+/// (false).
+async fn until(core: &Core, deadline: tokio::time::Instant, cond: impl Fn(&Core) -> bool) -> bool {
+    loop {
+        if cond(core) {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether every node of `addrs` gossips `core`'s schema version (nodes
+/// `core` sees down count as agreeing when `skip_down`).
+fn schema_agreed(core: &Core, addrs: &[IpAddr], skip_down: bool) -> bool {
+    let version = core.engine().schema().version();
+    let states = core.states();
+    addrs.iter().all(|a| {
+        (skip_down && !core.is_alive(a))
+            || states
+                .iter()
+                .any(|s| s.address == *a && s.app.schema_version == version)
+    })
+}
+
+impl InProcess {
+    async fn reconcile(
+        self: Arc<Self>,
+        service: Service,
+        layout: Vec<NodeLayout>,
+        peer: Option<Peer>,
+    ) {
+        let m = self.managed(&service);
+        let mut nodes = m.nodes.lock().await;
+        let split_from = m
+            .view
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .split_from
+            .take();
+        if let Some(other_dc) = split_from {
+            // The pair was split: keyspaces name only this datacenter, and
+            // the nodes restart knowing only each other.
+            if let Some(first) = nodes.iter().flatten().next() {
+                let engine = first.engine.clone();
+                let plan = leave_plan(&keyspace_infos(&engine.schema()), &other_dc);
+                if let Err(e) = run_cql(engine, plan).await {
+                    tracing::error!(service = %service.name, "after the split: {e}");
+                }
+                first.member.core.push_schema();
+            }
+            for n in nodes.iter_mut() {
+                if let Some(n) = n.take() {
+                    n.stop().await;
+                }
+            }
+        }
+        {
+            let mut v = m.view.lock().unwrap_or_else(|e| e.into_inner());
+            v.slots.resize_with(layout.len(), Slot::default);
+            v.addrs = layout.iter().map(|n| IpAddr::V4(n.address)).collect();
+        }
+        // Nodes beyond the layout (a smaller plan) leave the ring, streaming
+        // their data to the nodes that take their ranges, then go away.
+        let base = self.dir(&service);
+        while nodes.len() > layout.len() {
+            let i = nodes.len();
+            if let Some(n) = nodes.pop().flatten() {
+                if let Err(e) = n.member.core.decommission().await {
+                    tracing::warn!(service = %service.name, "decommission of node {i}: {e}");
+                }
+                n.stop().await;
+            }
+            let dir = base.join(i.to_string());
+            if let Err(e) = tokio::fs::remove_dir_all(&dir).await
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::error!("cannot delete {}: {e}", dir.display());
+            }
+        }
+        nodes.resize_with(layout.len(), || None);
+        if !service.powered {
+            for (i, n) in nodes.iter_mut().enumerate() {
+                if let Some(n) = n.take() {
+                    n.stop().await;
+                }
+                set(&m.view, i, NodeState::Unknown, Some("powered off".into()));
+                m.view.lock().unwrap_or_else(|e| e.into_inner()).slots[i].core = None;
+            }
+            return;
+        }
+        let Some(first) = layout.first().map(|n| IpAddr::V4(n.address)) else {
+            return;
+        };
+        let marker = base.join("joined");
+        let must_join = peer.is_some()
+            && service.joined.is_some()
+            && !tokio::fs::try_exists(&marker).await.unwrap_or(false);
+        if must_join {
+            // Not RUNNING before the join is done, not even for a moment.
+            m.view.lock().unwrap_or_else(|e| e.into_inner()).joining =
+                Some(crate::runtime::join_steps("prepare", 0, 1));
+        }
+        // Nodes added to a service that already has data (a bigger plan)
+        // bootstrap: once up, they stream their ranges from their datacenter.
+        let mut existed = Vec::with_capacity(layout.len());
+        for l in &layout {
+            let dir = base.join(l.index.to_string());
+            existed.push(tokio::fs::try_exists(&dir).await.unwrap_or(false));
+        }
+        let bootstrap: Vec<usize> = if existed.iter().any(|e| *e) {
+            (0..layout.len())
+                .filter(|i| !existed[*i] && nodes[*i].is_none())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !bootstrap.is_empty() {
+            m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(vec![ProgressUpdate {
+                phase: "stream",
+                completed: false,
+                current: 0,
+                max: bootstrap.len() as u64,
+                unit: "nodes",
+            }]);
+        }
+        let cluster = crate::runtime::cluster_name(&base, &service).await;
+        let mut starting = tokio::task::JoinSet::new();
+        for (i, l) in layout.iter().enumerate() {
+            if nodes[i].is_some() {
+                continue;
+            }
+            set(&m.view, i, NodeState::SettingUpVm, None);
+            let dir = base.join(l.index.to_string());
+            let cfg = node_config(&service, l, &dir, peer.as_ref(), first, &cluster);
+            let (gossip, faults) = (self.gossip, self.faults.clone());
+            starting.spawn(async move {
+                // A node stopped a moment ago may still hold its directory's
+                // lock for an instant: retry that, for a few seconds.
+                let mut tries = 0;
+                loop {
+                    let r = Node::start_with(cfg.clone(), faults.clone(), gossip).await;
+                    match r {
+                        Err(e) if e.to_string().contains("Locked") && tries < 50 => {
+                            tries += 1;
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        r => return (i, r),
+                    }
+                }
+            });
+        }
+        while let Some(r) = starting.join_next().await {
+            let Ok((i, r)) = r else { continue };
+            match r {
+                Ok(n) => {
+                    m.view.lock().unwrap_or_else(|e| e.into_inner()).slots[i].core =
+                        Some(Arc::downgrade(&n.member.core));
+                    set(&m.view, i, NodeState::Running, None);
+                    nodes[i] = Some(n);
+                }
+                Err(e) => {
+                    tracing::error!(service = %service.name, node = i + 1, "{e}");
+                    set(&m.view, i, NodeState::TimingOut, Some(e.to_string()));
+                }
+            }
+        }
+        if !bootstrap.is_empty() {
+            self.bootstrap(&m, &nodes, &service, &layout, &bootstrap)
+                .await;
+        }
+        // A service that joined another: migrate it into the pair once.
+        if let Some(peer) = peer.as_ref().filter(|_| must_join) {
+            {
+                match self.join(&m, &nodes, &service, &layout, peer).await {
+                    Ok(()) => {
+                        if let Err(e) =
+                            tokio::fs::write(&marker, peer.service.name.as_bytes()).await
+                        {
+                            tracing::error!("cannot record the join of {}: {e}", service.name);
+                        }
+                        m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = None;
+                    }
+                    Err(e) => {
+                        tracing::error!(service = %service.name, "joining {}: {e}", peer.service.name);
+                        let mut v = m.view.lock().unwrap_or_else(|e| e.into_inner());
+                        for s in v.slots.iter_mut() {
+                            s.message = Some(format!("joining {}: {e}", peer.service.name));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// New nodes of a datacenter: once every node of it is up, each streams
+    /// the data of its ranges from the others.
+    async fn bootstrap(
+        &self,
+        m: &Managed,
+        nodes: &[Option<Node>],
+        service: &Service,
+        layout: &[NodeLayout],
+        new: &[usize],
+    ) {
+        let mine: Vec<IpAddr> = layout.iter().map(|n| IpAddr::V4(n.address)).collect();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        for (done, i) in new.iter().enumerate() {
+            let Some(n) = &nodes[*i] else { continue };
+            let core = n.member.core.clone();
+            // Every node of the datacenter up, and the schema agreed (a new
+            // node learns the keyspaces from the others).
+            until(&core, deadline, |c| {
+                mine.iter().all(|a| c.is_alive(a)) && schema_agreed(c, &mine, false)
+            })
+            .await;
+            if let Err(e) = core.rebuild(&service.datacenter).await {
+                tracing::error!(service = %service.name, "bootstrap of node {}: {e}", i + 1);
+            }
+            m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(vec![ProgressUpdate {
+                phase: "stream",
+                completed: done + 1 == new.len(),
+                current: done as u64 + 1,
+                max: new.len() as u64,
+                unit: "nodes",
+            }]);
+        }
+        m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = None;
+    }
+
+    /// Alters the keyspaces for the new datacenter and rebuilds each new node.
+    async fn join(
+        &self,
+        m: &Managed,
+        nodes: &[Option<Node>],
+        service: &Service,
+        layout: &[NodeLayout],
+        peer: &Peer,
+    ) -> Result<(), String> {
+        let progress = |phase: &'static str, current: u64, max: u64| {
+            let mut v = m.view.lock().unwrap_or_else(|e| e.into_inner());
+            let steps = crate::runtime::join_steps(phase, current, max);
+            v.joining = Some(steps);
+        };
+        progress("prepare", 0, 1);
+        let Some(node) = nodes.iter().flatten().next() else {
+            return Err("no node of the service is running".into());
+        };
+        // Every node of both datacenters up, as seen from this one.
+        let everyone: Vec<IpAddr> = layout
+            .iter()
+            .chain(&peer.nodes)
+            .map(|n| IpAddr::V4(n.address))
+            .collect();
+        let core = node.member.core.clone();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        if !until(&core, deadline, |c| {
+            everyone.iter().all(|a| c.is_alive(a)) && c.engine().schema().keyspaces.len() >= 2
+        })
+        .await
+        {
+            return Err("the nodes of both datacenters did not all come up within 120 s".into());
+        }
+        // The peer's schema has arrived once its schema version is ours.
+        let peer_first: Vec<IpAddr> = peer
+            .nodes
+            .first()
+            .map(|n| IpAddr::V4(n.address))
+            .into_iter()
+            .collect();
+        if !until(&core, deadline, |c| schema_agreed(c, &peer_first, false)).await {
+            return Err("schema agreement with the existing datacenter timed out".into());
+        }
+        let plan = join_plan(
+            &keyspace_infos(&core.engine().schema()),
+            &peer.service.datacenter,
+            peer.nodes.len() as u32,
+            &service.datacenter,
+            layout.len() as u32,
+        );
+        run_cql(core.engine().clone(), plan).await?;
+        node.member.core.push_schema();
+        // Every node of both datacenters has the new schema.
+        if !until(&core, deadline, |c| schema_agreed(c, &everyone, false)).await {
+            return Err("schema agreement after altering the keyspaces timed out".into());
+        }
+        let total = nodes.iter().flatten().count() as u64;
+        progress("stream", 0, total);
+        for (done, n) in nodes.iter().flatten().enumerate() {
+            n.member.core.rebuild(&peer.service.datacenter).await?;
+            progress("stream", done as u64 + 1, total);
+        }
+        Ok(())
+    }
+}
+
+impl NodeRuntime for Arc<InProcess> {
+    fn name(&self) -> &'static str {
+        "in-process"
+    }
+
+    fn ensure(
+        &self,
+        service: &Service,
+        nodes: &[NodeLayout],
+        peer: Option<&Peer>,
+    ) -> Result<(), RuntimeError> {
+        let me = self.clone();
+        let (service, nodes, peer) = (service.clone(), nodes.to_vec(), peer.cloned());
+        self.handle
+            .spawn(async move { me.reconcile(service, nodes, peer).await });
+        Ok(())
+    }
+
+    fn remove(&self, service: &Service, peer: Option<&Peer>) -> Result<(), RuntimeError> {
+        let m = self.managed(service);
+        let dir = self.dir(service);
+        let key = InProcess::key(service);
+        let me = self.clone();
+        let (dc, peer) = (service.datacenter.clone(), peer.cloned());
+        self.handle.spawn(async move {
+            let mut nodes = m.nodes.lock().await;
+            // Leaving a pair: the keyspaces stop naming this datacenter,
+            // then each node leaves the ring (announced, so the peer's nodes
+            // forget it).
+            if let Some(peer) = &peer
+                && let Some(first) = nodes.iter().flatten().next()
+            {
+                let core = first.member.core.clone();
+                let plan = leave_plan(&keyspace_infos(&core.engine().schema()), &dc);
+                if let Err(e) = run_cql(core.engine().clone(), plan).await {
+                    tracing::error!("{dc} leaving the pair with {}: {e}", peer.service.name);
+                }
+                core.push_schema();
+                let peer_nodes: Vec<IpAddr> =
+                    peer.nodes.iter().map(|n| IpAddr::V4(n.address)).collect();
+                // The peer's live nodes have the new schema (or 30 s passed).
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+                until(&core, deadline, |c| schema_agreed(c, &peer_nodes, true)).await;
+                for n in nodes.iter().flatten() {
+                    if let Err(e) = n.member.core.decommission().await {
+                        tracing::warn!("decommission of {}: {e}", n.cql_addr);
+                    }
+                }
+            }
+            for n in nodes.iter_mut() {
+                if let Some(n) = n.take() {
+                    n.stop().await;
+                }
+            }
+            me.services
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+            if let Err(e) = tokio::fs::remove_dir_all(&dir).await
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::error!("cannot delete {}: {e}", dir.display());
+            }
+        });
+        Ok(())
+    }
+
+    fn inspect(&self, service: &Service) -> Option<crate::control::runtime::Inspection> {
+        let cores: Vec<Arc<Core>> = {
+            let m = self.managed(service);
+            let v = m.view.lock().unwrap_or_else(|e| e.into_inner());
+            v.slots
+                .iter()
+                .filter_map(|s| s.core.as_ref().and_then(std::sync::Weak::upgrade))
+                .collect()
+        };
+        let first = cores.first()?;
+        let keyspaces = keyspace_infos(&first.engine().schema());
+        let pending_hints = cores
+            .iter()
+            .map(|c| {
+                crate::node::cluster::hints::all(&c.engine().storage).map_or(0, |h| h.len() as u64)
+            })
+            .sum();
+        Some(crate::control::runtime::Inspection {
+            keyspaces,
+            pending_hints,
+        })
+    }
+
+    fn link(
+        &self,
+        a: &Peer,
+        b: &Peer,
+        link: &crate::control::model::LinkSettings,
+    ) -> Result<(), RuntimeError> {
+        let addrs =
+            |p: &Peer| -> Vec<IpAddr> { p.nodes.iter().map(|n| IpAddr::V4(n.address)).collect() };
+        self.faults
+            .set_link(&addrs(a), &addrs(b), link.spec(), link.seed);
+        Ok(())
+    }
+
+    fn split(&self, a: &Peer, b: &Peer) -> Result<(), RuntimeError> {
+        // From now on no message crosses between the two sides.
+        for x in &a.nodes {
+            for y in &b.nodes {
+                self.faults
+                    .cut(IpAddr::V4(x.address), IpAddr::V4(y.address));
+            }
+        }
+        // Each side then forgets the other on its next reconciliation
+        // (queued before the `ensure` that follows).
+        for (side, other) in [(a, b), (b, a)] {
+            let m = self.managed(&side.service);
+            m.view.lock().unwrap_or_else(|e| e.into_inner()).split_from =
+                Some(other.service.datacenter.clone());
+        }
+        Ok(())
+    }
+
+    fn status(&self, service: &Service, nodes: &[NodeLayout]) -> Vec<NodeStatus> {
+        let m = self.managed(service);
+        let v = m.view.lock().unwrap_or_else(|e| e.into_inner());
+        nodes
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                let Some(slot) = v.slots.get(i) else {
+                    return NodeStatus {
+                        state: NodeState::SettingUpVm,
+                        ..Default::default()
+                    };
+                };
+                if slot.state != NodeState::Running {
+                    return NodeStatus {
+                        state: slot.state,
+                        message: slot.message.clone(),
+                        progress: Vec::new(),
+                    };
+                }
+                if let Some(p) = &v.joining {
+                    return NodeStatus {
+                        state: NodeState::SyncingData,
+                        message: slot.message.clone(),
+                        progress: p.clone(),
+                    };
+                }
+                let down: Vec<String> = match slot.core.as_ref().and_then(std::sync::Weak::upgrade)
+                {
+                    Some(core) => v
+                        .addrs
+                        .iter()
+                        .filter(|a| !core.is_alive(a))
+                        .map(|a| a.to_string())
+                        .collect(),
+                    None => vec!["itself".into()],
+                };
+                if down.is_empty() {
+                    NodeStatus {
+                        state: NodeState::Running,
+                        ..Default::default()
+                    }
+                } else {
+                    NodeStatus {
+                        state: NodeState::SettingUpVm,
+                        message: Some(format!("waiting to see {} up", down.join(", "))),
+                        progress: Vec::new(),
+                    }
+                }
+            })
+            .collect()
+    }
+}

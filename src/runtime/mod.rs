@@ -1,0 +1,79 @@
+//! # Harness: where a service's nodes run
+//!
+//! The control plane decides what should run; a runtime makes it so. This
+//! module holds the runtimes that start real ccrsim nodes:
+//!
+//! - [`in_process`]: every node of every service inside the daemon's own
+//!   process, one loopback address each (`127.0.{slot}.{i}`, as the control
+//!   plane lays them out), data under the state directory. This is the
+//!   default of `ccrsim serve` and `ccrsim up`.
+//! - [`docker`] (feature `docker`, on by default): datacenters of
+//!   containers of the `ccrsim-node` image (or the official `cassandra`
+//!   image) on a Docker network, started with testcontainers, for
+//!   integration tests that break them on purpose: [`Cluster`].
+//! - [`docker_runtime`] (feature `docker`): every node of every service as
+//!   a container of the `ccrsim-node` image, for `ccrsim serve --runtime
+//!   docker`.
+//!
+//! A runtime also does what Aiven does for a user around the nodes: when a
+//! service joins another as a CCR pair, the joining datacenter's nodes start
+//! with the existing datacenter's first node as a seed, the keyspaces are
+//! altered to name the new datacenter (user keyspaces with
+//! NetworkTopologyStrategy, and the system keyspaces that must be
+//! replicated to both), and each new node rebuilds from the existing
+//! datacenter, reporting progress, before the service is `RUNNING`.
+
+#[cfg(feature = "docker")]
+pub mod docker;
+pub mod in_process;
+pub mod plans;
+
+/// The cluster's name: one per pair, named after the service that was there
+/// first, and kept in the service's directory (`base`) so that it never
+/// changes (Cassandra refuses a node whose cluster name changed), not even
+/// after a split.
+pub(crate) async fn cluster_name(
+    base: &std::path::Path,
+    s: &crate::control::model::Service,
+) -> String {
+    let file = base.join("cluster_name");
+    if let Ok(name) = tokio::fs::read_to_string(&file).await {
+        return name;
+    }
+    let name = s.joined.clone().unwrap_or_else(|| s.name.clone());
+    let written = async {
+        tokio::fs::create_dir_all(base).await?;
+        tokio::fs::write(&file, &name).await
+    };
+    if let Err(e) = written.await {
+        tracing::error!("cannot keep the cluster name in {}: {e}", file.display());
+    }
+    name
+}
+
+/// The progress a joining datacenter's nodes show: `prepare` (keyspaces
+/// altered, one step), then `stream` (`current` of `max` nodes rebuilt).
+pub(crate) fn join_steps(
+    phase: &'static str,
+    current: u64,
+    max: u64,
+) -> Vec<crate::control::runtime::ProgressUpdate> {
+    use crate::control::runtime::ProgressUpdate;
+    let mut steps = vec![ProgressUpdate {
+        phase: "prepare",
+        completed: phase != "prepare",
+        current: if phase == "prepare" { current } else { 1 },
+        max: 1,
+        unit: "keyspaces",
+    }];
+    if phase == "stream" {
+        steps.push(ProgressUpdate {
+            phase: "stream",
+            completed: current >= max,
+            current,
+            max,
+            unit: "nodes",
+        });
+    }
+    steps
+}
