@@ -31,6 +31,7 @@ use crate::node::config::{Authorizer, NodeConfig};
 use crate::node::cql::exec::{Options, Session};
 use crate::node::instance::Node;
 
+use crate::runtime::join;
 pub use crate::runtime::plans::{join_plan, keyspace_infos, leave_plan};
 
 /// Runs statements on a node's engine as the node's own work (blocking pool).
@@ -313,7 +314,7 @@ impl InProcess {
         if must_join {
             // Not RUNNING before the join is done, not even for a moment.
             m.view.lock().unwrap_or_else(|e| e.into_inner()).joining =
-                Some(crate::runtime::join_steps("prepare", 0, 1));
+                Some(crate::runtime::join::join_steps("prepare", 0, 1));
         }
         // Nodes added to a service that already has data (a bigger plan)
         // bootstrap: once up, they stream their ranges from their datacenter.
@@ -418,27 +419,18 @@ impl InProcess {
         new: &[usize],
     ) {
         let mine: Vec<IpAddr> = layout.iter().map(|n| IpAddr::V4(n.address)).collect();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-        for (done, i) in new.iter().enumerate() {
-            let Some(n) = &nodes[*i] else { continue };
-            let core = n.member.core.clone();
-            // Every node of the datacenter up, and the schema agreed (a new
-            // node learns the keyspaces from the others).
-            until(&core, deadline, |c| {
-                mine.iter().all(|a| c.is_alive(a)) && schema_agreed(c, &mine, false)
-            })
-            .await;
-            if let Err(e) = core.rebuild(&service.datacenter).await {
-                tracing::error!(service = %service.name, "bootstrap of node {}: {e}", i + 1);
-            }
-            m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(vec![ProgressUpdate {
-                phase: "stream",
-                completed: done + 1 == new.len(),
-                current: done as u64 + 1,
-                max: new.len() as u64,
-                unit: "nodes",
-            }]);
-        }
+        let new: Vec<IpAddr> = new.iter().map(|i| mine[*i]).collect();
+        let progress =
+            |steps| m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(steps);
+        join::grow(
+            &Local { nodes },
+            &service.name,
+            &mine,
+            &service.datacenter,
+            &new,
+            progress,
+        )
+        .await;
         m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = None;
     }
 
@@ -451,60 +443,105 @@ impl InProcess {
         layout: &[NodeLayout],
         peer: &Peer,
     ) -> Result<(), String> {
-        let progress = |phase: &'static str, current: u64, max: u64| {
-            let mut v = m.view.lock().unwrap_or_else(|e| e.into_inner());
-            let steps = crate::runtime::join_steps(phase, current, max);
-            v.joining = Some(steps);
+        let mine: Vec<IpAddr> = layout.iter().map(|n| IpAddr::V4(n.address)).collect();
+        let theirs: Vec<IpAddr> = peer.nodes.iter().map(|n| IpAddr::V4(n.address)).collect();
+        let j = join::Join {
+            mine: &mine,
+            my_dc: &service.datacenter,
+            theirs: &theirs,
+            their_dc: &peer.service.datacenter,
         };
-        progress("prepare", 0, 1);
-        let Some(node) = nodes.iter().flatten().next() else {
-            return Err("no node of the service is running".into());
-        };
-        // Every node of both datacenters up, as seen from this one.
-        let everyone: Vec<IpAddr> = layout
+        let progress =
+            |steps| m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(steps);
+        join::join(&Local { nodes }, &j, progress).await
+    }
+}
+
+/// A datacenter's nodes in this process, for the [`join`] steps: each is
+/// asked directly, and statements run on its first node as the node's own
+/// work.
+struct Local<'a> {
+    nodes: &'a [Option<Node>],
+}
+
+impl Local<'_> {
+    fn first(&self) -> Result<Arc<Core>, String> {
+        self.nodes
             .iter()
-            .chain(&peer.nodes)
-            .map(|n| IpAddr::V4(n.address))
-            .collect();
-        let core = node.member.core.clone();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-        if !until(&core, deadline, |c| {
-            everyone.iter().all(|a| c.is_alive(a)) && c.engine().schema().keyspaces.len() >= 2
+            .flatten()
+            .next()
+            .map(|n| n.member.core.clone())
+            .ok_or_else(|| "no node of the service is running".to_string())
+    }
+
+    fn at(&self, addr: IpAddr) -> Result<Arc<Core>, String> {
+        self.nodes
+            .iter()
+            .flatten()
+            .find(|n| n.cql_addr.ip() == addr)
+            .map(|n| n.member.core.clone())
+            .ok_or_else(|| format!("no node of the service runs at {addr}"))
+    }
+}
+
+impl join::Datacenter for Local<'_> {
+    async fn await_up(
+        &self,
+        want: &[IpAddr],
+        deadline: tokio::time::Instant,
+    ) -> Result<(), String> {
+        // Up, and the node's schema loaded (the system keyspaces at least).
+        let core = self.first()?;
+        let ok = until(&core, deadline, |c| {
+            want.iter().all(|a| c.is_alive(a)) && c.engine().schema().keyspaces.len() >= 2
         })
-        .await
-        {
-            return Err("the nodes of both datacenters did not all come up within 120 s".into());
-        }
-        // The peer's schema has arrived once its schema version is ours.
-        let peer_first: Vec<IpAddr> = peer
-            .nodes
-            .first()
-            .map(|n| IpAddr::V4(n.address))
-            .into_iter()
-            .collect();
-        if !until(&core, deadline, |c| schema_agreed(c, &peer_first, false)).await {
-            return Err("schema agreement with the existing datacenter timed out".into());
-        }
-        let plan = join_plan(
-            &keyspace_infos(&core.engine().schema()),
-            &peer.service.datacenter,
-            peer.nodes.len() as u32,
-            &service.datacenter,
-            layout.len() as u32,
-        );
-        run_cql(core.engine().clone(), plan).await?;
-        node.member.core.push_schema();
-        // Every node of both datacenters has the new schema.
-        if !until(&core, deadline, |c| schema_agreed(c, &everyone, false)).await {
-            return Err("schema agreement after altering the keyspaces timed out".into());
-        }
-        let total = nodes.iter().flatten().count() as u64;
-        progress("stream", 0, total);
-        for (done, n) in nodes.iter().flatten().enumerate() {
-            n.member.core.rebuild(&peer.service.datacenter).await?;
-            progress("stream", done as u64 + 1, total);
-        }
+        .await;
+        ok.then_some(())
+            .ok_or_else(|| "not every node is seen up".to_string())
+    }
+
+    async fn await_agreement(
+        &self,
+        among: &[IpAddr],
+        skip_down: bool,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), String> {
+        let core = self.first()?;
+        let ok = until(&core, deadline, |c| schema_agreed(c, among, skip_down)).await;
+        ok.then_some(())
+            .ok_or_else(|| "schema versions differ".to_string())
+    }
+
+    async fn keyspaces(&self) -> Result<Vec<crate::replication::KeyspaceInfo>, String> {
+        Ok(keyspace_infos(&self.first()?.engine().schema()))
+    }
+
+    async fn run(&self, plan: &[String]) -> Result<(), String> {
+        let core = self.first()?;
+        run_cql(core.engine().clone(), plan.to_vec()).await?;
+        core.push_schema();
         Ok(())
+    }
+
+    async fn rebuild(
+        &self,
+        node: IpAddr,
+        mine: &[IpAddr],
+        source_dc: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), String> {
+        let core = self.at(node)?;
+        // Its datacenter up and the schema agreed, as the node itself sees
+        // them (a new node learns the keyspaces from the others).
+        until(&core, deadline, |c| {
+            mine.iter().all(|a| c.is_alive(a)) && schema_agreed(c, mine, false)
+        })
+        .await;
+        core.rebuild(source_dc).await.map(|_| ())
+    }
+
+    async fn decommission(&self, node: IpAddr) -> Result<(), String> {
+        self.at(node)?.decommission().await.map(|_| ())
     }
 }
 
@@ -531,31 +568,20 @@ impl NodeRuntime for Arc<InProcess> {
         let dir = self.dir(service);
         let key = InProcess::key(service);
         let me = self.clone();
-        let (dc, peer) = (service.datacenter.clone(), peer.cloned());
+        let (dc, name, peer) = (
+            service.datacenter.clone(),
+            service.name.clone(),
+            peer.cloned(),
+        );
         self.handle.spawn(async move {
             let mut nodes = m.nodes.lock().await;
             // Leaving a pair: the keyspaces stop naming this datacenter,
-            // then each node leaves the ring (announced, so the peer's nodes
-            // forget it).
-            if let Some(peer) = &peer
-                && let Some(first) = nodes.iter().flatten().next()
-            {
-                let core = first.member.core.clone();
-                let plan = leave_plan(&keyspace_infos(&core.engine().schema()), &dc);
-                if let Err(e) = run_cql(core.engine().clone(), plan).await {
-                    tracing::error!("{dc} leaving the pair with {}: {e}", peer.service.name);
-                }
-                core.push_schema();
-                let peer_nodes: Vec<IpAddr> =
+            // then each node leaves the ring.
+            if let Some(peer) = &peer {
+                let mine: Vec<IpAddr> = nodes.iter().flatten().map(|n| n.cql_addr.ip()).collect();
+                let theirs: Vec<IpAddr> =
                     peer.nodes.iter().map(|n| IpAddr::V4(n.address)).collect();
-                // The peer's live nodes have the new schema (or 30 s passed).
-                let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-                until(&core, deadline, |c| schema_agreed(c, &peer_nodes, true)).await;
-                for n in nodes.iter().flatten() {
-                    if let Err(e) = n.member.core.decommission().await {
-                        tracing::warn!("decommission of {}: {e}", n.cql_addr);
-                    }
-                }
+                join::leave(&Local { nodes: &nodes }, &name, &mine, &dc, &theirs).await;
             }
             for n in nodes.iter_mut() {
                 if let Some(n) = n.take() {

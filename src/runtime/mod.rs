@@ -26,6 +26,7 @@
 #[cfg(feature = "docker")]
 pub mod docker;
 pub mod in_process;
+pub(crate) mod join;
 pub mod plans;
 
 /// The cluster's name: one per pair, named after the service that was there
@@ -49,31 +50,4 @@ pub(crate) async fn cluster_name(
         tracing::error!("cannot keep the cluster name in {}: {e}", file.display());
     }
     name
-}
-
-/// The progress a joining datacenter's nodes show: `prepare` (keyspaces
-/// altered, one step), then `stream` (`current` of `max` nodes rebuilt).
-pub(crate) fn join_steps(
-    phase: &'static str,
-    current: u64,
-    max: u64,
-) -> Vec<crate::control::runtime::ProgressUpdate> {
-    use crate::control::runtime::ProgressUpdate;
-    let mut steps = vec![ProgressUpdate {
-        phase: "prepare",
-        completed: phase != "prepare",
-        current: if phase == "prepare" { current } else { 1 },
-        max: 1,
-        unit: "keyspaces",
-    }];
-    if phase == "stream" {
-        steps.push(ProgressUpdate {
-            phase: "stream",
-            completed: current >= max,
-            current,
-            max,
-            unit: "nodes",
-        });
-    }
-    steps
 }

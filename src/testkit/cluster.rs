@@ -24,7 +24,7 @@ use testcontainers::core::ExecCommand;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
-use super::SEQ;
+use super::names::SEQ;
 use crate::replication::{self, Datacenter, KeyspaceName, Replication, Topology};
 use crate::runtime::docker::image::*;
 

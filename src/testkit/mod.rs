@@ -1,4 +1,4 @@
-//! # Docker harness: datacenters of containers, broken on purpose
+//! # testkit: datacenters of containers, broken on purpose
 //!
 //! [`Cluster`] starts N datacenters × M nodes (2 × 3 by default) as Docker
 //! containers on a network of their own, with the `testcontainers` crate,
@@ -47,48 +47,12 @@
 //! production. The rules go when the partition is healed, and are set again
 //! on a node that restarts while it lasts.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 mod cluster;
+mod names;
 
 pub use crate::runtime::docker::image::{
     DEFAULT_IMAGE, Flavor, HarnessError, NodeImage, READY_LINE, docker, docker_or_skip,
     ensure_image,
 };
 pub use cluster::{Cluster, ClusterBuilder, Node};
-
-pub(crate) static SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A keyspace name no other test of this process (or of a parallel one)
-/// uses: `{prefix}_{pid}_{n}`.
-pub fn unique_keyspace(prefix: &str) -> String {
-    let p: String = prefix
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .take(24)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    format!(
-        "{}_{}_{}",
-        if p.is_empty() { "ks".into() } else { p },
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// How to start a [`Cluster`].
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unique_keyspaces_are_valid_and_distinct() {
-        let a = unique_keyspace("My-Test");
-        let b = unique_keyspace("My-Test");
-        assert_ne!(a, b);
-        assert!(a.starts_with("mytest_"), "{a}");
-        assert!(crate::replication::keyspace_name(&a).is_ok());
-        assert!(unique_keyspace("").starts_with("ks_"));
-    }
-}
+pub use names::unique_keyspace;

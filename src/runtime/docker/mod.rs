@@ -25,6 +25,8 @@
 
 pub mod image;
 
+use crate::runtime::join;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -49,7 +51,7 @@ use crate::control::runtime::{
 };
 use crate::replication::KeyspaceInfo;
 use crate::runtime::docker::image::{Flavor, HarnessError, NodeImage, ensure_image};
-use crate::runtime::plans::{join_plan, keyspace_info, leave_plan};
+use crate::runtime::plans::keyspace_info;
 
 /// The network of every service's containers.
 pub const NETWORK: &str = "ccrsim-services";
@@ -376,7 +378,7 @@ impl DockerRuntime {
         let must_join = peer.is_some() && service.joined.is_some() && !joined_before;
         if must_join {
             m.view.lock().unwrap_or_else(|e| e.into_inner()).joining =
-                Some(crate::runtime::join_steps("prepare", 0, 1));
+                Some(crate::runtime::join::join_steps("prepare", 0, 1));
         }
         let had: BTreeSet<u32> = existing.iter().map(|(_, i)| *i).collect();
         let bootstrap: Vec<usize> = if had.is_empty() {
@@ -438,31 +440,21 @@ impl DockerRuntime {
     }
 
     /// New nodes of a datacenter that has data: once all of it is up, each
-    /// streams the data of its ranges from the others.
+    /// streams its ranges from the others (`nodetool rebuild`).
     async fn bootstrap(&self, m: &Managed, service: &Service, addrs: &[IpAddr], new: &[usize]) {
-        let progress = |done: usize| {
-            m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(vec![ProgressUpdate {
-                phase: "stream",
-                completed: done == new.len(),
-                current: done as u64,
-                max: new.len() as u64,
-                unit: "nodes",
-            }]);
-        };
-        progress(0);
-        if let Err(e) = await_up(addrs[new[0]], addrs, Duration::from_secs(120)).await {
-            tracing::error!(service = %service.name, "bootstrap: {e}");
-        }
-        // The keyspaces reach new nodes by gossip: wait for agreement.
-        if let Ok(s) = connect(addrs, service).await {
-            let _ = s.await_schema_agreement().await;
-        }
-        for (done, i) in new.iter().enumerate() {
-            if let Err(e) = nodetool(addrs[*i], &["rebuild", "--", &service.datacenter]).await {
-                tracing::error!(service = %service.name, "bootstrap of node {}: {e}", i + 1);
-            }
-            progress(done + 1);
-        }
+        let new: Vec<IpAddr> = new.iter().map(|i| addrs[*i]).collect();
+        let dc = Remote::new(addrs, service);
+        let progress =
+            |steps| m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(steps);
+        join::grow(
+            &dc,
+            &service.name,
+            addrs,
+            &service.datacenter,
+            &new,
+            progress,
+        )
+        .await;
         m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = None;
     }
 
@@ -475,46 +467,104 @@ impl DockerRuntime {
         addrs: &[IpAddr],
         peer: &Peer,
     ) -> Result<(), String> {
-        let progress = |phase: &'static str, current: u64, max: u64| {
-            let steps = crate::runtime::join_steps(phase, current, max);
-            m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(steps);
-        };
-        progress("prepare", 0, 1);
         let theirs: Vec<IpAddr> = peer.nodes.iter().map(|n| IpAddr::V4(n.address)).collect();
-        let everyone: Vec<IpAddr> = addrs.iter().chain(&theirs).copied().collect();
-        // Every node of both datacenters sees every other up: the nodes
-        // that run the ALTERs must know the new datacenter.
-        for a in &everyone {
-            await_up(*a, &everyone, Duration::from_secs(120)).await?;
+        let j = join::Join {
+            mine: addrs,
+            my_dc: &service.datacenter,
+            theirs: &theirs,
+            their_dc: &peer.service.datacenter,
+        };
+        let progress =
+            |steps| m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(steps);
+        join::join(&Remote::new(&theirs, &peer.service), &j, progress).await
+    }
+}
+
+/// A datacenter of containers, for the [`join`] steps: statements run
+/// through a driver session to `via` as that service's `avnadmin`, and
+/// each node is asked through its admin port (`nodetool`).
+struct Remote<'a> {
+    via: &'a [IpAddr],
+    service: &'a Service,
+    session: tokio::sync::OnceCell<Session>,
+}
+
+impl<'a> Remote<'a> {
+    fn new(via: &'a [IpAddr], service: &'a Service) -> Remote<'a> {
+        Remote {
+            via,
+            service,
+            session: tokio::sync::OnceCell::new(),
         }
-        let s = connect(&theirs, &peer.service).await?;
-        s.await_schema_agreement()
+    }
+
+    async fn session(&self) -> Result<&Session, String> {
+        self.session
+            .get_or_try_init(|| connect(self.via, self.service))
             .await
-            .map_err(|e| format!("schema agreement: {e}"))?;
-        let keyspaces = keyspaces(&s).await?;
-        let plan = join_plan(
-            &keyspaces,
-            &peer.service.datacenter,
-            peer.nodes.len() as u32,
-            &service.datacenter,
-            addrs.len() as u32,
-        );
-        for cql in &plan {
+    }
+}
+
+impl join::Datacenter for Remote<'_> {
+    async fn await_up(
+        &self,
+        want: &[IpAddr],
+        deadline: tokio::time::Instant,
+    ) -> Result<(), String> {
+        // Every node sees every other up: the nodes that run the ALTERs
+        // must know the new datacenter.
+        for a in want {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            await_up(*a, want, left).await?;
+        }
+        Ok(())
+    }
+
+    async fn await_agreement(
+        &self,
+        _among: &[IpAddr],
+        _skip_down: bool,
+        _deadline: tokio::time::Instant,
+    ) -> Result<(), String> {
+        // The driver waits until every node it knows (both datacenters)
+        // reports one schema version.
+        self.session()
+            .await?
+            .await_schema_agreement()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("schema agreement: {e}"))
+    }
+
+    async fn keyspaces(&self) -> Result<Vec<KeyspaceInfo>, String> {
+        keyspaces(self.session().await?).await
+    }
+
+    async fn run(&self, plan: &[String]) -> Result<(), String> {
+        let s = self.session().await?;
+        for cql in plan {
             tracing::info!("{cql}");
             s.query_unpaged(cql.as_str(), &[])
                 .await
                 .map_err(|e| format!("{cql}: {e}"))?;
         }
-        s.await_schema_agreement()
-            .await
-            .map_err(|e| format!("schema agreement after altering the keyspaces: {e}"))?;
-        let total = addrs.len() as u64;
-        progress("stream", 0, total);
-        for (done, a) in addrs.iter().enumerate() {
-            nodetool(*a, &["rebuild", "--", &peer.service.datacenter]).await?;
-            progress("stream", done as u64 + 1, total);
-        }
         Ok(())
+    }
+
+    async fn rebuild(
+        &self,
+        node: IpAddr,
+        _mine: &[IpAddr],
+        source_dc: &str,
+        _deadline: tokio::time::Instant,
+    ) -> Result<(), String> {
+        nodetool(node, &["rebuild", "--", source_dc])
+            .await
+            .map(|_| ())
+    }
+
+    async fn decommission(&self, node: IpAddr) -> Result<(), String> {
+        nodetool(node, &["decommission"]).await.map(|_| ())
     }
 }
 
@@ -717,25 +767,8 @@ impl NodeRuntime for Arc<DockerRuntime> {
             if let Some(peer) = &peer {
                 let theirs: Vec<IpAddr> =
                     peer.nodes.iter().map(|n| IpAddr::V4(n.address)).collect();
-                let left = async {
-                    let s = connect(&theirs, &peer.service).await?;
-                    let plan = leave_plan(&keyspaces(&s).await?, &service.datacenter);
-                    for cql in &plan {
-                        s.query_unpaged(cql.as_str(), &[])
-                            .await
-                            .map_err(|e| format!("{cql}: {e}"))?;
-                    }
-                    let _ = s.await_schema_agreement().await;
-                    Ok::<_, String>(())
-                };
-                if let Err(e) = left.await {
-                    tracing::error!("{} leaving the pair: {e}", service.name);
-                }
-                for a in &addrs {
-                    if let Err(e) = nodetool(*a, &["decommission"]).await {
-                        tracing::warn!("decommission of {a}: {e}");
-                    }
-                }
+                let dc = Remote::new(&theirs, &peer.service);
+                join::leave(&dc, &service.name, &addrs, &service.datacenter, &theirs).await;
             }
             for (name, _) in me.containers(Some(&service)).await {
                 me.remove_container(&name).await;
