@@ -374,14 +374,4 @@ impl LinkSettings {
         }
         Ok(())
     }
-
-    /// The transport's form.
-    pub fn spec(&self) -> crate::node::cluster::transport::LinkSpec {
-        crate::node::cluster::transport::LinkSpec {
-            latency: std::time::Duration::from_micros((self.latency_ms * 1000.0) as u64),
-            jitter: std::time::Duration::from_micros((self.jitter_ms * 1000.0) as u64),
-            loss: self.loss_percent / 100.0,
-            down: self.down,
-        }
-    }
 }

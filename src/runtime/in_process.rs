@@ -633,7 +633,7 @@ impl NodeRuntime for Arc<InProcess> {
         let addrs =
             |p: &Peer| -> Vec<IpAddr> { p.nodes.iter().map(|n| IpAddr::V4(n.address)).collect() };
         self.faults
-            .set_link(&addrs(a), &addrs(b), link.spec(), link.seed);
+            .set_link(&addrs(a), &addrs(b), link_spec(link), link.seed);
         Ok(())
     }
 
@@ -706,5 +706,17 @@ impl NodeRuntime for Arc<InProcess> {
                 }
             })
             .collect()
+    }
+}
+
+/// A link's settings in the internode transport's form.
+fn link_spec(
+    link: &crate::control::model::LinkSettings,
+) -> crate::node::cluster::transport::LinkSpec {
+    crate::node::cluster::transport::LinkSpec {
+        latency: Duration::from_micros((link.latency_ms * 1000.0) as u64),
+        jitter: Duration::from_micros((link.jitter_ms * 1000.0) as u64),
+        loss: link.loss_percent / 100.0,
+        down: link.down,
     }
 }
