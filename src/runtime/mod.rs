@@ -1,27 +1,30 @@
-//! # Harness: where a service's nodes run
+//! # runtime: where a service's nodes run
 //!
-//! The control plane decides what should run; a runtime makes it so. This
-//! module holds the runtimes that start real ccrsim nodes:
+//! The control plane decides what should run; a runtime makes it so. Each
+//! runtime implements the control plane's `NodeRuntime` trait
+//! (`control::runtime`): ensure a service's nodes run as laid out, remove
+//! them, report their state, stop them with the daemon. The runtimes:
 //!
 //! - [`in_process`]: every node of every service inside the daemon's own
 //!   process, one loopback address each (`127.0.{slot}.{i}`, as the control
-//!   plane lays them out), data under the state directory. This is the
+//!   plane lays them out), data under the state directory, the simulated
+//!   link between datacenters in their internode transport. This is the
 //!   default of `ccrsim serve` and `ccrsim up`.
-//! - [`docker`] (feature `docker`, on by default): datacenters of
-//!   containers of the `ccrsim-node` image (or the official `cassandra`
-//!   image) on a Docker network, started with testcontainers, for
-//!   integration tests that break them on purpose: [`Cluster`].
-//! - [`docker_runtime`] (feature `docker`): every node of every service as
-//!   a container of the `ccrsim-node` image, for `ccrsim serve --runtime
-//!   docker`.
+//! - [`docker`] (feature `docker`, on by default): every node of every
+//!   service as a container of the `ccrsim-node` image, for `ccrsim serve
+//!   --runtime docker`; [`docker::image`] finds or builds that image, and
+//!   the test kit (`crate::testkit`) uses it too.
 //!
 //! A runtime also does what Aiven does for a user around the nodes: when a
 //! service joins another as a CCR pair, the joining datacenter's nodes start
 //! with the existing datacenter's first node as a seed, the keyspaces are
 //! altered to name the new datacenter (user keyspaces with
 //! NetworkTopologyStrategy, and the system keyspaces that must be
-//! replicated to both), and each new node rebuilds from the existing
-//! datacenter, reporting progress, before the service is `RUNNING`.
+//! replicated to both: [`plans`]), and each new node rebuilds from the
+//! existing datacenter, reporting progress, before the service is
+//! `RUNNING`. Those steps, and leaving a pair and growing a datacenter, are
+//! written once in [`join`]; each runtime says how a step is done on its
+//! nodes.
 
 #[cfg(feature = "docker")]
 pub mod docker;
