@@ -307,11 +307,8 @@ impl InProcess {
         let Some(first) = layout.first().map(|n| IpAddr::V4(n.address)) else {
             return;
         };
-        let marker = base.join("joined");
-        let must_join = peer.is_some()
-            && service.joined.is_some()
-            && !tokio::fs::try_exists(&marker).await.unwrap_or(false);
-        if must_join {
+        let must_join = join::pending(&base, &service, peer.as_ref()).await;
+        if must_join.is_some() {
             // Not RUNNING before the join is done, not even for a moment.
             m.view.lock().unwrap_or_else(|e| e.into_inner()).joining =
                 Some(crate::runtime::join::join_steps("prepare", 0, 1));
@@ -380,80 +377,22 @@ impl InProcess {
                 }
             }
         }
+        let mine = join::addresses(&layout);
+        let show = |steps| m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = steps;
+        let dc = Local { nodes: &nodes };
         if !bootstrap.is_empty() {
-            self.bootstrap(&m, &nodes, &service, &layout, &bootstrap)
-                .await;
+            let new: Vec<IpAddr> = bootstrap.iter().map(|i| mine[*i]).collect();
+            join::grow(&dc, &service.name, &mine, &service.datacenter, &new, show).await;
         }
         // A service that joined another: migrate it into the pair once.
-        if let Some(peer) = peer.as_ref().filter(|_| must_join) {
-            {
-                match self.join(&m, &nodes, &service, &layout, peer).await {
-                    Ok(()) => {
-                        if let Err(e) =
-                            tokio::fs::write(&marker, peer.service.name.as_bytes()).await
-                        {
-                            tracing::error!("cannot record the join of {}: {e}", service.name);
-                        }
-                        m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = None;
-                    }
-                    Err(e) => {
-                        tracing::error!(service = %service.name, "joining {}: {e}", peer.service.name);
-                        let mut v = m.view.lock().unwrap_or_else(|e| e.into_inner());
-                        for s in v.slots.iter_mut() {
-                            s.message = Some(format!("joining {}: {e}", peer.service.name));
-                        }
-                    }
-                }
+        if let Some(peer) = must_join
+            && let Err(e) = join::join_once(&dc, &base, &service, &mine, peer, show).await
+        {
+            let mut v = m.view.lock().unwrap_or_else(|e| e.into_inner());
+            for s in v.slots.iter_mut() {
+                s.message = Some(e.clone());
             }
         }
-    }
-
-    /// New nodes of a datacenter: once every node of it is up, each streams
-    /// the data of its ranges from the others.
-    async fn bootstrap(
-        &self,
-        m: &Managed,
-        nodes: &[Option<Node>],
-        service: &Service,
-        layout: &[NodeLayout],
-        new: &[usize],
-    ) {
-        let mine: Vec<IpAddr> = layout.iter().map(|n| IpAddr::V4(n.address)).collect();
-        let new: Vec<IpAddr> = new.iter().map(|i| mine[*i]).collect();
-        let progress =
-            |steps| m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(steps);
-        join::grow(
-            &Local { nodes },
-            &service.name,
-            &mine,
-            &service.datacenter,
-            &new,
-            progress,
-        )
-        .await;
-        m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = None;
-    }
-
-    /// Alters the keyspaces for the new datacenter and rebuilds each new node.
-    async fn join(
-        &self,
-        m: &Managed,
-        nodes: &[Option<Node>],
-        service: &Service,
-        layout: &[NodeLayout],
-        peer: &Peer,
-    ) -> Result<(), String> {
-        let mine: Vec<IpAddr> = layout.iter().map(|n| IpAddr::V4(n.address)).collect();
-        let theirs: Vec<IpAddr> = peer.nodes.iter().map(|n| IpAddr::V4(n.address)).collect();
-        let j = join::Join {
-            mine: &mine,
-            my_dc: &service.datacenter,
-            theirs: &theirs,
-            their_dc: &peer.service.datacenter,
-        };
-        let progress =
-            |steps| m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(steps);
-        join::join(&Local { nodes }, &j, progress).await
     }
 }
 

@@ -373,10 +373,8 @@ impl DockerRuntime {
         }
         let base = self.dir(&service);
         let cluster = crate::runtime::cluster_name(&base, &service).await;
-        let marker = base.join("joined");
-        let joined_before = tokio::fs::try_exists(&marker).await.unwrap_or(false);
-        let must_join = peer.is_some() && service.joined.is_some() && !joined_before;
-        if must_join {
+        let must_join = join::pending(&base, &service, peer.as_ref()).await;
+        if must_join.is_some() {
             m.view.lock().unwrap_or_else(|e| e.into_inner()).joining =
                 Some(crate::runtime::join::join_steps("prepare", 0, 1));
         }
@@ -417,66 +415,23 @@ impl DockerRuntime {
                 }
             }
         }
+        let show = |steps| m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = steps;
         if !bootstrap.is_empty() {
-            self.bootstrap(&m, &service, &addrs, &bootstrap).await;
+            let new: Vec<IpAddr> = bootstrap.iter().map(|i| addrs[*i]).collect();
+            let dc = Remote::new(&addrs, &service);
+            join::grow(&dc, &service.name, &addrs, &service.datacenter, &new, show).await;
         }
-        if let Some(peer) = peer.as_ref().filter(|_| must_join) {
-            match self.join(&m, &service, &addrs, peer).await {
-                Ok(()) => {
-                    if let Err(e) = tokio::fs::write(&marker, peer.service.name.as_bytes()).await {
-                        tracing::error!("cannot record the join of {}: {e}", service.name);
-                    }
-                    m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = None;
-                }
-                Err(e) => {
-                    tracing::error!(service = %service.name, "joining {}: {e}", peer.service.name);
-                    let mut v = m.view.lock().unwrap_or_else(|e| e.into_inner());
-                    for s in v.errors.iter_mut() {
-                        *s = Some(format!("joining {}: {e}", peer.service.name));
-                    }
+        // Through the existing datacenter, which holds the roles.
+        if let Some(peer) = must_join {
+            let theirs = join::addresses(&peer.nodes);
+            let dc = Remote::new(&theirs, &peer.service);
+            if let Err(e) = join::join_once(&dc, &base, &service, &addrs, peer, show).await {
+                let mut v = m.view.lock().unwrap_or_else(|e| e.into_inner());
+                for s in v.errors.iter_mut() {
+                    *s = Some(e.clone());
                 }
             }
         }
-    }
-
-    /// New nodes of a datacenter that has data: once all of it is up, each
-    /// streams its ranges from the others (`nodetool rebuild`).
-    async fn bootstrap(&self, m: &Managed, service: &Service, addrs: &[IpAddr], new: &[usize]) {
-        let new: Vec<IpAddr> = new.iter().map(|i| addrs[*i]).collect();
-        let dc = Remote::new(addrs, service);
-        let progress =
-            |steps| m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(steps);
-        join::grow(
-            &dc,
-            &service.name,
-            addrs,
-            &service.datacenter,
-            &new,
-            progress,
-        )
-        .await;
-        m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = None;
-    }
-
-    /// Alters the keyspaces for the new datacenter (through the existing
-    /// one, which holds the roles) and rebuilds each new node from it.
-    async fn join(
-        &self,
-        m: &Managed,
-        service: &Service,
-        addrs: &[IpAddr],
-        peer: &Peer,
-    ) -> Result<(), String> {
-        let theirs: Vec<IpAddr> = peer.nodes.iter().map(|n| IpAddr::V4(n.address)).collect();
-        let j = join::Join {
-            mine: addrs,
-            my_dc: &service.datacenter,
-            theirs: &theirs,
-            their_dc: &peer.service.datacenter,
-        };
-        let progress =
-            |steps| m.view.lock().unwrap_or_else(|e| e.into_inner()).joining = Some(steps);
-        join::join(&Remote::new(&theirs, &peer.service), &j, progress).await
     }
 }
 
