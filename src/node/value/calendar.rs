@@ -52,7 +52,8 @@ pub(super) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - EPOCH_DAYS_SHIFT
 }
 
-/// The proleptic Gregorian (year, month, day) of a day since 1970-01-01.
+/// The proleptic Gregorian (year, month, day) of a day since 1970-01-01
+/// (Howard Hinnant's `civil_from_days`).
 pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + EPOCH_DAYS_SHIFT;
     let era = z.div_euclid(146_097);
