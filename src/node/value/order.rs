@@ -8,6 +8,7 @@ use crate::node::value::big;
 use crate::node::value::model::{CqlValue, MAX_VALUE_DEPTH, Reader, fixed};
 use crate::node::value::types::CqlType;
 
+/// Compares two serialized values of type `ty` as Cassandra orders them
 /// (see the module notes). Malformed bytes never panic: they fall back to
 /// a bytewise order.
 pub fn compare(ty: &CqlType, a: &[u8], b: &[u8]) -> Ordering {
