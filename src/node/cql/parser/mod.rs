@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::node::cql::CqlError;
 use crate::node::cql::ast::*;
+use crate::node::cql::error::CqlError;
 use crate::node::cql::lexer::{Tok, Token, lex, position};
 
 mod dcl;
