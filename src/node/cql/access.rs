@@ -16,19 +16,21 @@
 //!
 //! Roles and grants are read from `system_auth` through the same read path
 //! as any table (the coordinator when the node is in a cluster), and kept
-//! for [`VALIDITY_MICROS`] as Cassandra's roles and permissions caches
-//! (`roles_validity`, `permissions_validity`: 2 s) keep them: a statement
+//! in [`crate::node::cql::authcache`] for its `VALIDITY_MICROS` as
+//! Cassandra's roles and permissions caches (`roles_validity`,
+//! `permissions_validity`: 2 s) keep them: a statement
 //! costs a map lookup, not a read. A change made through this node drops
 //! the cache at once; one made through another node is seen here within
 //! the validity.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::node::auth::resource::{Permission, Permissions, Resource};
 use crate::node::auth::roles::{AuthSource, Effective, Grants, RoleRecord};
 use crate::node::cql::ast::*;
-use crate::node::cql::exec::{Engine, Result, Session};
+use crate::node::cql::authcache::cached;
+use crate::node::cql::exec::{Engine, has_condition};
+use crate::node::cql::session::{Result, Session};
 use crate::node::db::consistency::Consistency;
 use crate::node::db::read::{self, Partitions, ReadCommand};
 use crate::node::db::schema::ALTERABLE_SYSTEM_KEYSPACES;
@@ -39,10 +41,6 @@ use crate::node::db::system::tables::LOCAL_KEYSPACES;
 use crate::node::error::QueryError;
 use crate::node::locator::partitioner;
 use crate::node::transport::protocol::frame::{ResultBody, SchemaChangeTarget};
-
-/// How long roles and grants read from `system_auth` are trusted
-/// (Cassandra's `roles_validity` and `permissions_validity`).
-pub const VALIDITY_MICROS: i64 = 2_000_000;
 
 /// Tables every logged-in role may read.
 fn readable_system(r: &Resource) -> bool {
@@ -60,53 +58,6 @@ fn readable_system(r: &Resource) -> bool {
 fn protected(r: &Resource) -> bool {
     matches!(r, Resource::Table(ks, t) if ks == "system_auth"
         && matches!(t.as_str(), "roles" | "role_members" | "role_permissions"))
-}
-
-/// Values by role name, each with when it was read (microseconds).
-type Stamped<V> = Mutex<HashMap<String, (i64, V)>>;
-
-/// What was read from `system_auth`, with when.
-#[derive(Default)]
-pub struct AuthCache {
-    roles: Stamped<Option<Arc<RoleRecord>>>,
-    grants: Stamped<Arc<Grants>>,
-    effective: Stamped<Arc<Effective>>,
-}
-
-impl AuthCache {
-    /// Forgets everything (after a change to roles or grants made here).
-    pub fn clear(&self) {
-        self.roles.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        self.grants
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-        self.effective
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-    }
-}
-
-fn cached<V: Clone>(
-    map: &Stamped<V>,
-    key: &str,
-    now: i64,
-    load: impl FnOnce() -> Result<V>,
-) -> Result<V> {
-    if let Some((at, v)) = map.lock().unwrap_or_else(|e| e.into_inner()).get(key)
-        && now - at < VALIDITY_MICROS
-        && now >= *at
-    {
-        return Ok(v.clone());
-    }
-    let v = load()?;
-    let mut m = map.lock().unwrap_or_else(|e| e.into_inner());
-    if m.len() > 10_000 {
-        m.clear();
-    }
-    m.insert(key.to_string(), (now, v.clone()));
-    Ok(v)
 }
 
 fn text_set(c: Option<&LiveColumn>) -> Vec<String> {
@@ -375,7 +326,7 @@ impl Engine {
                     _ => unreachable!("matched above"),
                 };
                 table(q, Permission::Modify)?;
-                if crate::node::cql::exec::has_condition(stmt) {
+                if has_condition(stmt) {
                     table(q, Permission::Select)?;
                 }
                 Ok(())

@@ -37,7 +37,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::node::cql::exec::Write;
+use crate::node::cql::replicator::Write;
 use crate::node::cql::warn::warn;
 use crate::node::db::schema::Schema;
 use crate::node::db::storage::Mutation;

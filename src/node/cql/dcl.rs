@@ -16,7 +16,8 @@ use crate::node::auth::hash_password;
 use crate::node::auth::resource::{Permission, Permissions, Resource};
 use crate::node::auth::roles::{RoleRecord, roles_of};
 use crate::node::cql::ast::*;
-use crate::node::cql::exec::{Engine, Result, Session};
+use crate::node::cql::exec::Engine;
+use crate::node::cql::session::{Result, Session};
 use crate::node::db::read::{Partitions, ResultRow};
 use crate::node::db::schema::system_auth::{
     RESOURCE_ROLE_INDEX, ROLE_MEMBERS, ROLE_PERMISSIONS, ROLES,

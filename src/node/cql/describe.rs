@@ -7,7 +7,8 @@
 use std::fmt::Write as _;
 
 use crate::node::cql::ast::{DescribeTarget, QualifiedName};
-use crate::node::cql::exec::{Engine, Result, Session};
+use crate::node::cql::exec::Engine;
+use crate::node::cql::session::{Result, Session};
 use crate::node::db::schema::{ColumnKind, Order, TableMeta};
 use crate::node::db::system::tables::{self as systables, LOCAL_KEYSPACES};
 use crate::node::db::system::{PARTITIONER, default_table_options};

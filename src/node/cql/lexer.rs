@@ -7,7 +7,7 @@
 //! leading `-`, `0x` starts a blob, a UUID is lexed as one token, and
 //! comments are `--`, `//` and `/* */`.
 
-use crate::node::cql::CqlError;
+use crate::node::cql::error::CqlError;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tok {

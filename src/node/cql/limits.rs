@@ -15,7 +15,8 @@
 //! - The prepared-statement cache holds at most [`MAX_PREPARED_BYTES`] of
 //!   statement text.
 
-use crate::node::cql::exec::{Result, Write};
+use crate::node::cql::replicator::Write;
+use crate::node::cql::session::Result;
 use crate::node::db::write::MutationBuilder;
 use crate::node::error::QueryError;
 

@@ -18,11 +18,13 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use crate::node::cql::ast::*;
-use crate::node::cql::exec::{
-    Binder, Engine, Options, Result, Session, Write, column, element_types, has_condition,
-};
+use crate::node::cql::bind::Binder;
+use crate::node::cql::bindspec::{column, element_types};
+use crate::node::cql::exec::{Engine, has_condition};
 use crate::node::cql::limits::Writes;
+use crate::node::cql::replicator::Write;
 use crate::node::cql::select::{Restrictions, column_bytes};
+use crate::node::cql::session::{Options, Result, Session};
 use crate::node::db::consistency::Consistency;
 use crate::node::db::read::Comparator;
 use crate::node::db::schema::{ColumnKind, ColumnMeta, TableMeta};

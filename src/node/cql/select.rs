@@ -12,8 +12,8 @@ use std::ops::Bound as RangeBound;
 use std::sync::Arc;
 
 use crate::node::cql::ast::*;
-use crate::node::cql::exec::{Binder, Engine, Options, Result, Session, column};
-use crate::node::cql::limits::Product;
+use crate::node::cql::session::{Options, Result, Session};
+use crate::node::cql::{bind::Binder, bindspec::column, exec::Engine, limits::Product};
 use crate::node::db::read::{
     self, Comparator, Filter, FilterOp, Partitions, Position, ReadCommand, ResultRow, Slice,
 };

@@ -5,7 +5,8 @@
 //!
 //! - [`schema`]: keyspaces, tables and columns, kept in the node's data
 //!   directory and exchanged with peers; [`schema::system_auth`] defines
-//!   the auth tables.
+//!   the auth tables, `schema/bootstrap.rs` the schema a new node starts
+//!   with.
 //! - [`write`]: a write as mutations of partitions (cells with timestamps
 //!   and TTLs, tombstones), applied to storage.
 //! - [`read`]: a SELECT's restrictions turned into partition and row
@@ -16,7 +17,7 @@
 //!   node's state, their definitions in [`system::tables`].
 //! - [`storage`]: the storage engine: partitions of rows of cells on an
 //!   embedded LSM engine (fjall), with Cassandra's reconciliation rules in
-//!   [`storage::cell`].
+//!   [`storage::cell`] and a mutation's byte form in `storage/mutation.rs`.
 //!
 //! Nothing here knows about other nodes: the coordinator in
 //! `node::cluster` decides where a mutation goes, this room applies it.

@@ -12,7 +12,13 @@
 //! and [`Schema::version`] is a digest of the whole, as Cassandra's schema
 //! version is, so nodes (and drivers waiting for schema agreement) can tell
 //! whether they agree.
+//!
+//! Beside this file: [`persist`] writes the schema as JSON and reads it
+//! back, [`system_auth`] defines the tables of roles and permissions, and
+//! `bootstrap.rs` makes the schema a new node starts with (the replicated
+//! system keyspaces, with `system_auth`'s tables).
 
+mod bootstrap;
 pub mod persist;
 pub mod system_auth;
 
@@ -913,47 +919,6 @@ pub fn system_table_id(keyspace: &str, table: &str) -> [u8; 16] {
     out[6] = (out[6] & 0x0f) | 0x30;
     out[8] = (out[8] & 0x3f) | 0x80;
     out
-}
-
-impl Schema {
-    /// A schema holding the replicated system keyspaces as Cassandra creates them.
-    pub fn bootstrap() -> Schema {
-        let mut s = Schema::default();
-        for (name, rf) in REPLICATED_SYSTEM_KEYSPACES {
-            s.keyspaces.insert(
-                name.to_string(),
-                Keyspace {
-                    meta: KeyspaceMeta {
-                        name: name.to_string(),
-                        strategy: Strategy::Simple {
-                            replication_factor: rf,
-                        },
-                        durable_writes: true,
-                    },
-                    tables: BTreeMap::new(),
-                },
-            );
-        }
-        s.add_missing_auth_tables();
-        s
-    }
-
-    /// Adds the `system_auth` tables this build knows and `self` lacks (a
-    /// schema kept by an older build); returns whether it added any. Every
-    /// node adds the same tables, with the same ids, so versions still agree.
-    pub fn add_missing_auth_tables(&mut self) -> bool {
-        let Some(ks) = self.keyspaces.get_mut("system_auth") else {
-            return false;
-        };
-        let mut added = false;
-        for t in system_auth::tables() {
-            if !ks.tables.contains_key(&t.name) {
-                ks.tables.insert(t.name.clone(), Arc::new(t));
-                added = true;
-            }
-        }
-        added
-    }
 }
 
 #[cfg(test)]

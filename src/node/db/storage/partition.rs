@@ -243,30 +243,6 @@ fn merge_rows(into: &mut RowData, other: RowData) {
 }
 
 impl PartitionData {
-    /// As a mutation of `table` (the wire form replicas send partitions in).
-    pub fn into_mutation(self, table: [u8; 16]) -> crate::node::db::storage::Mutation {
-        crate::node::db::storage::Mutation {
-            table,
-            token: self.token,
-            key: self.key,
-            partition_deletion: self.deletion,
-            range_tombstones: self.range_tombstones,
-            static_row: self.static_row,
-            rows: self.rows,
-        }
-    }
-
-    pub fn from_mutation(m: crate::node::db::storage::Mutation) -> PartitionData {
-        PartitionData {
-            key: m.key,
-            token: m.token,
-            deletion: m.partition_deletion,
-            range_tombstones: m.range_tombstones,
-            static_row: m.static_row,
-            rows: m.rows,
-        }
-    }
-
     /// Merges another version of the same partition (from another replica):
     /// every cell keeps its winning version, deletions their latest.
     pub fn merge(&mut self, other: PartitionData) {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use crate::node::cql::ast::Statement;
-use crate::node::cql::exec::table_spec;
+use crate::node::cql::tablespec::table_spec;
 use crate::node::db::schema::{Schema, TableMeta, system_table_id};
 use crate::node::db::system::{self, NodeInfo, Row};
 use crate::node::value::CqlValue;
