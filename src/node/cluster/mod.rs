@@ -15,13 +15,17 @@
 //!   handler, `system.peers` and client events from what gossip learns,
 //!   schema exchange (the newest stamp wins), hint replay, rebuild,
 //!   decommission.
-//! - [`coordinator`]: writes to every replica (one forwarder per remote
-//!   datacenter), answered at the consistency level; reads from the nearest
-//!   replicas the level needs, merged by timestamp, with blocking read
-//!   repair; Unavailable, WriteTimeout and ReadTimeout as Cassandra's.
+//! - [`coordinator`]: the engine's replicator, one file per thing it
+//!   coordinates, with Unavailable, WriteTimeout and ReadTimeout as
+//!   Cassandra's: [`coordinator::write`] sends writes to every replica (one
+//!   forwarder per remote datacenter), answered at the consistency level;
+//!   [`coordinator::read`] reads from the nearest replicas the level needs,
+//!   merged by timestamp, with blocking read repair, and gathers range
+//!   reads; [`coordinator::cas`] runs the Paxos rounds of lightweight
+//!   transactions and SERIAL reads.
 //! - [`paxos`]: lightweight transactions as Paxos among the replicas
 //!   (`SERIAL`, `LOCAL_SERIAL`): the replica's state and the coordinator's
-//!   decisions; the coordinator runs the rounds.
+//!   decisions; the coordinator runs the rounds ([`coordinator::cas`]).
 //! - [`hints`]: hinted handoff's durable store.
 //! - [`nodetool`]: the node side of `ccrsim nodetool`.
 //!
