@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Coordinator;
-use crate::node::cluster::member::Core;
 use crate::node::cluster::message::Body;
 use crate::node::cluster::paxos::{AfterPrepare, Ballot, Promise, after_prepare};
+use crate::node::cluster::replica::Replica;
 use crate::node::cql::exec::{Decide, Result};
 use crate::node::db::consistency::Consistency;
 use crate::node::db::read::Gathered;
@@ -28,14 +28,13 @@ impl Coordinator {
     #[allow(clippy::too_many_arguments)]
     fn gather(
         &self,
-        core: &Arc<Core>,
         targets: &[IpAddr],
         body: Body,
         local: impl FnOnce() -> Result<Body>,
         enough: impl Fn(&[(IpAddr, Body)]) -> bool,
         deadline: tokio::time::Instant,
     ) -> Result<Vec<(IpAddr, Body)>> {
-        let t = core.transport().clone();
+        let t = self.transport.clone();
         let me = t.me();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         for r in targets.iter().copied().filter(|r| *r != me) {
@@ -73,7 +72,7 @@ impl Coordinator {
     #[allow(clippy::too_many_arguments)]
     fn propose(
         &self,
-        core: &Arc<Core>,
+        replica: &Arc<Replica>,
         live: &[IpAddr],
         (table, token, key): (&[u8; 16], i64, &[u8]),
         ballot: Ballot,
@@ -90,7 +89,8 @@ impl Coordinator {
             update: update.clone(),
         };
         let local = || {
-            core.with_paxos(table, token, key, |s| s.propose(ballot, update))
+            replica
+                .with_paxos(table, token, key, |s| s.propose(ballot, update))
                 .map(Body::PaxosAccepted)
                 .map_err(QueryError::from)
         };
@@ -99,7 +99,7 @@ impl Coordinator {
                 .filter(|(_, b)| matches!(b, Body::PaxosAccepted(true)))
                 .count()
         };
-        let answers = self.gather(core, live, body, local, |a| accepted(a) >= need, deadline)?;
+        let answers = self.gather(live, body, local, |a| accepted(a) >= need, deadline)?;
         let n = accepted(&answers);
         if n >= need {
             Ok(true)
@@ -114,7 +114,7 @@ impl Coordinator {
     /// and waits for all of them.
     fn propagate(
         &self,
-        core: &Arc<Core>,
+        replica: &Arc<Replica>,
         to: &[IpAddr],
         ballot: Ballot,
         update: Vec<u8>,
@@ -129,12 +129,13 @@ impl Coordinator {
             commit: Some(ballot),
         };
         let local = || {
-            core.apply_commit(&m, durable, Some(ballot))
+            replica
+                .apply_commit(&m, durable, Some(ballot))
                 .map(|()| Body::MutationAck)
                 .map_err(QueryError::from)
         };
         let acks = self
-            .gather(core, to, body, local, |_| false, deadline)?
+            .gather(to, body, local, |_| false, deadline)?
             .iter()
             .filter(|(_, b)| matches!(b, Body::MutationAck))
             .count();
@@ -169,12 +170,12 @@ impl Coordinator {
         commit: Consistency,
         decide: &mut Decide<'_>,
     ) -> Result<ResultBody> {
-        let core = self.core()?;
+        let replica = self.replica()?;
         let strategy = self.strategy(keyspace)?;
-        let ring = core.ring();
-        let me = core.transport().me();
-        let my_dc = core.engine().datacenter();
-        let host = core.host_id_of(&me).unwrap_or_default();
+        let ring = self.membership.ring();
+        let me = self.transport.me();
+        let my_dc = replica.engine().datacenter();
+        let host = self.membership.host_id_of(&me).unwrap_or_default();
         let replicas = match &strategy {
             Strategy::Local => vec![me],
             s => ring.replicas(s, token),
@@ -191,7 +192,7 @@ impl Coordinator {
         let live: Vec<IpAddr> = participants
             .iter()
             .copied()
-            .filter(|r| *r == me || core.is_alive(r))
+            .filter(|r| *r == me || self.membership.is_alive(r))
             .collect();
         if live.len() < need {
             return Err(QueryError::Unavailable {
@@ -205,7 +206,7 @@ impl Coordinator {
         } else {
             Consistency::Quorum
         };
-        let durable = core
+        let durable = replica
             .engine()
             .schema()
             .keyspace(keyspace)
@@ -223,7 +224,7 @@ impl Coordinator {
             if tokio::time::Instant::now() >= deadline {
                 return Err(timeout(0));
             }
-            let ballot = Ballot::next(core.engine().now_micros(), above, host);
+            let ballot = Ballot::next(replica.engine().now_micros(), above, host);
             above = ballot;
             // Phase 1: prepare.
             let body = Body::PaxosPrepare {
@@ -233,12 +234,13 @@ impl Coordinator {
                 ballot,
             };
             let local = || {
-                core.with_paxos(table, token, key, |s| s.prepare(ballot))
+                replica
+                    .with_paxos(table, token, key, |s| s.prepare(ballot))
                     .map(Body::PaxosPromise)
                     .map_err(QueryError::from)
             };
             let (from, promises): (Vec<IpAddr>, Vec<Promise>) = self
-                .gather(&core, &live, body, local, |a| a.len() >= need, deadline)?
+                .gather(&live, body, local, |a| a.len() >= need, deadline)?
                 .into_iter()
                 .filter_map(|(a, b)| match b {
                     Body::PaxosPromise(p) => Some((a, p)),
@@ -258,7 +260,7 @@ impl Coordinator {
                     // A proposal that may have been decided: finish it first.
                     let m = crate::node::db::storage::Mutation::decode(&update)?;
                     let accepted = self.propose(
-                        &core, &live, partition, ballot, update, need, deadline, &timeout,
+                        &replica, &live, partition, ballot, update, need, deadline, &timeout,
                     )?;
                     if accepted {
                         let w = (m, durable, keyspace.to_string());
@@ -273,7 +275,7 @@ impl Coordinator {
                     to,
                 } => {
                     let to: Vec<IpAddr> = to.into_iter().map(|i| from[i]).collect();
-                    self.propagate(&core, &to, committed, update, durable, deadline)?;
+                    self.propagate(&replica, &to, committed, update, durable, deadline)?;
                     continue;
                 }
                 AfterPrepare::Proceed => {}
@@ -291,7 +293,7 @@ impl Coordinator {
             // Phase 2: propose; phase 3: commit to every replica at `commit`.
             let update = w.0.encode();
             if !self.propose(
-                &core, &live, partition, ballot, update, need, deadline, &timeout,
+                &replica, &live, partition, ballot, update, need, deadline, &timeout,
             )? {
                 self.contention_pause();
                 continue;

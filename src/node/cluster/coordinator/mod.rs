@@ -18,7 +18,9 @@ pub mod write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::node::cluster::member::Core;
+use crate::node::cluster::membership::Membership;
+use crate::node::cluster::replica::Replica;
+use crate::node::cluster::transport::Transport;
 use crate::node::cql::exec::{Decide, Replicator, Result, Write};
 use crate::node::db::consistency::Consistency;
 use crate::node::db::read::Gathered;
@@ -26,23 +28,28 @@ use crate::node::db::schema::Strategy;
 use crate::node::error::QueryError;
 use crate::node::transport::protocol::frame::ResultBody;
 
+/// A node's coordinator: it reads the membership, talks to the other
+/// replicas over the transport, and works on this node as a replica.
 pub struct Coordinator {
-    /// Weak: the engine holds the coordinator, and the core holds the engine.
-    pub core: std::sync::Weak<Core>,
+    /// Weak: the engine holds the coordinator, and the replica holds the
+    /// engine. Gone once the node is.
+    pub replica: std::sync::Weak<Replica>,
+    pub membership: Arc<Membership>,
+    pub transport: Arc<Transport>,
     pub runtime: tokio::runtime::Handle,
     pub write_timeout: Duration,
     pub read_timeout: Duration,
 }
 
 impl Coordinator {
-    fn core(&self) -> Result<Arc<Core>> {
-        self.core
+    fn replica(&self) -> Result<Arc<Replica>> {
+        self.replica
             .upgrade()
             .ok_or_else(|| QueryError::Server("the node is shutting down".into()))
     }
 
     fn strategy(&self, keyspace: &str) -> Result<Strategy> {
-        self.core()?
+        self.replica()?
             .engine()
             .schema()
             .keyspace(keyspace)
@@ -53,7 +60,8 @@ impl Coordinator {
 
 impl Replicator for Coordinator {
     fn alone(&self) -> bool {
-        self.core().is_ok_and(|c| c.ring().nodes().len() <= 1)
+        self.replica()
+            .is_ok_and(|_| self.membership.ring().nodes().len() <= 1)
     }
 
     fn write(&self, writes: &[Write], cl: Consistency, batch: bool) -> Result<()> {
@@ -91,11 +99,11 @@ impl Replicator for Coordinator {
         let Ok(strategy) = self.strategy(keyspace) else {
             return false;
         };
-        let Ok(core) = self.core() else {
+        let Ok(replica) = self.replica() else {
             return false;
         };
-        let ring = core.ring();
-        let my_dc = core.engine().datacenter();
+        let ring = self.membership.ring();
+        let my_dc = replica.engine().datacenter();
         match strategy {
             Strategy::Local => true,
             Strategy::Simple { replication_factor } => {

@@ -8,8 +8,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::Coordinator;
-use crate::node::cluster::member::Core;
 use crate::node::cluster::message::Body;
+use crate::node::cluster::replica::Replica;
 use crate::node::cql::exec::Result;
 use crate::node::db::consistency::{BlockFor, Consistency, check_available};
 use crate::node::db::read::Gathered;
@@ -47,12 +47,12 @@ impl Coordinator {
         if matches!(cl, Consistency::Serial | Consistency::LocalSerial) {
             return self.serial_read(keyspace, table, keys, cl);
         }
-        let core = self.core()?;
+        let replica = self.replica()?;
         let strategy = self.strategy(keyspace)?;
-        let ring = core.ring();
-        let t = core.transport().clone();
+        let ring = self.membership.ring();
+        let t = self.transport.clone();
         let me = t.me();
-        let my_dc = core.engine().datacenter();
+        let my_dc = replica.engine().datacenter();
         let mut out = Gathered::default();
         for (token, key) in keys {
             let replicas: Vec<IpAddr> = match &strategy {
@@ -62,7 +62,7 @@ impl Coordinator {
             let mut live_by_dc: BTreeMap<String, u32> = BTreeMap::new();
             let mut live: Vec<(u8, IpAddr)> = Vec::new();
             for r in &replicas {
-                if !core.is_alive(r) {
+                if !self.membership.is_alive(r) {
                     continue;
                 }
                 let dc = ring.datacenter_of(r).unwrap_or(&my_dc).to_string();
@@ -104,7 +104,10 @@ impl Coordinator {
             let mut remote = Vec::new();
             for target in targets {
                 if target == me {
-                    let p = core.engine().storage.read_partition(table, *token, key)?;
+                    let p = replica
+                        .engine()
+                        .storage
+                        .read_partition(table, *token, key)?;
                     versions.push((me, p));
                 } else {
                     remote.push(target);
@@ -173,7 +176,7 @@ impl Coordinator {
                     .map(|(a, _)| *a)
                     .collect();
                 if !stale.is_empty() {
-                    self.repair(&core, &stale, m.clone(), *table, keyspace)?;
+                    self.repair(&replica, &stale, m.clone(), *table, keyspace)?;
                 }
             }
             if let Some(m) = merged {
@@ -194,23 +197,23 @@ impl Coordinator {
     /// Writes the merged version of a partition to stale replicas and waits for them.
     fn repair(
         &self,
-        core: &Arc<Core>,
+        replica: &Arc<Replica>,
         stale: &[IpAddr],
         merged: PartitionData,
         table: [u8; 16],
         keyspace: &str,
     ) -> Result<()> {
-        let durable = core
+        let durable = replica
             .engine()
             .schema()
             .keyspace(keyspace)
             .is_none_or(|k| k.meta.durable_writes);
         let m = merged.into_mutation(table);
-        let t = core.transport().clone();
+        let t = self.transport.clone();
         let mut remote = Vec::new();
         for r in stale {
             if *r == t.me() {
-                core.engine().storage.apply(&m, durable)?;
+                replica.engine().storage.apply(&m, durable)?;
             } else {
                 remote.push(*r);
             }
@@ -240,17 +243,18 @@ impl Coordinator {
     }
 
     pub(super) fn scan_sync(&self, table: &[u8; 16], start: i64, end: i64) -> Result<Gathered> {
-        let core = self.core()?;
-        let t = core.transport().clone();
+        let replica = self.replica()?;
+        let t = self.transport.clone();
         let me = t.me();
-        let nodes: Vec<IpAddr> = core
+        let nodes: Vec<IpAddr> = self
+            .membership
             .states()
             .iter()
             .map(|s| s.address)
-            .filter(|a| *a != me && core.is_alive(a))
+            .filter(|a| *a != me && self.membership.is_alive(a))
             .collect();
         let mut out = Gathered::default();
-        for p in core
+        for p in replica
             .engine()
             .storage
             .scan(table, None, start, end, usize::MAX)?

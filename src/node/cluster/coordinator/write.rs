@@ -142,13 +142,13 @@ impl Coordinator {
         write_type: &str,
         commit: Option<Ballot>,
     ) -> Result<()> {
-        let core = self.core()?;
-        let schema = core.engine().schema();
-        let ring = core.ring();
-        let t = core.transport().clone();
+        let replica = self.replica()?;
+        let schema = replica.engine().schema();
+        let ring = self.membership.ring();
+        let t = self.transport.clone();
         let me = t.me();
-        let my_dc = core.engine().datacenter();
-        let alive = |a: &IpAddr| core.is_alive(a);
+        let my_dc = replica.engine().datacenter();
+        let alive = |a: &IpAddr| self.membership.is_alive(a);
         let mut plans = Vec::with_capacity(writes.len());
         for w in writes {
             let strategy = schema
@@ -197,10 +197,10 @@ impl Coordinator {
             }
             let mut acks = BTreeMap::new();
             if plan.local {
-                core.apply_commit(&w.0, w.1, commit)?;
+                replica.apply_commit(&w.0, w.1, commit)?;
                 *acks.entry(my_dc.clone()).or_default() += 1;
             }
-            let hinted = core.store_hints(&plan.down, &bytes, w.1);
+            let hinted = replica.store_hints(&self.membership, &plan.down, &bytes, w.1);
             if cl == Consistency::Any && hinted > 0 {
                 // ANY is met by a stored hint.
                 *acks.entry(String::new()).or_default() += hinted as u32;
@@ -259,7 +259,7 @@ impl Coordinator {
                 t.forget(f.id);
                 continue;
             }
-            let (t, core) = (t.clone(), core.clone());
+            let (t, replica, membership) = (t.clone(), replica.clone(), self.membership.clone());
             self.runtime.spawn(async move {
                 while !f.waiting.is_empty() {
                     match tokio::time::timeout_at(deadline, f.rx.recv()).await {
@@ -274,7 +274,7 @@ impl Coordinator {
                 if !f.waiting.is_empty() {
                     let silent: Vec<IpAddr> = f.waiting.into_iter().collect();
                     let _ = tokio::task::spawn_blocking(move || {
-                        core.store_hints(&silent, &f.bytes, f.durable)
+                        replica.store_hints(&membership, &silent, &f.bytes, f.durable)
                     })
                     .await;
                 }
