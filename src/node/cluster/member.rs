@@ -1,20 +1,26 @@
-//! A node's membership in its cluster: the gossip loop, the internode
+//! A node's cluster side, running: the gossip loop, the internode
 //! handler, and what follows from what gossip learns (peers in
-//! `system.peers`, client events, schema exchange).
+//! `system.peers`, client events, schema exchange). It assembles the
+//! node's [`Membership`], its [`Replica`] side and its [`Coordinator`].
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
+use crate::node::cluster::coordinator::Coordinator;
 use crate::node::cluster::gossip::{AppState, EndpointState, GossipEvent, Gossiper, Status};
+use crate::node::cluster::membership::Membership;
 use crate::node::cluster::message::{Body, Message};
+use crate::node::cluster::nodetool::{self, Managed};
+use crate::node::cluster::replica::Replica;
 use crate::node::cluster::transport::{Faults, Handler, Transport};
 use crate::node::cql::exec::Engine;
 use crate::node::db::storage::Mutation;
 use crate::node::db::system::NodeInfo;
-use crate::node::locator::placement::{Ring, RingNode};
+use crate::node::locator::placement::Ring;
 use crate::node::transport::protocol::frame::Event;
 use crate::node::transport::server::BoxFuture;
 
@@ -43,27 +49,21 @@ impl Default for GossipSettings {
     }
 }
 
-/// The state the handler and the gossip loop share.
+/// The state the handler and the gossip loop share: the node's membership
+/// and its replica side, with what the gossip loop adds (the transport,
+/// client events, hint replay).
 pub struct Core {
     transport: OnceLock<Arc<Transport>>,
-    /// The ring as gossip last showed it.
-    ring: std::sync::RwLock<Arc<Ring>>,
-    gossip: Mutex<Gossiper>,
+    membership: Arc<Membership>,
+    replica: Arc<Replica>,
     engine: Arc<Engine>,
     client_events: broadcast::Sender<Event>,
-    started: Instant,
-    /// Since when each peer has been down.
-    down_since: Mutex<std::collections::HashMap<IpAddr, Instant>>,
     /// `nodetool pausehandoff`: hints are kept but not sent.
-    pub hints_paused: std::sync::atomic::AtomicBool,
-    replaying: std::sync::atomic::AtomicBool,
-    /// How long a down replica still gets hints.
-    pub max_hint_window: Duration,
-    /// Serializes Paxos state changes (read, change, store) on this replica.
-    paxos: Mutex<()>,
+    pub hints_paused: AtomicBool,
+    replaying: AtomicBool,
     /// Gossip rounds so far, and the data size last measured (LOAD).
-    rounds: std::sync::atomic::AtomicU64,
-    load: Arc<std::sync::atomic::AtomicU64>,
+    rounds: AtomicU64,
+    load: Arc<AtomicU64>,
 }
 
 /// A node's cluster side, running.
@@ -90,93 +90,6 @@ fn node_info(s: &EndpointState, storage_port: u16) -> NodeInfo {
 }
 
 impl Core {
-    /// This replica's Paxos state of one partition, changed by `f` and kept
-    /// durably before `f`'s answer is returned (blocking).
-    pub fn with_paxos<R>(
-        &self,
-        table: &[u8; 16],
-        token: i64,
-        key: &[u8],
-        f: impl FnOnce(&mut crate::node::cluster::paxos::State) -> R,
-    ) -> Result<R, crate::node::db::storage::StorageError> {
-        let _guard = self.paxos.lock().unwrap_or_else(|e| e.into_inner());
-        let k = crate::node::cluster::paxos::state_key(table, token, key);
-        let stored = self.engine.storage.get_meta(&k)?;
-        let mut state = stored
-            .as_deref()
-            .and_then(crate::node::cluster::paxos::State::decode)
-            .unwrap_or_default();
-        let before = state.clone();
-        let r = f(&mut state);
-        if state != before {
-            self.engine.storage.put_meta(&k, &state.encode())?;
-        }
-        Ok(r)
-    }
-
-    /// Applies a mutation; with a ballot, also records it as a Paxos commit.
-    pub fn apply_commit(
-        &self,
-        m: &Mutation,
-        durable: bool,
-        commit: Option<crate::node::cluster::paxos::Ballot>,
-    ) -> Result<(), crate::node::db::storage::StorageError> {
-        self.engine.storage.apply(m, durable)?;
-        if let Some(b) = commit {
-            self.with_paxos(&m.table, m.token, &m.key, |s| s.commit(b, m.encode()))?;
-        }
-        Ok(())
-    }
-
-    fn now(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
-    }
-
-    /// A node's host id, as gossip knows it.
-    pub fn host_id_of(&self, addr: &IpAddr) -> Option<[u8; 16]> {
-        self.gossip
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .state(addr)
-            .map(|s| s.app.host_id)
-    }
-
-    /// Whether a replica should still get hints: always while it is not
-    /// marked down (a silent replica), else while it has been down for less
-    /// than the window.
-    pub fn hintable(&self, addr: &IpAddr) -> bool {
-        self.down_since
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(addr)
-            .is_none_or(|since| since.elapsed() <= self.max_hint_window)
-    }
-
-    /// Keeps hints for `replicas` (on a blocking thread).
-    pub fn store_hints(&self, replicas: &[IpAddr], mutation: &[u8], durable: bool) -> usize {
-        let mut n = 0;
-        for r in replicas {
-            let Some(host) = self.host_id_of(r) else {
-                continue;
-            };
-            if !self.hintable(r) {
-                continue;
-            }
-            let now = self.engine.now_micros();
-            match crate::node::cluster::hints::store(
-                &self.engine.storage,
-                host,
-                now,
-                durable,
-                mutation,
-            ) {
-                Ok(()) => n += 1,
-                Err(e) => tracing::warn!("cannot keep a hint for {r}: {e}"),
-            }
-        }
-        n
-    }
-
     /// Sends kept hints to the replicas that are up again (one pass at a time).
     fn replay_hints(self: &Arc<Self>) {
         use std::sync::atomic::Ordering;
@@ -237,16 +150,16 @@ impl Core {
     }
 
     pub fn uptime_secs(&self) -> u64 {
-        self.started.elapsed().as_secs()
+        self.membership.uptime_secs()
     }
 
     /// `nodetool decommission`: streams every partition this node holds to
     /// the replicas that take its ranges once it is gone, then announces
     /// LEFT: the others drop it from the ring and from `system.peers`.
-    pub async fn decommission(self: &Arc<Self>) -> Result<String, String> {
+    pub async fn decommission(&self) -> Result<String, String> {
         let me = self.transport().me();
         {
-            let mut g = self.gossip.lock().unwrap_or_else(|e| e.into_inner());
+            let mut g = self.membership.gossip();
             if g.local().app.status != Status::Normal {
                 return Err("Unsupported operation: this node is not in the normal state".into());
             }
@@ -310,9 +223,8 @@ impl Core {
                             }) => streamed += 1,
                             _ => {
                                 // Back to normal: the node keeps its ranges.
-                                self.gossip
-                                    .lock()
-                                    .unwrap_or_else(|e| e.into_inner())
+                                self.membership
+                                    .gossip()
                                     .update_local(|a| a.status = Status::Normal);
                                 self.announce_state();
                                 return Err(format!(
@@ -325,23 +237,18 @@ impl Core {
                 }
             }
         }
-        self.gossip
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        self.membership
+            .gossip()
             .update_local(|a| a.status = Status::Left);
         self.announce_state();
-        self.rebuild_ring();
+        self.membership.rebuild_ring();
         tracing::info!("decommissioned: {streamed} partition copies streamed away");
         Ok(String::new())
     }
 
     /// Sends this node's current states to every known node at once.
     fn announce_state(&self) {
-        let states = self
-            .gossip
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .all_states();
+        let states = self.membership.gossip().all_states();
         let t = self.transport().clone();
         for s in &states {
             if s.address == t.me() {
@@ -363,7 +270,7 @@ impl Core {
     /// `source_dc`, every partition of every keyspace that this node is a
     /// replica of (what a datacenter that joined needs after its keyspaces
     /// were altered to include it).
-    pub async fn rebuild(self: &Arc<Self>, source_dc: &str) -> Result<String, String> {
+    pub async fn rebuild(&self, source_dc: &str) -> Result<String, String> {
         let sources: Vec<IpAddr> = self
             .states()
             .iter()
@@ -436,25 +343,26 @@ impl Core {
         &self.engine
     }
 
-    /// The ring of the nodes that own tokens (up or down).
-    pub fn ring(&self) -> Arc<Ring> {
-        self.ring.read().unwrap_or_else(|e| e.into_inner()).clone()
+    /// This replica's Paxos state of one partition, changed by `f` (see
+    /// [`Replica::with_paxos`]).
+    pub fn with_paxos<R>(
+        &self,
+        table: &[u8; 16],
+        token: i64,
+        key: &[u8],
+        f: impl FnOnce(&mut crate::node::cluster::paxos::State) -> R,
+    ) -> Result<R, crate::node::db::storage::StorageError> {
+        self.replica.with_paxos(table, token, key, f)
     }
 
-    fn rebuild_ring(&self) {
-        let nodes: Vec<RingNode> = {
-            let g = self.gossip.lock().unwrap_or_else(|e| e.into_inner());
-            g.states()
-                .filter(|s| !matches!(s.app.status, Status::Left | Status::Joining))
-                .map(|s| RingNode {
-                    address: s.address,
-                    datacenter: s.app.datacenter.clone(),
-                    rack: s.app.rack.clone(),
-                    tokens: s.app.tokens.clone(),
-                })
-                .collect()
-        };
-        *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Ring::new(nodes));
+    /// The ring of the nodes that own tokens (up or down).
+    pub fn ring(&self) -> Arc<Ring> {
+        self.membership.ring()
+    }
+
+    /// The node's membership: gossip's state and the ring.
+    pub fn membership(&self) -> &Arc<Membership> {
+        &self.membership
     }
 
     pub fn transport(&self) -> &Arc<Transport> {
@@ -463,18 +371,12 @@ impl Core {
 
     /// Whether a node is up, as gossip sees it.
     pub fn is_alive(&self, addr: &IpAddr) -> bool {
-        self.gossip
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_alive(addr)
+        self.membership.is_alive(addr)
     }
 
     /// Every known node's state (this node's included).
     pub fn states(&self) -> Vec<EndpointState> {
-        self.gossip
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .all_states()
+        self.membership.states()
     }
 
     /// Acts on what gossip learnt: peers for `system.peers`, client events.
@@ -483,7 +385,7 @@ impl Core {
             return;
         }
         let (peers, native): (Vec<NodeInfo>, Vec<(IpAddr, SocketAddr)>) = {
-            let g = self.gossip.lock().unwrap_or_else(|e| e.into_inner());
+            let g = self.membership.gossip();
             let me = g.me();
             let port = self.engine.local_info().listen_port;
             let peers = g
@@ -503,22 +405,9 @@ impl Core {
             (peers, native)
         };
         self.engine.set_peers(peers);
-        self.rebuild_ring();
+        self.membership.rebuild_ring();
         let addr_of = |a: &IpAddr| native.iter().find(|(x, _)| x == a).map(|(_, n)| *n);
-        {
-            let mut down = self.down_since.lock().unwrap_or_else(|e| e.into_inner());
-            for e in &events {
-                match e {
-                    GossipEvent::Down(a) => {
-                        down.insert(*a, Instant::now());
-                    }
-                    GossipEvent::Up(a) => {
-                        down.remove(a);
-                    }
-                    _ => {}
-                }
-            }
-        }
+        self.membership.note_down_and_up(&events);
         for e in events {
             let ev = match &e {
                 GossipEvent::Joined(a) => addr_of(a).map(|address| Event::TopologyChange {
@@ -555,7 +444,7 @@ impl Core {
         };
         let t = self.transport().clone();
         let peers: Vec<IpAddr> = {
-            let g = self.gossip.lock().unwrap_or_else(|e| e.into_inner());
+            let g = self.membership.gossip();
             g.live_peers().copied().collect()
         };
         for p in peers {
@@ -576,7 +465,7 @@ impl Core {
     }
 
     fn round(self: &Arc<Self>) {
-        let now = self.now();
+        let now = self.membership.now();
         let version = self.engine.schema().version();
         // The data size on disk, measured every ten rounds off the async threads.
         let round = self
@@ -593,7 +482,7 @@ impl Core {
         }
         let load = self.load.load(std::sync::atomic::Ordering::Relaxed);
         let (targets, events, states, differing) = {
-            let mut g = self.gossip.lock().unwrap_or_else(|e| e.into_inner());
+            let mut g = self.membership.gossip();
             if g.local().app.schema_version != version {
                 g.update_local(|a| a.schema_version = version);
             }
@@ -638,7 +527,7 @@ impl Core {
     /// Announces a clean shutdown so peers mark this node down at once.
     fn announce_shutdown(&self) {
         let left = {
-            let mut g = self.gossip.lock().unwrap_or_else(|e| e.into_inner());
+            let mut g = self.membership.gossip();
             let left = g.local().app.status == Status::Left;
             if !left {
                 g.update_local(|a| a.status = Status::Shutdown);
@@ -666,22 +555,14 @@ impl Handler for Core {
         Box::pin(async move {
             match msg.body {
                 Body::GossipSyn(states) => {
-                    let now = self.now();
-                    let (reply, events) = self
-                        .gossip
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .on_syn(states, now);
+                    let now = self.membership.now();
+                    let (reply, events) = self.membership.gossip().on_syn(states, now);
                     self.apply(events);
                     Some(Body::GossipAck(reply))
                 }
                 Body::GossipAck(states) => {
-                    let now = self.now();
-                    let events = self
-                        .gossip
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .merge(states, now);
+                    let now = self.membership.now();
+                    let events = self.membership.gossip().merge(states, now);
                     self.apply(events);
                     None
                 }
@@ -725,45 +606,21 @@ impl Handler for Core {
                             },
                         );
                     }
-                    let core = self.clone();
-                    let r = tokio::task::spawn_blocking(move || {
-                        let m = Mutation::decode(&mutation).map_err(|e| e.to_string())?;
-                        core.apply_commit(&m, durable, commit)
-                            .map_err(|e| e.to_string())
-                    })
-                    .await
-                    .unwrap_or_else(|e| Err(e.to_string()));
-                    Some(match r {
-                        Ok(()) => Body::MutationAck,
-                        Err(e) => Body::MutationFailed(e),
-                    })
+                    Some(
+                        self.replica
+                            .clone()
+                            .mutation(mutation, durable, commit)
+                            .await,
+                    )
                 }
                 Body::ReadPartition { table, token, key } => {
-                    let engine = self.engine.clone();
-                    let p = tokio::task::spawn_blocking(move || {
-                        engine.storage.read_partition(&table, token, &key)
-                    })
-                    .await
-                    .ok()?
-                    .ok()?;
-                    Some(Body::Partition(p.map(|p| p.into_mutation(table).encode())))
+                    self.replica.clone().read_partition(table, token, key).await
                 }
                 Body::Scan { table, start, end } => {
-                    let engine = self.engine.clone();
-                    let ps = tokio::task::spawn_blocking(move || {
-                        engine.storage.scan(&table, None, start, end, usize::MAX)
-                    })
-                    .await
-                    .ok()?
-                    .ok()?;
-                    Some(Body::Partitions(
-                        ps.into_iter()
-                            .map(|p| p.into_mutation(table).encode())
-                            .collect(),
-                    ))
+                    self.replica.clone().scan(table, start, end).await
                 }
                 Body::Admin(args) => {
-                    let (ok, text) = crate::node::cluster::nodetool::run(&self, args).await;
+                    let (ok, text) = nodetool::run(&*self, args).await;
                     Some(Body::AdminReply { ok, text })
                 }
                 Body::PaxosPrepare {
@@ -772,14 +629,10 @@ impl Handler for Core {
                     key,
                     ballot,
                 } => {
-                    let core = self.clone();
-                    let p = tokio::task::spawn_blocking(move || {
-                        core.with_paxos(&table, token, &key, |s| s.prepare(ballot))
-                    })
-                    .await
-                    .ok()?
-                    .ok()?;
-                    Some(Body::PaxosPromise(p))
+                    self.replica
+                        .clone()
+                        .prepare(table, token, key, ballot)
+                        .await
                 }
                 Body::PaxosPropose {
                     table,
@@ -788,14 +641,10 @@ impl Handler for Core {
                     ballot,
                     update,
                 } => {
-                    let core = self.clone();
-                    let ok = tokio::task::spawn_blocking(move || {
-                        core.with_paxos(&table, token, &key, |s| s.propose(ballot, update))
-                    })
-                    .await
-                    .ok()?
-                    .ok()?;
-                    Some(Body::PaxosAccepted(ok))
+                    self.replica
+                        .clone()
+                        .propose(table, token, key, ballot, update)
+                        .await
                 }
                 Body::MutationAck
                 | Body::MutationFailed(_)
@@ -806,6 +655,32 @@ impl Handler for Core {
                 | Body::PaxosAccepted(_) => None,
             }
         })
+    }
+}
+
+impl Managed for Core {
+    fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    fn me(&self) -> IpAddr {
+        self.transport().me()
+    }
+
+    fn hints_paused(&self) -> &AtomicBool {
+        &self.hints_paused
+    }
+
+    fn rebuild(&self, source_dc: &str) -> impl Future<Output = Result<String, String>> + Send {
+        Core::rebuild(self, source_dc)
+    }
+
+    fn decommission(&self) -> impl Future<Output = Result<String, String>> + Send {
+        Core::decommission(self)
     }
 }
 
@@ -833,31 +708,30 @@ impl Member {
             settings.convict_after.as_millis() as u64,
             seed,
         );
+        let membership = Arc::new(Membership::new(gossip, timeouts.max_hint_window));
+        let replica = Arc::new(Replica::new(engine.clone()));
         let core = Arc::new(Core {
             transport: OnceLock::new(),
-            ring: std::sync::RwLock::new(Arc::new(Ring::default())),
-            gossip: Mutex::new(gossip),
+            membership: membership.clone(),
+            replica: replica.clone(),
             engine,
             client_events,
-            started: Instant::now(),
-            down_since: Mutex::new(std::collections::HashMap::new()),
-            hints_paused: std::sync::atomic::AtomicBool::new(false),
-            replaying: std::sync::atomic::AtomicBool::new(false),
-            max_hint_window: timeouts.max_hint_window,
-            paxos: Mutex::new(()),
-            rounds: std::sync::atomic::AtomicU64::new(0),
-            load: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            hints_paused: AtomicBool::new(false),
+            replaying: AtomicBool::new(false),
+            rounds: AtomicU64::new(0),
+            load: Arc::new(AtomicU64::new(0)),
         });
         let transport = Transport::start(listen, storage_port, faults, core.clone()).await?;
-        let _ = core.transport.set(transport);
-        core.rebuild_ring();
-        core.engine
-            .set_replicator(Arc::new(crate::node::cluster::coordinator::Coordinator {
-                core: Arc::downgrade(&core),
-                runtime: tokio::runtime::Handle::current(),
-                write_timeout: timeouts.write,
-                read_timeout: timeouts.read,
-            }));
+        let _ = core.transport.set(transport.clone());
+        membership.rebuild_ring();
+        core.engine.set_replicator(Arc::new(Coordinator {
+            replica: Arc::downgrade(&replica),
+            membership,
+            transport,
+            runtime: tokio::runtime::Handle::current(),
+            write_timeout: timeouts.write,
+            read_timeout: timeouts.read,
+        }));
         let (stop, mut stopped) = watch::channel(false);
         let c = core.clone();
         let task = tokio::spawn(async move {

@@ -11,19 +11,35 @@
 //! - [`message`]: the versioned binary form of every message;
 //!   [`transport`]: framed messages over TCP, requests and answers, and the
 //!   test network ([`transport::Faults`]) that cuts links.
-//! - [`member`]: a node's membership: the gossip loop, the internode
-//!   handler, `system.peers` and client events from what gossip learns,
-//!   schema exchange (the newest stamp wins), hint replay, rebuild,
-//!   decommission.
-//! - [`coordinator`]: writes to every replica (one forwarder per remote
-//!   datacenter), answered at the consistency level; reads from the nearest
-//!   replicas the level needs, merged by timestamp, with blocking read
-//!   repair; Unavailable, WriteTimeout and ReadTimeout as Cassandra's.
+//! - [`membership`]: what a node knows of its cluster: gossip's state, the
+//!   ring as gossip last showed it, and since when each peer is down.
+//! - [`replica`]: a node as a replica: it applies mutations (and Paxos
+//!   commits), answers partition and range reads, keeps its Paxos state
+//!   (prepare, propose) and keeps hints for replicas that cannot take a
+//!   write.
+//! - [`member`]: a node's cluster side, running, built on the two: the
+//!   gossip loop, the internode handler (a replica's requests go to
+//!   [`replica`], nodetool's to [`nodetool`]), `system.peers` and client
+//!   events from what gossip learns, schema exchange (the newest stamp
+//!   wins), hint replay, rebuild, decommission.
+//! - [`coordinator`]: the engine's replicator, one file per thing it
+//!   coordinates, with Unavailable, WriteTimeout and ReadTimeout as
+//!   Cassandra's: [`coordinator::write`] sends writes to every replica (one
+//!   forwarder per remote datacenter), answered at the consistency level;
+//!   [`coordinator::read`] reads from the nearest replicas the level needs,
+//!   merged by timestamp, with blocking read repair, and gathers range
+//!   reads; [`coordinator::cas`] runs the Paxos rounds of lightweight
+//!   transactions and SERIAL reads.
 //! - [`paxos`]: lightweight transactions as Paxos among the replicas
 //!   (`SERIAL`, `LOCAL_SERIAL`): the replica's state and the coordinator's
-//!   decisions; the coordinator runs the rounds.
+//!   decisions; the coordinator runs the rounds ([`coordinator::cas`]).
 //! - [`hints`]: hinted handoff's durable store.
-//! - [`nodetool`]: the node side of `ccrsim nodetool`.
+//! - [`nodetool`]: the node side of `ccrsim nodetool`, on what
+//!   [`nodetool::Managed`] gives it (the running node implements it).
+//!
+//! Who uses whom: the coordinator holds the membership, the transport and
+//! (weakly) the replica, not the running node; nodetool sees the node
+//! through [`nodetool::Managed`]; only [`member`] assembles the pieces.
 //!
 //! Not yet: range reads that do not fit on one node are answered by
 //! gathering every node's data.
@@ -32,7 +48,9 @@ pub mod coordinator;
 pub mod gossip;
 pub mod hints;
 pub mod member;
+pub mod membership;
 pub mod message;
 pub mod nodetool;
 pub mod paxos;
+pub mod replica;
 pub mod transport;

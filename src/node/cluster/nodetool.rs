@@ -7,16 +7,33 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::node::cluster::gossip::{EndpointState, Status};
-use crate::node::cluster::member::Core;
+use crate::node::cluster::membership::Membership;
+use crate::node::cql::exec::Engine;
 use crate::node::db::schema::Strategy;
 use crate::node::db::system::PARTITIONER;
 use crate::node::locator::placement::Ring;
 use crate::node::locator::ring::uuid_text;
 use crate::node::value::types::CqlType;
 use crate::node::value::{CqlLiteral, CqlValue};
+
+/// What nodetool's commands read and drive on a node (the running node's
+/// cluster side implements it).
+pub trait Managed: Send + Sync {
+    /// Gossip's state and the ring.
+    fn membership(&self) -> &Membership;
+    fn engine(&self) -> &Arc<Engine>;
+    /// This node's listen address.
+    fn me(&self) -> IpAddr;
+    /// `nodetool pausehandoff`: hints are kept but not sent.
+    fn hints_paused(&self) -> &AtomicBool;
+    /// `nodetool rebuild -- SOURCE_DC`.
+    fn rebuild(&self, source_dc: &str) -> impl Future<Output = Result<String, String>> + Send;
+    /// `nodetool decommission`.
+    fn decommission(&self) -> impl Future<Output = Result<String, String>> + Send;
+}
 
 /// Each node's share of the ring's data under `strategy` (1.0 = all of it).
 pub fn effective_ownership(ring: &Ring, strategy: &Strategy) -> BTreeMap<IpAddr, f64> {
@@ -57,9 +74,9 @@ fn state_code(alive: bool, s: &EndpointState) -> &'static str {
     }
 }
 
-fn status(core: &Arc<Core>, keyspace: Option<&str>) -> Result<String, String> {
-    let ring = core.ring();
-    let schema = core.engine().schema();
+fn status(node: &impl Managed, keyspace: Option<&str>) -> Result<String, String> {
+    let ring = node.membership().ring();
+    let schema = node.engine().schema();
     let strategy = match keyspace {
         Some(k) => Some(
             schema
@@ -78,7 +95,7 @@ fn status(core: &Arc<Core>, keyspace: Option<&str>) -> Result<String, String> {
         }),
     );
     let mut by_dc: BTreeMap<String, Vec<EndpointState>> = BTreeMap::new();
-    for s in core.states() {
+    for s in node.membership().states() {
         if s.app.status == Status::Left {
             continue;
         }
@@ -102,7 +119,7 @@ fn status(core: &Arc<Core>, keyspace: Option<&str>) -> Result<String, String> {
             "Address", "Load", "Tokens", owns_header, "Host ID"
         );
         for n in nodes {
-            let alive = core.is_alive(&n.address);
+            let alive = node.membership().is_alive(&n.address);
             let pct = owns.get(&n.address).copied().unwrap_or(0.0) * 100.0;
             let _ = writeln!(
                 out,
@@ -126,11 +143,11 @@ fn status(core: &Arc<Core>, keyspace: Option<&str>) -> Result<String, String> {
     Ok(out)
 }
 
-fn describecluster(core: &Arc<Core>) -> String {
+fn describecluster(node: &impl Managed) -> String {
     let mut versions: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
     let mut unreachable = Vec::new();
-    for s in core.states() {
-        if !core.is_alive(&s.address) {
+    for s in node.membership().states() {
+        if !node.membership().is_alive(&s.address) {
             unreachable.push(s.address);
             continue;
         }
@@ -140,7 +157,7 @@ fn describecluster(core: &Arc<Core>) -> String {
             .push(s.address);
     }
     let mut out = String::from("Cluster Information:\n");
-    let _ = writeln!(out, "\tName: {}", core.engine().cluster_name);
+    let _ = writeln!(out, "\tName: {}", node.engine().cluster_name);
     out.push_str("\tSnitch: org.apache.cassandra.locator.GossipingPropertyFileSnitch\n");
     out.push_str("\tDynamicEndPointSnitch: enabled\n");
     let _ = writeln!(out, "\tPartitioner: {PARTITIONER}");
@@ -178,8 +195,8 @@ fn key_bytes(ty: &CqlType, text: &str) -> Result<Vec<u8>, String> {
         .ok_or_else(|| "the key may not be null".to_string())
 }
 
-fn getendpoints(core: &Arc<Core>, ks: &str, table: &str, key: &str) -> Result<String, String> {
-    let schema = core.engine().schema();
+fn getendpoints(node: &impl Managed, ks: &str, table: &str, key: &str) -> Result<String, String> {
+    let schema = node.engine().schema();
     let k = schema
         .keyspace(ks)
         .ok_or_else(|| format!("Keyspace {ks} does not exist"))?;
@@ -194,19 +211,19 @@ fn getendpoints(core: &Arc<Core>, ks: &str, table: &str, key: &str) -> Result<St
     let bytes = key_bytes(&pk[0].ty, key)?;
     let token = crate::node::locator::partitioner::token(&bytes);
     let mut out = String::new();
-    for r in core.ring().replicas(&k.meta.strategy, token) {
+    for r in node.membership().ring().replicas(&k.meta.strategy, token) {
         let _ = writeln!(out, "{r}");
     }
     Ok(out)
 }
 
-fn pending_hints(core: &Arc<Core>) -> Result<String, String> {
+fn pending_hints(node: &impl Managed) -> Result<String, String> {
     let pending =
-        crate::node::cluster::hints::pending(&core.engine().storage).map_err(|e| e.to_string())?;
+        crate::node::cluster::hints::pending(&node.engine().storage).map_err(|e| e.to_string())?;
     if pending.is_empty() {
         return Ok("This node does not have any pending hints\n".into());
     }
-    let states = core.states();
+    let states = node.membership().states();
     let mut out = format!(
         "{:>36} {:>15} {:>8} {:>12} {:>6} {:>11}\n",
         "Host ID", "Address", "Rack", "DC", "Status", "Total hints"
@@ -218,7 +235,7 @@ fn pending_hints(core: &Arc<Core>) -> Result<String, String> {
                 s.address.to_string(),
                 s.app.rack.clone(),
                 s.app.datacenter.clone(),
-                if core.is_alive(&s.address) {
+                if node.membership().is_alive(&s.address) {
                     "UP"
                 } else {
                     "DOWN"
@@ -250,9 +267,9 @@ fn file_size(bytes: u64) -> String {
     format!("{v:.2} {}", UNITS[unit])
 }
 
-fn info(core: &Arc<Core>) -> String {
-    let me = core.transport().me();
-    let states = core.states();
+fn info(node: &impl Managed) -> String {
+    let me = node.me();
+    let states = node.membership().states();
     let Some(s) = states.iter().find(|s| s.address == me) else {
         return String::new();
     };
@@ -262,7 +279,12 @@ fn info(core: &Arc<Core>) -> String {
     let _ = writeln!(out, "{:<24}: true", "Native Transport active");
     let _ = writeln!(out, "{:<24}: {}", "Load", file_size(s.app.load));
     let _ = writeln!(out, "{:<24}: {}", "Generation No", s.generation);
-    let _ = writeln!(out, "{:<24}: {}", "Uptime (seconds)", core.uptime_secs());
+    let _ = writeln!(
+        out,
+        "{:<24}: {}",
+        "Uptime (seconds)",
+        node.membership().uptime_secs()
+    );
     let _ = writeln!(out, "{:<24}: {}", "Data Center", s.app.datacenter);
     let _ = writeln!(out, "{:<24}: {}", "Rack", s.app.rack);
     let _ = writeln!(out, "{:<24}: 0.0%", "Percent Repaired");
@@ -275,9 +297,9 @@ fn info(core: &Arc<Core>) -> String {
     out
 }
 
-fn ring_text(core: &Arc<Core>) -> String {
+fn ring_text(node: &impl Managed) -> String {
     let mut rows: Vec<(i64, EndpointState)> = Vec::new();
-    for s in core.states() {
+    for s in node.membership().states() {
         for t in &s.app.tokens {
             rows.push((*t, s.clone()));
         }
@@ -293,7 +315,7 @@ fn ring_text(core: &Arc<Core>) -> String {
         let _ = writeln!(out, "{:>62}", last.0);
     }
     for (t, s) in rows {
-        let up = if core.is_alive(&s.address) {
+        let up = if node.membership().is_alive(&s.address) {
             "Up"
         } else {
             "Down"
@@ -312,39 +334,39 @@ fn ring_text(core: &Arc<Core>) -> String {
 }
 
 /// Runs one command; `(succeeded, output)`.
-pub async fn run(core: &Arc<Core>, args: Vec<String>) -> (bool, String) {
+pub async fn run(node: &impl Managed, args: Vec<String>) -> (bool, String) {
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = match a.as_slice() {
-        ["status"] => status(core, None),
-        ["status", ks] => status(core, Some(ks)),
-        ["describecluster"] => Ok(describecluster(core)),
-        ["ring", ..] => Ok(ring_text(core)),
-        ["getendpoints", ks, table, key] => getendpoints(core, ks, table, key),
-        ["info"] => Ok(info(core)),
-        ["statushandoff"] => Ok(if core.hints_paused.load(Ordering::Relaxed) {
+        ["status"] => status(node, None),
+        ["status", ks] => status(node, Some(ks)),
+        ["describecluster"] => Ok(describecluster(node)),
+        ["ring", ..] => Ok(ring_text(node)),
+        ["getendpoints", ks, table, key] => getendpoints(node, ks, table, key),
+        ["info"] => Ok(info(node)),
+        ["statushandoff"] => Ok(if node.hints_paused().load(Ordering::Relaxed) {
             "Hinted handoff is not running\n".into()
         } else {
             "Hinted handoff is running\n".into()
         }),
         ["pausehandoff"] => {
-            core.hints_paused.store(true, Ordering::Relaxed);
+            node.hints_paused().store(true, Ordering::Relaxed);
             Ok(String::new())
         }
         ["resumehandoff"] => {
-            core.hints_paused.store(false, Ordering::Relaxed);
+            node.hints_paused().store(false, Ordering::Relaxed);
             Ok(String::new())
         }
-        ["listpendinghints"] => pending_hints(core),
-        ["rebuild", "--", dc] | ["rebuild", dc] => core.rebuild(dc).await,
+        ["listpendinghints"] => pending_hints(node),
+        ["rebuild", "--", dc] | ["rebuild", dc] => node.rebuild(dc).await,
         ["drain"] => {
-            let storage = core.engine().storage.clone();
+            let storage = node.engine().storage.clone();
             tokio::task::spawn_blocking(move || storage.flush())
                 .await
                 .map_err(|e| e.to_string())
                 .and_then(|r| r.map_err(|e| e.to_string()))
                 .map(|()| String::new())
         }
-        ["decommission"] | ["decommission", "--force"] => core.decommission().await,
+        ["decommission"] | ["decommission", "--force"] => node.decommission().await,
         [] => Err("nodetool: a command is required".into()),
         [cmd, ..] => Err(format!(
             "nodetool: Found unexpected parameters or unknown command: {cmd}"
