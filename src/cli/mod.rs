@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
-use crate::control::runtime::NoRuntime;
+use crate::control::runtime::{NoRuntime, NodeRuntime};
 use crate::control::server::{
     DEFAULT_LISTEN, DEFAULT_PROJECT, DEFAULT_STATE_DIR, Demo, ServeConfig, Server, read_token,
 };
@@ -512,29 +512,16 @@ async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError
     }
 }
 
-/// A running daemon and, with the in-process runtime, its nodes.
+/// A running daemon and the runtime of its nodes.
 struct Daemon {
     server: Server,
-    nodes: Nodes,
-}
-
-/// The runtime's handle, to stop its nodes with the daemon.
-enum Nodes {
-    InProcess(Arc<crate::runtime::in_process::InProcess>),
-    #[cfg(feature = "docker")]
-    Docker(Arc<crate::runtime::docker::DockerRuntime>),
-    None,
+    runtime: Arc<dyn NodeRuntime>,
 }
 
 impl Daemon {
     async fn stop(self) {
         self.server.shutdown().await;
-        match self.nodes {
-            Nodes::InProcess(r) => r.stop_all().await,
-            #[cfg(feature = "docker")]
-            Nodes::Docker(r) => r.stop_all().await,
-            Nodes::None => {}
-        }
+        self.runtime.stop().await;
     }
 }
 
@@ -550,27 +537,25 @@ async fn start_daemon(
         project: cli.project.clone(),
         first_slot: args.first_slot,
     };
-    let (nodes, runtime): (Nodes, Arc<dyn crate::control::runtime::NodeRuntime>) =
-        match args.runtime {
-            RuntimeKind::InProcess => {
-                let r = Arc::new(crate::runtime::in_process::InProcess::new(&cli.state_dir));
-                (Nodes::InProcess(r.clone()), Arc::new(r))
-            }
-            #[cfg(feature = "docker")]
-            RuntimeKind::Docker => {
-                std::fs::create_dir_all(&cli.state_dir).map_err(|e| {
-                    CliError::Io(format!("cannot create {}: {e}", cli.state_dir.display()))
-                })?;
-                let image = crate::runtime::docker::image::NodeImage::from_env();
-                let r = crate::runtime::docker::DockerRuntime::new(&cli.state_dir, image)
-                    .await
-                    .map(Arc::new)
-                    .map_err(|e| CliError::Io(format!("the docker runtime: {e}")))?;
-                (Nodes::Docker(r.clone()), Arc::new(r))
-            }
-            RuntimeKind::None => (Nodes::None, Arc::new(NoRuntime)),
-        };
-    let server = Server::start(config, runtime).await?;
+    let runtime: Arc<dyn NodeRuntime> = match args.runtime {
+        RuntimeKind::InProcess => Arc::new(Arc::new(crate::runtime::in_process::InProcess::new(
+            &cli.state_dir,
+        ))),
+        #[cfg(feature = "docker")]
+        RuntimeKind::Docker => {
+            std::fs::create_dir_all(&cli.state_dir).map_err(|e| {
+                CliError::Io(format!("cannot create {}: {e}", cli.state_dir.display()))
+            })?;
+            let image = crate::runtime::docker::image::NodeImage::from_env();
+            let r = crate::runtime::docker::DockerRuntime::new(&cli.state_dir, image)
+                .await
+                .map(Arc::new)
+                .map_err(|e| CliError::Io(format!("the docker runtime: {e}")))?;
+            Arc::new(r)
+        }
+        RuntimeKind::None => Arc::new(NoRuntime),
+    };
+    let server = Server::start(config, runtime.clone()).await?;
     let url = server.url();
     w(
         out,
@@ -594,7 +579,7 @@ async fn start_daemon(
             &format!("API token: in {}\n", cli.state_dir.join("token").display()),
         )?;
     }
-    Ok(Daemon { server, nodes })
+    Ok(Daemon { server, runtime })
 }
 
 /// Creates the demo pair where it is missing.
