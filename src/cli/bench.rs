@@ -331,7 +331,7 @@ fn resident_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// `ccrsim bench`: see [`Command::Bench`].
+/// `ccrsim bench`: see [`crate::cli::Command::Bench`].
 pub async fn command(args: &BenchArgs, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
     let latency = parse_ms("latency", &args.latency)?;
     let state = std::env::temp_dir().join(format!("ccrsim-bench-{}", std::process::id()));
