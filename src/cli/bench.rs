@@ -15,7 +15,19 @@ use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::statement::Consistency;
 use scylla::statement::prepared::PreparedStatement;
 
-use super::CliError;
+use std::io::Write;
+
+use serde_json::json;
+
+use crate::cli::args::BenchArgs;
+use crate::cli::ccr::parse_ms;
+use crate::cli::client::ApiClient;
+use crate::cli::cql::service_target;
+use crate::cli::cql_client;
+use crate::cli::daemon::await_running;
+use crate::cli::error::CliError;
+use crate::cli::output::w;
+use crate::control::server::{DEFAULT_PROJECT, ServeConfig, Server};
 
 const CONCURRENCY: usize = 64;
 const LAG_PROBES: usize = 16;
@@ -304,4 +316,134 @@ pub async fn workload(
         "  (LOCAL_QUORUM in the first datacenter, LOCAL_ONE in the second)",
     ));
     Ok(())
+}
+
+/// This process's resident memory in bytes (Linux), if known.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// `ccrsim bench`: see [`crate::cli::Command::Bench`].
+pub async fn command(args: &BenchArgs, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    let latency = parse_ms("latency", &args.latency)?;
+    let state = std::env::temp_dir().join(format!("ccrsim-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    std::fs::create_dir_all(&state)
+        .map_err(|e| CliError::Io(format!("cannot create {}: {e}", state.display())))?;
+    w(
+        out,
+        &format!(
+            "# ccrsim bench: a 3 + 3 pair in this process, {} ops per phase, 64 in flight; {}\n",
+            args.ops,
+            machine()
+        ),
+    )?;
+    let before = resident_bytes();
+    let started = Instant::now();
+    let nodes = Arc::new(crate::runtime::in_process::InProcess::new(&state));
+    let server = Server::start(
+        ServeConfig {
+            state_dir: state.clone(),
+            listen: "127.0.0.1:0".parse().expect("an address"),
+            project: DEFAULT_PROJECT.into(),
+            first_slot: args.first_slot,
+        },
+        Arc::new(nodes.clone()),
+    )
+    .await?;
+    let result = async {
+        let api = ApiClient::new(&server.url(), server.token.clone());
+        let p = format!("/v1/project/{DEFAULT_PROJECT}");
+        for (name, cloud, join) in [
+            ("bench-eu", "aws-eu-west-1", None),
+            ("bench-us", "google-us-east1", Some("bench-eu")),
+        ] {
+            let mut uc = json!({"cassandra": {"datacenter": name}});
+            if let Some(j) = join {
+                uc["service_to_join_with"] = json!(j);
+            }
+            api.post(
+                &format!("{p}/service"),
+                &json!({"service_name": name, "service_type": "cassandra", "plan": "business-4",
+                    "cloud": cloud, "user_config": uc}),
+            )
+            .await?;
+        }
+        let mut quiet = std::io::sink();
+        for name in ["bench-eu", "bench-us"] {
+            await_running(&api, &p, name, Duration::from_secs(300), &mut quiet).await?;
+        }
+        let target = service_target(&api, &p, "bench-eu", true).await?;
+        cql_client::apply(
+            &target,
+            &[(
+                "bench keyspace".into(),
+                "CREATE KEYSPACE IF NOT EXISTS bench WITH replication = {'class': 'NetworkTopologyStrategy', 'bench-eu': 3, 'bench-us': 3}; \
+                 CREATE TABLE IF NOT EXISTS bench.kv (k int PRIMARY KEY, v text);"
+                    .into(),
+            )],
+            &mut quiet,
+        )
+        .await?;
+        let dirs = cql_client::verify(&target, 5, Duration::from_secs(30)).await?;
+        if !dirs.iter().all(cql_client::Direction::passed) {
+            return Err(CliError::Io(format!(
+                "replication check failed:\n{}",
+                cql_client::report(&dirs)
+            )));
+        }
+        w(
+            out,
+            &format!(
+                "time to a RUNNING 3 + 3 pair with verified replication: {:.1} s\n",
+                started.elapsed().as_secs_f64()
+            ),
+        )?;
+        if let (Some(b), Some(a)) = (before, resident_bytes()) {
+            w(
+                out,
+                &format!(
+                    "resident memory: {:.0} MiB for 6 nodes (and the daemon), {:.0} MiB per node\n",
+                    a.saturating_sub(b) as f64 / 1048576.0,
+                    a.saturating_sub(b) as f64 / 6.0 / 1048576.0
+                ),
+            )?;
+        }
+        let a = session_in(&target.contact_points[0], "bench-eu", &target.username, &target.password).await?;
+        let b = session_in(&target.contact_points[3], "bench-us", &target.username, &target.password).await?;
+        for (i, ms) in [0.0, latency].into_iter().enumerate() {
+            api.put(
+                &format!("{p}/service/bench-eu/ccr/link"),
+                &json!({"latency_ms": ms, "jitter_ms": 0.0}),
+            )
+            .await?;
+            w(out, &format!("\n## link at {ms} ms one way\n"))?;
+            let base = (i as i32) * 100_000_000;
+            workload(&a, &b, "bench", base, args.ops, args.lag_rows, out).await?;
+        }
+        if let (Some(b), Some(a)) = (before, resident_bytes()) {
+            w(
+                out,
+                &format!(
+                    "\nresident memory after the workload: {:.0} MiB, {:.0} MiB per node\n",
+                    a.saturating_sub(b) as f64 / 1048576.0,
+                    a.saturating_sub(b) as f64 / 6.0 / 1048576.0
+                ),
+            )?;
+        }
+        Ok::<(), CliError>(())
+    }
+    .await;
+    server.shutdown().await;
+    nodes.stop_all().await;
+    let _ = std::fs::remove_dir_all(&state);
+    result
 }

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use super::CliError;
+use crate::cli::error::CliError;
 
 pub struct ApiClient {
     http: reqwest::Client,

@@ -12,7 +12,7 @@ use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::statement::Consistency;
 use scylla::statement::unprepared::Statement;
 
-use super::CliError;
+use crate::cli::error::CliError;
 
 /// How to reach a cluster.
 #[derive(Debug, Clone)]

@@ -1,6 +1,10 @@
 //! Human output: tables in the style `avn` prints, and `--format` templates.
 
+use std::io::Write;
+
 use serde_json::Value;
+
+use crate::cli::error::CliError;
 
 /// A table: upper-case headers, a `=` rule, columns two spaces apart.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -84,6 +88,34 @@ pub fn format_template(template: &str, v: &Value) -> Result<String, String> {
     }
     out.push_str(rest);
     Ok(out)
+}
+
+pub fn w(out: &mut (dyn Write + Send), s: &str) -> Result<(), CliError> {
+    out.write_all(s.as_bytes())
+        .map_err(|e| CliError::Io(format!("cannot write output: {e}")))
+}
+
+pub fn json_out(out: &mut (dyn Write + Send), v: &Value) -> Result<(), CliError> {
+    let s = serde_json::to_string_pretty(v).unwrap_or_default();
+    w(out, &format!("{s}\n"))
+}
+
+pub fn node_table(nodes: &Value) -> String {
+    let rows: Vec<Vec<String>> = nodes
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            vec![
+                field(n, "name"),
+                field(n, "datacenter"),
+                format!("{}:{}", field(n, "address"), field(n, "cql_port")),
+                field(n, "rack"),
+                field(n, "state"),
+            ]
+        })
+        .collect();
+    table(&["NODE", "DATACENTER", "ADDRESS", "RACK", "STATE"], &rows)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::CliError;
+use crate::cli::error::CliError;
 
 /// Builds a `user_config` object from `-c` options, checked against `schema`
 /// (without a schema, values stay strings and the API judges them).

@@ -13,6 +13,9 @@
 //! out what the control plane decides for pairs: a split, a datacenter
 //! leaving, the simulated link, and reports what the nodes hold (`inspect`).
 
+use std::future::Future;
+use std::pin::Pin;
+
 use super::model::{NodeLayout, Service};
 
 /// A node's state, named as Aiven's API names node states.
@@ -146,7 +149,14 @@ pub trait NodeRuntime: Send + Sync + 'static {
 
     /// The status of each node of the layout, in order.
     fn status(&self, service: &Service, nodes: &[NodeLayout]) -> Vec<NodeStatus>;
+
+    /// Stops every node of every service, keeping their data: the daemon
+    /// is stopping. Called after the API has shut down.
+    fn stop(&self) -> StopFuture<'_>;
 }
+
+/// What [`NodeRuntime::stop`] returns: the stopping, to be awaited.
+pub type StopFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// The runtime of a build without nodes: it starts nothing, and every node it
 /// is asked about is `unknown`, with a message saying why. Services under it
@@ -173,6 +183,11 @@ impl NodeRuntime for NoRuntime {
 
     fn remove(&self, _service: &Service, _peer: Option<&Peer>) -> Result<(), RuntimeError> {
         Ok(())
+    }
+
+    fn stop(&self) -> StopFuture<'_> {
+        // Nothing was started.
+        Box::pin(async {})
     }
 
     fn status(&self, _service: &Service, nodes: &[NodeLayout]) -> Vec<NodeStatus> {

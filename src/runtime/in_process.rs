@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use crate::control::model::{ADMIN_USER, NodeLayout, Service};
 use crate::control::runtime::{
-    NodeRuntime, NodeState, NodeStatus, Peer, ProgressUpdate, RuntimeError,
+    NodeRuntime, NodeState, NodeStatus, Peer, ProgressUpdate, RuntimeError, StopFuture,
 };
 use crate::node::cluster::member::{Core, GossipSettings};
 use crate::node::cluster::transport::Faults;
@@ -645,6 +645,10 @@ impl NodeRuntime for Arc<InProcess> {
                 }
             })
             .collect()
+    }
+
+    fn stop(&self) -> StopFuture<'_> {
+        Box::pin(self.stop_all())
     }
 }
 

@@ -47,7 +47,7 @@ use testcontainers::bollard::query_parameters::{
 
 use crate::control::model::{ADMIN_USER, NodeLayout, Service};
 use crate::control::runtime::{
-    Inspection, NodeRuntime, NodeState, NodeStatus, Peer, ProgressUpdate, RuntimeError,
+    Inspection, NodeRuntime, NodeState, NodeStatus, Peer, ProgressUpdate, RuntimeError, StopFuture,
 };
 use crate::replication::KeyspaceInfo;
 use crate::runtime::docker::image::{Flavor, HarnessError, NodeImage, ensure_image};
@@ -367,7 +367,7 @@ impl DockerRuntime {
         }
         if !service.powered {
             for (name, _) in &existing {
-                self.stop(name).await;
+                Self::stop(&self, name).await;
             }
             return;
         }
@@ -855,5 +855,9 @@ impl NodeRuntime for Arc<DockerRuntime> {
                 }
             })
             .collect()
+    }
+
+    fn stop(&self) -> StopFuture<'_> {
+        Box::pin(self.stop_all())
     }
 }
