@@ -66,6 +66,29 @@ impl Avn {
         out
     }
 
+    /// `avn service create` of a business-4 cassandra service, joining `join`.
+    async fn create(&self, name: &str, cloud: &str, dc: &str, join: Option<&str>) -> String {
+        let dc = format!("cassandra.datacenter={dc}");
+        let mut args = vec![
+            "service",
+            "create",
+            "--service-type",
+            "cassandra",
+            "--cloud",
+            cloud,
+            "--plan",
+            "business-4",
+            "-c",
+            &dc,
+        ];
+        let join = join.map(|j| format!("service_to_join_with={j}"));
+        if let Some(j) = &join {
+            args.extend(["-c", j]);
+        }
+        args.push(name);
+        self.ok(&args).await
+    }
+
     async fn json(&self, args: &[&str]) -> Value {
         let out = self.ok(args).await;
         serde_json::from_str(&out)
@@ -90,63 +113,18 @@ fn avn_or_skip() -> Option<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn avn_joins_a_service_holding_data_and_the_data_follows() {
-    use scylla::client::execution_profile::ExecutionProfile;
-    use scylla::client::session_builder::SessionBuilder;
-    use scylla::policies::load_balancing::DefaultPolicy;
     use scylla::statement::Consistency;
     use scylla::statement::unprepared::Statement;
-    use std::sync::Arc;
 
     let Some(bin) = avn_or_skip() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Arc::new(
-        ccrsim::runtime::in_process::InProcess::new(dir.path()).with_gossip(
-            ccrsim::node::cluster::member::GossipSettings {
-                interval: std::time::Duration::from_millis(100),
-                convict_after: std::time::Duration::from_millis(3000),
-            },
-        ),
-    );
-    let server = ccrsim::control::server::Server::start(
-        ccrsim::control::server::ServeConfig {
-            state_dir: dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            project: "ccrsim".into(),
-            first_slot: 100,
-        },
-        Arc::new(runtime.clone()),
-    )
-    .await
-    .unwrap();
+    let services = common::Services::start(100).await;
     let avn = Avn {
         bin,
-        url: server.url(),
-        token: server.token.clone(),
+        url: services.server.url(),
+        token: services.server.token.clone(),
         home: tempfile::tempdir().unwrap(),
     };
-    let create = |name: &'static str, cloud: &'static str, join: Option<&'static str>| {
-        let mut args = vec![
-            "service".to_string(),
-            "create".into(),
-            "--service-type".into(),
-            "cassandra".into(),
-            "--cloud".into(),
-            cloud.into(),
-            "--plan".into(),
-            "business-4".into(),
-            "-c".into(),
-            format!("cassandra.datacenter={name}"),
-        ];
-        if let Some(j) = join {
-            args.push("-c".into());
-            args.push(format!("service_to_join_with={j}"));
-        }
-        args.push(name.into());
-        args
-    };
-    let args = create("east", "aws-eu-west-1", None);
-    avn.ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
-        .await;
+    avn.create("east", "aws-eu-west-1", "east", None).await;
     avn.ok(&["service", "wait", "east"]).await;
     let v = avn.json(&["service", "get", "east", "--json"]).await;
     let password = v["service_uri_params"]["password"]
@@ -156,35 +134,22 @@ async fn avn_joins_a_service_holding_data_and_the_data_follows() {
     let connect = |addr: &'static str, dc: &'static str| {
         let password = password.clone();
         async move {
-            let policy = DefaultPolicy::builder()
-                .prefer_datacenter(dc.to_string())
-                .permit_dc_failover(false)
-                .build();
-            SessionBuilder::new()
-                .known_node(addr)
-                .user("avnadmin", &password)
-                .default_execution_profile_handle(
-                    ExecutionProfile::builder()
-                        .load_balancing_policy(policy)
-                        .build()
-                        .into_handle(),
-                )
-                .build()
+            common::session::pinned(dc)
+                .login("avnadmin", &password)
+                .connect(addr)
                 .await
                 .unwrap()
         }
     };
-    let east = connect("127.0.100.1:9042", "east").await;
-    east.query_unpaged(
-        "CREATE KEYSPACE shop WITH replication = {'class': 'NetworkTopologyStrategy', 'east': 3}",
-        &[],
+    let east = connect("127.0.100.1", "east").await;
+    common::session::ddl(
+        &east,
+        &[
+            "CREATE KEYSPACE shop WITH replication = {'class': 'NetworkTopologyStrategy', 'east': 3}",
+            "CREATE TABLE shop.items (k int PRIMARY KEY, v text)",
+        ],
     )
-    .await
-    .unwrap();
-    east.query_unpaged("CREATE TABLE shop.items (k int PRIMARY KEY, v text)", &[])
-        .await
-        .unwrap();
-    east.await_schema_agreement().await.unwrap();
+    .await;
     for k in 0..50 {
         let mut st = Statement::new("INSERT INTO shop.items (k, v) VALUES (?, ?)");
         st.set_consistency(Consistency::LocalQuorum);
@@ -192,11 +157,10 @@ async fn avn_joins_a_service_holding_data_and_the_data_follows() {
             .await
             .unwrap();
     }
-    let args = create("west", "google-us-east1", Some("east"));
-    avn.ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    avn.create("west", "google-us-east1", "west", Some("east"))
         .await;
     avn.ok(&["service", "wait", "west"]).await;
-    let west = connect("127.0.101.1:9042", "west").await;
+    let west = connect("127.0.101.1", "west").await;
     let mut st = Statement::new("SELECT k, v FROM shop.items");
     st.set_consistency(Consistency::LocalOne);
     let rows = west
@@ -210,8 +174,7 @@ async fn avn_joins_a_service_holding_data_and_the_data_follows() {
     assert_eq!(rows.len(), 50, "the old data in the new datacenter");
     assert_eq!(rows[3], (3, "item 3".to_string()));
     drop((east, west));
-    server.shutdown().await;
-    runtime.stop_all().await;
+    services.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -235,36 +198,9 @@ async fn avn_creates_reads_lists_updates_and_terminates_a_pair() {
         home: tempfile::tempdir().unwrap(),
     };
 
-    avn.ok(&[
-        "service",
-        "create",
-        "--service-type",
-        "cassandra",
-        "--cloud",
-        "aws-eu-west-1",
-        "--plan",
-        "business-4",
-        "-c",
-        "cassandra.datacenter=dc1",
-        "svc1",
-    ])
-    .await;
-    avn.ok(&[
-        "service",
-        "create",
-        "--service-type",
-        "cassandra",
-        "--cloud",
-        "google-us-east1",
-        "--plan",
-        "business-4",
-        "-c",
-        "cassandra.datacenter=dc2",
-        "-c",
-        "service_to_join_with=svc1",
-        "svc2",
-    ])
-    .await;
+    avn.create("svc1", "aws-eu-west-1", "dc1", None).await;
+    avn.create("svc2", "google-us-east1", "dc2", Some("svc1"))
+        .await;
 
     // A refused join: the rule's message reaches the avn user, nothing is created.
     let (code, out, err) = avn

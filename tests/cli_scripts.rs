@@ -12,56 +12,7 @@ mod common;
 
 use std::path::Path;
 
-use common::TestServer;
-
-struct Block {
-    /// Comment and blank lines before the command, kept as they are.
-    preamble: Vec<String>,
-    command: String,
-    expected: Vec<String>,
-}
-
-fn parse(text: &str) -> (Vec<Block>, Vec<String>) {
-    let mut blocks = Vec::new();
-    let mut pending: Vec<String> = Vec::new();
-    let mut current: Option<Block> = None;
-    // Blank lines that close an output belong to what follows.
-    let close = |b: &mut Block, pending: &mut Vec<String>| {
-        let mut blanks = Vec::new();
-        while b.expected.last().is_some_and(|l| l.trim().is_empty()) {
-            blanks.push(b.expected.pop().unwrap());
-        }
-        pending.extend(blanks);
-    };
-    for line in text.lines() {
-        if let Some(cmd) = line.strip_prefix("$ ") {
-            if let Some(mut b) = current.take() {
-                close(&mut b, &mut pending);
-                blocks.push(b);
-            }
-            current = Some(Block {
-                preamble: std::mem::take(&mut pending),
-                command: cmd.to_string(),
-                expected: Vec::new(),
-            });
-        } else if line.starts_with('#') || (line.trim().is_empty() && current.is_none()) {
-            if let Some(mut b) = current.take() {
-                close(&mut b, &mut pending);
-                blocks.push(b);
-            }
-            pending.push(line.to_string());
-        } else if let Some(b) = current.as_mut() {
-            b.expected.push(line.trim_end().to_string());
-        } else {
-            pending.push(line.to_string());
-        }
-    }
-    if let Some(mut b) = current.take() {
-        close(&mut b, &mut pending);
-        blocks.push(b);
-    }
-    (blocks, pending)
-}
+use common::{TestServer, golden};
 
 /// Replaces RFC 3339 timestamps (`2026-11-22T14:23:20Z`) with `<time>`.
 fn mask_times(s: &str) -> String {
@@ -117,52 +68,22 @@ async fn run_command(server: &TestServer, tmp: &Path, command: &str) -> Vec<Stri
         .collect()
 }
 
+/// Runs one script's commands against a fresh server; the runner compares
+/// what each printed with the file.
 async fn run_script(name: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/scripts")
         .join(name);
-    let text = std::fs::read_to_string(&path).expect("script exists");
-    let (blocks, tail) = parse(&text);
+    let script = golden::Script::read(&path, |l| l.starts_with("$ "));
     let server = TestServer::start().await;
     let tmp = tempfile::tempdir().unwrap();
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
-    let mut rewritten = String::new();
-    let mut failures = Vec::new();
-    for b in &blocks {
-        let got = run_command(&server, tmp.path(), &b.command).await;
-        if got != b.expected {
-            failures.push(format!(
-                "$ {}\n--- expected\n{}\n--- got\n{}\n",
-                b.command,
-                b.expected.join("\n"),
-                got.join("\n")
-            ));
-        }
-        for l in &b.preamble {
-            rewritten.push_str(l);
-            rewritten.push('\n');
-        }
-        rewritten.push_str(&format!("$ {}\n", b.command));
-        for l in &got {
-            rewritten.push_str(l);
-            rewritten.push('\n');
-        }
-    }
-    for l in &tail {
-        rewritten.push_str(l);
-        rewritten.push('\n');
+    let mut outputs = Vec::new();
+    for b in &script.blocks {
+        let command = b.input.strip_prefix("$ ").unwrap();
+        outputs.push(run_command(&server, tmp.path(), command).await);
     }
     server.server.shutdown().await;
-    if update {
-        std::fs::write(&path, rewritten).unwrap();
-    } else if !failures.is_empty() {
-        panic!(
-            "{} of {} commands in tests/scripts/{name} printed something else (UPDATE_GOLDEN=1 rewrites the file):\n\n{}",
-            failures.len(),
-            blocks.len(),
-            failures.join("\n")
-        );
-    }
+    script.finish(outputs);
 }
 
 #[test]

@@ -6,21 +6,15 @@ mod common;
 
 use std::net::IpAddr;
 
-use common::eventually;
+use common::cluster::Layout;
+use common::{eventually, session};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use ccrsim::node::cluster::member::GossipSettings;
 use ccrsim::node::cluster::transport::Faults;
-use ccrsim::node::config::NodeConfig;
 use ccrsim::node::instance::Node;
-use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
-use scylla::client::session_builder::SessionBuilder;
-use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
-use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::errors::DbError;
 use scylla::statement::Consistency;
-use scylla::statement::unprepared::Statement;
 
 /// For 10 000 keys, the replicas the node uses equal those the scylla
 /// driver and the Python driver compute: NTS {dc1: 3, dc2: 3}, NTS
@@ -137,57 +131,19 @@ async fn placement_oracles(s: &Session, node: &Node) {
 
 /// A driver session that stays in one datacenter.
 async fn session_in(addr: &str, dc: &str) -> Session {
-    let policy = DefaultPolicy::builder()
-        .prefer_datacenter(dc.to_string())
-        .permit_dc_failover(false)
-        .build();
-    let profile = ExecutionProfile::builder()
-        .load_balancing_policy(policy)
-        .build();
-    SessionBuilder::new()
-        .known_node(format!("{addr}:9042"))
-        .user("cassandra", "cassandra")
-        .default_execution_profile_handle(profile.into_handle())
-        .build()
-        .await
-        .unwrap()
+    session::pinned(dc).connect(addr).await.unwrap()
 }
 
 async fn write(s: &Session, k: i32, v: &str, cl: Consistency) -> Result<(), DbError> {
-    let mut st = Statement::new("INSERT INTO spread.t (k, v) VALUES (?, ?)");
-    st.set_consistency(cl);
-    match s.query_unpaged(st, (k, v)).await {
-        Ok(_) => Ok(()),
-        Err(ExecutionError::LastAttemptError(RequestAttemptError::DbError(e, _))) => Err(e),
-        Err(e) => panic!("{e}"),
-    }
+    let st = session::at("INSERT INTO spread.t (k, v) VALUES (?, ?)", cl);
+    session::db_error(s.query_unpaged(st, (k, v)).await).map(|_| ())
 }
 
 async fn read(s: &Session, k: i32, cl: Consistency) -> Option<String> {
-    let mut st = Statement::new("SELECT v FROM spread.t WHERE k = ?");
-    st.set_consistency(cl);
-    s.query_unpaged(st, (k,))
+    let st = session::at("SELECT v FROM spread.t WHERE k = ?", cl);
+    session::first_row::<(String,)>(s, st, (k,))
         .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap()
-        .maybe_first_row::<(String,)>()
-        .unwrap()
         .map(|r| r.0)
-}
-
-const FAST: GossipSettings = GossipSettings {
-    interval: Duration::from_millis(100),
-    convict_after: Duration::from_millis(3000),
-};
-
-fn config(addr: &str, dc: &str, rack: &str, seeds: &[&str], dir: &std::path::Path) -> NodeConfig {
-    let mut c = NodeConfig::local(addr.parse().unwrap(), dir);
-    c.dc = dc.into();
-    c.rack = rack.into();
-    c.seeds = seeds.iter().map(|s| s.parse().unwrap()).collect();
-    c.cluster_name = "Two DCs".into();
-    c
 }
 
 fn sees_all_up(n: &Node, addrs: &[IpAddr]) -> bool {
@@ -197,36 +153,21 @@ fn sees_all_up(n: &Node, addrs: &[IpAddr]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_datacenters_gossip_into_one_cluster() {
     let faults = Arc::new(Faults::default());
-    let names = [
-        ("127.0.1.1", "dc1", "a"),
-        ("127.0.1.2", "dc1", "b"),
-        ("127.0.1.3", "dc1", "c"),
-        ("127.0.2.1", "dc2", "a"),
-        ("127.0.2.2", "dc2", "b"),
-        ("127.0.2.3", "dc2", "c"),
-    ];
-    let seeds = ["127.0.1.1", "127.0.2.1"];
-    let dirs: Vec<tempfile::TempDir> = names.iter().map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut nodes = Vec::new();
-    for ((addr, dc, rack), dir) in names.iter().zip(&dirs) {
-        let cfg = config(addr, dc, rack, &seeds, dir.path());
-        nodes.push(Some(
-            Node::start_with(cfg, faults.clone(), FAST).await.unwrap(),
-        ));
-    }
-    let addrs: Vec<IpAddr> = names.iter().map(|n| n.0.parse().unwrap()).collect();
+    let layout = Layout::three_and_three(1, 2, "Two DCs");
+    let mut nodes: Vec<Option<Node>> = layout
+        .start_all(&faults)
+        .await
+        .into_iter()
+        .map(Some)
+        .collect();
+    let addrs = layout.addrs();
     eventually(30, "every node sees all six up", || {
         nodes.iter().flatten().all(|n| sees_all_up(n, &addrs))
     })
     .await;
 
     // system.peers through a real driver: five peers in two datacenters, with tokens.
-    let s = scylla::client::session_builder::SessionBuilder::new()
-        .known_node("127.0.1.1:9042")
-        .user("cassandra", "cassandra")
-        .build()
-        .await
-        .unwrap();
+    let s = common::session::connect("127.0.1.1").await.unwrap();
     let rows = s
         .query_unpaged(
             "SELECT peer, data_center, rack, tokens FROM system.peers",
@@ -259,16 +200,14 @@ async fn two_datacenters_gossip_into_one_cluster() {
     );
 
     // A schema change made on one node reaches every node.
-    s.query_unpaged(
-        "CREATE KEYSPACE spread WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}",
-        &[],
+    common::session::ddl(
+        &s,
+        &[
+            "CREATE KEYSPACE spread WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}",
+            "CREATE TABLE spread.t (k int PRIMARY KEY, v text)",
+        ],
     )
-    .await
-    .unwrap();
-    s.query_unpaged("CREATE TABLE spread.t (k int PRIMARY KEY, v text)", &[])
-        .await
-        .unwrap();
-    s.await_schema_agreement().await.unwrap();
+    .await;
     eventually(30, "schema agreement", || {
         let v = nodes[0].as_ref().unwrap().engine.schema().version();
         nodes
@@ -294,20 +233,10 @@ async fn two_datacenters_gossip_into_one_cluster() {
     // read at LOCAL_ONE through dc2 (and the reverse).
     let dc1 = session_in("127.0.1.1", "dc1").await;
     let dc2 = session_in("127.0.2.1", "dc2").await;
-    write(&dc1, 1, "from dc1", Consistency::LocalQuorum)
-        .await
-        .unwrap();
-    assert_eq!(
-        read(&dc2, 1, Consistency::LocalOne).await.as_deref(),
-        Some("from dc1")
-    );
-    write(&dc2, 2, "from dc2", Consistency::LocalQuorum)
-        .await
-        .unwrap();
-    assert_eq!(
-        read(&dc1, 2, Consistency::LocalOne).await.as_deref(),
-        Some("from dc2")
-    );
+    for (k, v, from, to) in [(1, "from dc1", &dc1, &dc2), (2, "from dc2", &dc2, &dc1)] {
+        write(from, k, v, Consistency::LocalQuorum).await.unwrap();
+        assert_eq!(read(to, k, Consistency::LocalOne).await.as_deref(), Some(v));
+    }
     // Every node has its own copy (RF 3 in each datacenter of three nodes):
     // LOCAL_QUORUM waited for two in dc1, the rest follow within moments.
     eventually(10, "every replica holds the row", || {
@@ -394,14 +323,13 @@ async fn two_datacenters_gossip_into_one_cluster() {
     .await;
     // Once dc2 is back, the hints replay: the write made during the outage
     // is readable at LOCAL_ONE there, and no hint is left.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while read(&dc2, 3, Consistency::LocalOne).await.as_deref() != Some("during the partition") {
-        assert!(
-            Instant::now() < deadline,
-            "the hinted write never reached dc2"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::poll(30, "the hinted write reaches dc2", || async {
+        match read(&dc2, 3, Consistency::LocalOne).await {
+            Some(v) if v == "during the partition" => Ok(()),
+            other => Err(format!("dc2 reads {other:?}")),
+        }
+    })
+    .await;
     eventually(30, "hints delivered and deleted", || {
         nodes.iter().flatten().all(|n| {
             ccrsim::node::cluster::hints::all(&n.engine.storage)
@@ -511,16 +439,7 @@ async fn two_datacenters_gossip_into_one_cluster() {
             .all(|n| !n.member.core.is_alive(&gone))
     })
     .await;
-    let (addr, dc, rack) = names[4];
-    nodes[4] = Some(
-        Node::start_with(
-            config(addr, dc, rack, &seeds, dirs[4].path()),
-            faults.clone(),
-            FAST,
-        )
-        .await
-        .unwrap(),
-    );
+    nodes[4] = Some(layout.start(4, &faults).await);
     eventually(30, "the restarted node is up everywhere", || {
         nodes.iter().flatten().all(|n| sees_all_up(n, &addrs))
     })

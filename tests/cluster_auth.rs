@@ -9,11 +9,9 @@ mod common;
 
 use std::net::IpAddr;
 
-use common::eventually;
+use common::{FAST, eventually};
 use std::sync::Arc;
-use std::time::Duration;
 
-use ccrsim::node::cluster::member::GossipSettings;
 use ccrsim::node::cluster::transport::{Faults, admin};
 use ccrsim::node::config::NodeConfig;
 use ccrsim::node::cql::exec::{Options, Session};
@@ -21,11 +19,6 @@ use ccrsim::node::db::schema::Strategy;
 use ccrsim::node::error::QueryError;
 use ccrsim::node::instance::Node;
 use ccrsim::replication::{Replication, alter_keyspace};
-
-const FAST: GossipSettings = GossipSettings {
-    interval: Duration::from_millis(100),
-    convict_after: Duration::from_millis(3000),
-};
 
 /// Runs CQL as the superuser on `node` (on a blocking thread, as the server does).
 async fn cql(node: &Node, text: &str) -> Result<(), QueryError> {

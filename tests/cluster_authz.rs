@@ -9,20 +9,13 @@ mod common;
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use ccrsim::node::cluster::member::GossipSettings;
 use ccrsim::node::cluster::transport::Faults;
 use ccrsim::node::config::{Authorizer, NodeConfig};
 use ccrsim::node::cql::exec::{Options, Session};
 use ccrsim::node::error::QueryError;
 use ccrsim::node::instance::Node;
-use common::eventually;
-
-const FAST: GossipSettings = GossipSettings {
-    interval: Duration::from_millis(100),
-    convict_after: Duration::from_millis(3000),
-};
+use common::{FAST, eventually};
 
 /// Runs `text` as `user` on `node` (on a blocking thread, as the server does).
 async fn cql(node: &Node, user: &str, text: &str) -> Result<(), QueryError> {
@@ -47,18 +40,15 @@ async fn until(
     what: &str,
     want: fn(&Result<(), QueryError>) -> bool,
 ) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    common::poll(20, what, || async {
         let r = cql(node, user, text).await;
         if want(&r) {
-            return;
+            Ok(())
+        } else {
+            Err(format!("last answer: {r:?}"))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting: {what} (last answer: {r:?})"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
 }
 
 fn unauthorized(r: &Result<(), QueryError>) -> bool {

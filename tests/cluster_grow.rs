@@ -8,24 +8,14 @@ mod common;
 
 use std::net::IpAddr;
 
-use common::eventually;
+use common::{FAST, eventually, nodetool};
 use std::sync::Arc;
-use std::time::Duration;
 
-use ccrsim::cli::{Cli, run};
-use ccrsim::node::cluster::member::GossipSettings;
 use ccrsim::node::cluster::transport::Faults;
 use ccrsim::node::config::NodeConfig;
 use ccrsim::node::instance::Node;
-use clap::Parser;
-use scylla::client::session_builder::SessionBuilder;
 use scylla::statement::Consistency;
 use scylla::statement::unprepared::Statement;
-
-const FAST: GossipSettings = GossipSettings {
-    interval: Duration::from_millis(100),
-    convict_after: Duration::from_millis(3000),
-};
 
 async fn start(addr: &str, dc: &str, rack: &str, dir: &std::path::Path) -> Node {
     let mut c = NodeConfig::local(addr.parse().unwrap(), dir);
@@ -35,18 +25,6 @@ async fn start(addr: &str, dc: &str, rack: &str, dir: &std::path::Path) -> Node 
     Node::start_with(c, Arc::new(Faults::default()), FAST)
         .await
         .unwrap()
-}
-
-async fn nodetool(host: &str, args: &[&str]) -> (String, String, i32) {
-    let mut argv = vec!["ccrsim", "nodetool", "-h", host];
-    argv.extend_from_slice(args);
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = run(Cli::try_parse_from(&argv).unwrap(), &mut out, &mut err).await;
-    (
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-        code,
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,22 +39,15 @@ async fn a_new_datacenter_rebuilds_from_the_first() {
     })
     .await;
 
-    let s = SessionBuilder::new()
-        .known_node("127.0.72.1:9042")
-        .user("cassandra", "cassandra")
-        .build()
-        .await
-        .unwrap();
-    s.query_unpaged(
-        "CREATE KEYSPACE grow WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3}",
-        &[],
+    let s = common::session::connect("127.0.72.1").await.unwrap();
+    common::session::ddl(
+        &s,
+        &[
+            "CREATE KEYSPACE grow WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3}",
+            "CREATE TABLE grow.t (k int PRIMARY KEY, v text)",
+        ],
     )
-    .await
-    .unwrap();
-    s.query_unpaged("CREATE TABLE grow.t (k int PRIMARY KEY, v text)", &[])
-        .await
-        .unwrap();
-    s.await_schema_agreement().await.unwrap();
+    .await;
     for k in 0..50i32 {
         let mut st = Statement::new("INSERT INTO grow.t (k, v) VALUES (?, ?)");
         st.set_consistency(Consistency::LocalQuorum);
@@ -196,16 +167,14 @@ async fn a_new_datacenter_rebuilds_from_the_first() {
 
     // Decommission: a node's data moves to the replicas that take its
     // ranges (SimpleStrategy RF 1: each row lives on exactly one node).
-    s.query_unpaged(
-        "CREATE KEYSPACE solo WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
-        &[],
+    common::session::ddl(
+        &s,
+        &[
+            "CREATE KEYSPACE solo WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+            "CREATE TABLE solo.t (k int PRIMARY KEY, v int)",
+        ],
     )
-    .await
-    .unwrap();
-    s.query_unpaged("CREATE TABLE solo.t (k int PRIMARY KEY, v int)", &[])
-        .await
-        .unwrap();
-    s.await_schema_agreement().await.unwrap();
+    .await;
     for k in 0..60i32 {
         s.query_unpaged("INSERT INTO solo.t (k, v) VALUES (?, ?)", (k, k * 10))
             .await

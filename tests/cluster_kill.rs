@@ -18,25 +18,23 @@
 //!   acknowledged survived the SIGKILL and the hints filled in the rest;
 //! - every acknowledged write reads back at ALL with its value.
 
-use std::collections::VecDeque;
-use std::process::Stdio;
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::process::{self, nodetool};
+use common::{poll, session};
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
-use scylla::policies::load_balancing::{
-    DefaultPolicy, NodeIdentifier, SingleTargetLoadBalancingPolicy,
-};
+use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
 use scylla::policies::retry::FallthroughRetryPolicy;
 use scylla::statement::Consistency;
 use scylla::statement::prepared::PreparedStatement;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ccrsim");
 const NODES: [(&str, &str, &str); 6] = [
     ("127.0.77.1", "dc1", "a"),
     ("127.0.77.2", "dc1", "b"),
@@ -57,90 +55,9 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// process is SIGKILLed when the `Child` is dropped.
 async fn start(i: usize, dir: &std::path::Path) -> Child {
     let (addr, dc, rack) = NODES[i];
-    let mut child = Command::new(BIN)
-        .args(["node", "--listen-address", addr, "--dc", dc, "--rack", rack])
-        .args(["--seeds", SEEDS, "--cluster-name", "Cluster Kill Test"])
-        .arg("--data-dir")
-        .arg(dir)
-        .env("CCRSIM_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ccrsim node starts");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let ready = format!("Starting listening for CQL clients on /{addr}:9042");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen: VecDeque<String> = VecDeque::new();
-    loop {
-        let line = tokio::time::timeout_at(deadline.into(), lines.next_line())
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "node {addr} did not log its ready line within 30 s; its log:\n{}",
-                    Vec::from(seen.clone()).join("\n")
-                )
-            })
-            .unwrap();
-        let Some(line) = line else {
-            panic!(
-                "node {addr} exited before it was ready; its log:\n{}",
-                Vec::from(seen).join("\n")
-            );
-        };
-        if line.contains(&ready) {
-            break;
-        }
-        seen.push_back(line);
-        if seen.len() > 40 {
-            seen.pop_front();
-        }
-    }
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    child
-}
-
-/// `ccrsim nodetool -h ADDR ARGS`: its output, or what went wrong.
-async fn nodetool(addr: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(BIN)
-        .args(["nodetool", "-h", addr])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("ccrsim nodetool runs");
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "nodetool -h {addr} {} failed ({}): {}{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-/// Polls `check` every 100 ms until it returns `Ok`; after `secs` seconds,
-/// panics with `what` and the last reason `check` gave.
-async fn poll<F, Fut>(secs: u64, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), String>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let why = match check().await {
-            Ok(()) => return,
-            Err(why) => why,
-        };
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {secs} s waiting: {what}; last state:\n{why}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut cmd = process::node_command(addr, "Cluster Kill Test", dir, "info");
+    cmd.args(["--dc", dc, "--rack", rack, "--seeds", SEEDS]);
+    process::start_node(&mut cmd, addr).await
 }
 
 /// The addresses `nodetool status` on `addr` shows with state `code` (UN, DN...).
@@ -187,20 +104,10 @@ async fn schema_agreed() -> Result<(), String> {
 /// A session that stays in dc1 (token-aware) and never retries: a write
 /// that returns `Ok` was acknowledged at its consistency level.
 async fn dc1_session() -> Session {
-    let policy = DefaultPolicy::builder()
-        .prefer_datacenter("dc1".into())
-        .permit_dc_failover(false)
-        .token_aware(true)
-        .build();
-    let profile = ExecutionProfile::builder()
-        .load_balancing_policy(policy)
-        .retry_policy(Arc::new(FallthroughRetryPolicy::new()))
-        .build();
-    SessionBuilder::new()
-        .known_node(format!("{}:9042", NODES[0].0))
-        .user("cassandra", "cassandra")
-        .default_execution_profile_handle(profile.into_handle())
-        .build()
+    session::pinned("dc1")
+        .token_aware()
+        .never_retry()
+        .connect(NODES[0].0)
         .await
         .expect("the dc1 session connects")
 }
@@ -283,16 +190,14 @@ async fn acknowledged_writes_survive_sigkill_of_a_replica() {
     eprintln!("cluster up after {:.1} s", began.elapsed().as_secs_f64());
 
     let s = Arc::new(dc1_session().await);
-    s.query_unpaged(
-        "CREATE KEYSPACE kill WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}",
-        &[],
+    common::session::ddl(
+        &s,
+        &[
+            "CREATE KEYSPACE kill WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}",
+            "CREATE TABLE kill.t (k int PRIMARY KEY, v text)",
+        ],
     )
-    .await
-    .unwrap();
-    s.query_unpaged("CREATE TABLE kill.t (k int PRIMARY KEY, v text)", &[])
-        .await
-        .unwrap();
-    s.await_schema_agreement().await.unwrap();
+    .await;
     poll(30, "one schema version on every node", schema_agreed).await;
     s.refresh_metadata().await.unwrap();
     let mut insert = s

@@ -7,63 +7,22 @@
 
 mod common;
 
-use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use ccrsim::node::cluster::member::GossipSettings;
 use ccrsim::node::cluster::paxos::Ballot;
 use ccrsim::node::cluster::transport::Faults;
-use ccrsim::node::config::NodeConfig;
-use ccrsim::node::instance::Node;
-use common::eventually;
-use scylla::client::execution_profile::ExecutionProfile;
+use common::cluster::Layout;
+use common::{eventually, session};
 use scylla::client::session::Session;
-use scylla::client::session_builder::SessionBuilder;
 use scylla::errors::{DbError, ExecutionError, RequestAttemptError, WriteType};
-use scylla::policies::load_balancing::DefaultPolicy;
-use scylla::policies::retry::FallthroughRetryPolicy;
 use scylla::statement::unprepared::Statement;
 use scylla::statement::{Consistency, SerialConsistency};
 
-const FAST: GossipSettings = GossipSettings {
-    interval: Duration::from_millis(100),
-    convict_after: Duration::from_millis(3000),
-};
-
-const NAMES: [(&str, &str, &str); 6] = [
-    ("127.0.82.1", "dc1", "a"),
-    ("127.0.82.2", "dc1", "b"),
-    ("127.0.82.3", "dc1", "c"),
-    ("127.0.83.1", "dc2", "a"),
-    ("127.0.83.2", "dc2", "b"),
-    ("127.0.83.3", "dc2", "c"),
-];
-
-fn config(addr: &str, dc: &str, rack: &str, dir: &std::path::Path) -> NodeConfig {
-    let mut c = NodeConfig::local(addr.parse().unwrap(), dir);
-    c.dc = dc.into();
-    c.rack = rack.into();
-    c.seeds = vec!["127.0.82.1".parse().unwrap(), "127.0.83.1".parse().unwrap()];
-    c.cluster_name = "LWT".into();
-    c
-}
-
 /// A session that stays in one datacenter and never retries on its own.
 async fn session_in(addr: &str, dc: &str) -> Session {
-    let policy = DefaultPolicy::builder()
-        .prefer_datacenter(dc.to_string())
-        .permit_dc_failover(false)
-        .build();
-    let profile = ExecutionProfile::builder()
-        .load_balancing_policy(policy)
-        .retry_policy(Arc::new(FallthroughRetryPolicy::new()))
-        .build();
-    SessionBuilder::new()
-        .known_node(format!("{addr}:9042"))
-        .user("cassandra", "cassandra")
-        .default_execution_profile_handle(profile.into_handle())
-        .build()
+    session::pinned(dc)
+        .never_retry()
+        .connect(addr)
         .await
         .unwrap()
 }
@@ -143,16 +102,9 @@ async fn try_read(s: &Session, k: i32, cl: Consistency) -> Result<Option<i32>, D
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweight_transactions_run_paxos_across_datacenters() {
     let faults = Arc::new(Faults::default());
-    let dirs: Vec<tempfile::TempDir> = NAMES.iter().map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut nodes = Vec::new();
-    for ((addr, dc, rack), dir) in NAMES.iter().zip(&dirs) {
-        nodes.push(
-            Node::start_with(config(addr, dc, rack, dir.path()), faults.clone(), FAST)
-                .await
-                .unwrap(),
-        );
-    }
-    let addrs: Vec<IpAddr> = NAMES.iter().map(|n| n.0.parse().unwrap()).collect();
+    let cluster = Layout::three_and_three(82, 83, "LWT");
+    let nodes = cluster.start_all(&faults).await;
+    let addrs = cluster.addrs();
     eventually(30, "every node sees all six up", || {
         nodes
             .iter()
@@ -161,16 +113,14 @@ async fn lightweight_transactions_run_paxos_across_datacenters() {
     .await;
     let dc1 = session_in("127.0.82.1", "dc1").await;
     let dc2 = session_in("127.0.83.1", "dc2").await;
-    dc1.query_unpaged(
-        "CREATE KEYSPACE lwt WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}",
-        &[],
+    common::session::ddl(
+        &dc1,
+        &[
+            "CREATE KEYSPACE lwt WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}",
+            "CREATE TABLE lwt.t (k int PRIMARY KEY, v int)",
+        ],
     )
-    .await
-    .unwrap();
-    dc1.query_unpaged("CREATE TABLE lwt.t (k int PRIMARY KEY, v int)", &[])
-        .await
-        .unwrap();
-    dc1.await_schema_agreement().await.unwrap();
+    .await;
     eventually(30, "every node has the table", || {
         nodes
             .iter()

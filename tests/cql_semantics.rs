@@ -15,45 +15,19 @@
 //! `UPDATE_GOLDEN=1 cargo test --test cql_semantics` rewrites the expected
 //! output after a deliberate change; read the diff before committing it.
 
-use std::path::Path;
-use std::sync::Arc;
+mod common;
 
-use ccrsim::node::cql::exec::{Engine, EngineConfig, Options, Session};
+use std::path::Path;
+
+use ccrsim::node::cql::exec::{Engine, Options, Session};
 use ccrsim::node::cql::warn;
-use ccrsim::node::db::storage::{CommitlogSync, Storage};
-use ccrsim::node::db::system::NodeInfo;
 use ccrsim::node::error::QueryError;
 use ccrsim::node::transport::protocol::frame::{ResultBody, SchemaChangeTarget};
 use ccrsim::node::value::CqlValue;
+use common::golden;
 
 fn open(dir: &Path, authorization: bool) -> Engine {
-    let storage = Arc::new(Storage::open(dir, CommitlogSync::Batch).unwrap());
-    let info = NodeInfo {
-        host_id: [7; 16],
-        datacenter: "dc1".into(),
-        rack: "rack1".into(),
-        listen_address: "127.0.0.1".parse().unwrap(),
-        listen_port: 7000,
-        broadcast_address: "127.0.0.1".parse().unwrap(),
-        rpc_address: "127.0.0.1".parse().unwrap(),
-        native_port: 9042,
-        tokens: vec![0],
-        schema_version: [0; 16],
-        release_version: "4.1.3".into(),
-    };
-    Engine::open(
-        storage,
-        info,
-        EngineConfig {
-            cluster_name: "Test Cluster".into(),
-            auth_enabled: true,
-            authorization,
-            superuser_name: "cassandra".into(),
-            superuser_password: "cassandra".into(),
-            batch_limits: Default::default(),
-        },
-    )
-    .unwrap()
+    common::engine::open(dir, "Test Cluster", 7, authorization)
 }
 
 fn kind(e: &QueryError) -> &'static str {
@@ -138,32 +112,21 @@ fn render(r: &Result<ResultBody, QueryError>, out: &mut Vec<String>) {
     }
 }
 
+/// Runs one script's inputs against a fresh node, each input's output in a
+/// block of its own; the runner compares them with the file.
 fn run_script(path: &Path) {
-    let text = std::fs::read_to_string(path).unwrap();
+    let script = golden::Script::read(path, |l| l.starts_with("> ") || l.starts_with('@'));
     let dir = tempfile::tempdir().unwrap();
-    let authorization = text
+    let authorization = script
+        .text
         .lines()
         .any(|l| l.trim() == "@authorizer CassandraAuthorizer");
     let mut engine = open(dir.path(), authorization);
     let mut session = Session::user("cassandra");
-    let mut out: Vec<String> = Vec::new();
-    let mut skipping = false;
-    for line in text.lines() {
-        let is_input = line.starts_with("> ") || line.starts_with('@');
-        let is_kept = line.starts_with('#') || line.trim().is_empty();
-        if !is_input && !is_kept {
-            if skipping {
-                continue;
-            }
-            // An output line: regenerated below.
-            continue;
-        }
-        skipping = false;
-        out.push(line.to_string());
-        if is_kept {
-            continue;
-        }
-        skipping = true;
+    let mut outputs = Vec::new();
+    for block in &script.blocks {
+        let line = block.input.as_str();
+        let mut out: Vec<String> = Vec::new();
         if let Some(stmt) = line.strip_prefix("> ") {
             let (r, warnings) =
                 warn::capture(|| engine.query(&mut session, stmt, &Options::default()));
@@ -218,42 +181,14 @@ fn run_script(path: &Path) {
         } else {
             panic!("{}: unknown directive {line}", path.display());
         }
+        outputs.push(out);
     }
-    let mut got = out.join("\n");
-    got.push('\n');
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(path, &got).unwrap();
-        return;
-    }
-    if got != text {
-        let g: Vec<&str> = got.lines().collect();
-        let t: Vec<&str> = text.lines().collect();
-        let first = g
-            .iter()
-            .zip(&t)
-            .position(|(a, b)| a != b)
-            .unwrap_or(g.len().min(t.len()));
-        panic!(
-            "{} differs from the engine's answers at line {}:\n  expected: {:?}\n  got:      {:?}\n(UPDATE_GOLDEN=1 rewrites it)",
-            path.display(),
-            first + 1,
-            t.get(first),
-            g.get(first)
-        );
-    }
+    script.finish(outputs);
 }
 
 #[test]
 fn cql_scripts() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cql");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no scripts in {}", dir.display());
-    for f in files {
+    for f in golden::files("tests/cql", "txt") {
         run_script(&f);
     }
 }

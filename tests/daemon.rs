@@ -3,15 +3,15 @@
 //! stops it cleanly, and the CLI process reports errors on stderr with a
 //! non-zero exit code.
 
+mod common;
+
+use common::process::BIN;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-
-const BIN: &str = env!("CARGO_BIN_EXE_ccrsim");
 
 struct Daemon {
     child: Child,
@@ -26,35 +26,12 @@ async fn start(state: &Path) -> Daemon {
 }
 
 async fn start_with(state: &Path, flags: &[&str]) -> Daemon {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(flags)
-        .arg("--state-dir")
-        .arg(state)
-        .env("CCRSIM_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ccrsim starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.strip_prefix("ccrsim control plane: ") {
-                return rest.split_whitespace().next().unwrap().to_string();
-            }
-        }
-        panic!("daemon exited before it printed its URL");
-    })
-    .await
-    .expect("daemon ready within 30 s");
-    // Keep reading stdout so the daemon never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let token = std::fs::read_to_string(state.join("token"))
-        .unwrap()
-        .trim()
-        .to_string();
-    Daemon { child, url, token }
+    let d = common::process::serve(state, flags, Stdio::inherit()).await;
+    Daemon {
+        child: d.child,
+        url: d.url,
+        token: d.token,
+    }
 }
 
 impl Daemon {
@@ -231,10 +208,7 @@ impl Daemon {
 }
 
 async fn rows(addr: &str, password: &str) -> Vec<i32> {
-    let s = scylla::client::session_builder::SessionBuilder::new()
-        .known_node(addr)
-        .user("avnadmin", password)
-        .build()
+    let s = common::session::login(addr, "avnadmin", password)
         .await
         .unwrap();
     let mut ks: Vec<i32> = s
@@ -271,10 +245,7 @@ async fn services_with_nodes_run_again_with_their_data_after_sigkill() {
         .as_str()
         .unwrap()
         .to_string();
-    let s = scylla::client::session_builder::SessionBuilder::new()
-        .known_node("127.0.130.1:9042")
-        .user("avnadmin", &password)
-        .build()
+    let s = common::session::login("127.0.130.1", "avnadmin", &password)
         .await
         .unwrap();
     s.query_unpaged(
@@ -304,7 +275,7 @@ async fn services_with_nodes_run_again_with_their_data_after_sigkill() {
     let d = start_with(state.path(), &flags).await;
     d.running("keep").await;
     assert_eq!(
-        rows("127.0.130.1:9042", &password).await,
+        rows("127.0.130.1", &password).await,
         (0..20).collect::<Vec<_>>()
     );
     drop(d);

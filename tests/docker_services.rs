@@ -68,14 +68,11 @@ impl Daemon {
 }
 
 async fn rows(s: &Session) -> usize {
-    let mut st = Statement::new("SELECT k FROM shop.orders");
-    st.set_consistency(Consistency::LocalOne);
-    s.query_unpaged(st, &[])
-        .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap()
-        .rows_num()
+    common::session::rows_num(
+        s,
+        common::session::at("SELECT k FROM shop.orders", Consistency::LocalOne),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,16 +134,14 @@ async fn services_run_as_containers() {
     let eu = ccrsim::cli::bench::session_in("172.29.60.1:9042", "eu", "avnadmin", &password)
         .await
         .unwrap();
-    eu.query_unpaged(
-        "CREATE KEYSPACE shop WITH replication = {'class': 'NetworkTopologyStrategy', 'eu': 3}",
-        &[],
+    common::session::ddl(
+        &eu,
+        &[
+            "CREATE KEYSPACE shop WITH replication = {'class': 'NetworkTopologyStrategy', 'eu': 3}",
+            "CREATE TABLE shop.orders (k int PRIMARY KEY, v text)",
+        ],
     )
-    .await
-    .unwrap();
-    eu.query_unpaged("CREATE TABLE shop.orders (k int PRIMARY KEY, v text)", &[])
-        .await
-        .unwrap();
-    eu.await_schema_agreement().await.unwrap();
+    .await;
     for k in 0..50 {
         let mut st = Statement::new("INSERT INTO shop.orders (k, v) VALUES (?, 'x')");
         st.set_consistency(Consistency::LocalQuorum);
@@ -217,17 +212,13 @@ async fn services_run_as_containers() {
     // the session asks until it has it.
     let deadline = Instant::now() + Duration::from_secs(30);
     let replication = loop {
-        let (replication,): (std::collections::BTreeMap<String, String>,) = eu
-            .query_unpaged(
+        let (replication,): (std::collections::BTreeMap<String, String>,) =
+            common::session::single_row(
+                &eu,
                 "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = 'shop'",
                 &[],
             )
-            .await
-            .unwrap()
-            .into_rows_result()
-            .unwrap()
-            .single_row()
-            .unwrap();
+            .await;
         if !replication.contains_key("us") || Instant::now() > deadline {
             break replication;
         }

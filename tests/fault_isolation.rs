@@ -13,16 +13,16 @@
 //! refuses them first. `tests/hostile_input.rs` checks the same requests,
 //! and more, against an engine in-process.
 
+mod common;
+
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
-
-const BIN: &str = env!("CARGO_BIN_EXE_ccrsim");
+use tokio::process::Child;
 
 const SYNTAX: i32 = 0x2000;
 const INVALID: i32 = 0x2200;
@@ -247,18 +247,7 @@ async fn hostile(addr: &str, login: (&str, &str)) {
 async fn a_node_process_answers_hostile_requests_and_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let addr = "127.0.187.1";
-    let mut child = Command::new(BIN)
-        .args([
-            "node",
-            "--listen-address",
-            addr,
-            "--cluster-name",
-            "Hostile",
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("CCRSIM_LOG", "warn")
-        .stdout(Stdio::null())
+    let mut child = common::process::node_command(addr, "Hostile", dir.path(), "warn")
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -281,40 +270,9 @@ async fn a_node_process_answers_hostile_requests_and_keeps_serving() {
 
 /// `ccrsim serve` on a free port with nodes in its process.
 async fn serve(state: &Path) -> (Child, String, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--runtime",
-            "in-process",
-        ])
-        .args(["--first-slot", "210"])
-        .arg("--state-dir")
-        .arg(state)
-        .env("CCRSIM_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ccrsim serve starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.strip_prefix("ccrsim control plane: ") {
-                return rest.split_whitespace().next().unwrap().to_string();
-            }
-        }
-        panic!("the daemon exited before it printed its URL");
-    })
-    .await
-    .expect("the daemon is ready within 30 s");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let token = std::fs::read_to_string(state.join("token"))
-        .unwrap()
-        .trim()
-        .to_string();
-    (child, url, token)
+    let flags = ["--runtime", "in-process", "--first-slot", "210"];
+    let d = common::process::serve(state, &flags, Stdio::null()).await;
+    (d.child, d.url, d.token)
 }
 
 async fn call(

@@ -65,7 +65,7 @@ async fn cql_folder_matches_the_generator() {
     );
 
     let cql = Path::new(env!("CARGO_MANIFEST_DIR")).join("cql");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+    if common::golden::updating() {
         for name in read_dir(&cql).keys() {
             std::fs::remove_file(cql.join(name)).unwrap();
         }

@@ -6,45 +6,18 @@
 //! and the engine keeps serving. `tests/fault_isolation.rs` sends the same
 //! over the wire to a `ccrsim node` process and to services under `serve`.
 
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
 
 use ccrsim::node::cql::ast::BatchType;
-use ccrsim::node::cql::exec::{Engine, EngineConfig, Options, Session};
-use ccrsim::node::db::storage::{CommitlogSync, Storage};
-use ccrsim::node::db::system::NodeInfo;
+use ccrsim::node::cql::exec::{Engine, Options, Session};
 use ccrsim::node::error::QueryError;
 use ccrsim::node::transport::protocol::frame::ResultBody;
 use ccrsim::node::transport::protocol::primitives::Value;
 
 fn open(dir: &Path) -> Engine {
-    let storage = Arc::new(Storage::open(dir, CommitlogSync::Batch).unwrap());
-    let info = NodeInfo {
-        host_id: [9; 16],
-        datacenter: "dc1".into(),
-        rack: "rack1".into(),
-        listen_address: "127.0.0.1".parse().unwrap(),
-        listen_port: 7000,
-        broadcast_address: "127.0.0.1".parse().unwrap(),
-        rpc_address: "127.0.0.1".parse().unwrap(),
-        native_port: 9042,
-        tokens: vec![0],
-        schema_version: [0; 16],
-        release_version: "4.1.3".into(),
-    };
-    Engine::open(
-        storage,
-        info,
-        EngineConfig {
-            cluster_name: "Hostile".into(),
-            auth_enabled: true,
-            authorization: false,
-            superuser_name: "cassandra".into(),
-            superuser_password: "cassandra".into(),
-            batch_limits: Default::default(),
-        },
-    )
-    .unwrap()
+    common::engine::open(dir, "Hostile", 9, false)
 }
 
 fn superuser() -> Session {

@@ -7,23 +7,20 @@
 
 mod common;
 
+use common::session::db_error_and_message as db_error;
+
 use std::net::IpAddr;
 
 use ccrsim::node::config::NodeConfig;
 use ccrsim::node::instance::Node;
 use common::wire::{self, QUERY, RESULT};
 use scylla::client::session::Session;
-use scylla::client::session_builder::SessionBuilder;
-use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+use scylla::errors::DbError;
 use scylla::statement::batch::{Batch, BatchType};
 use tokio::io::AsyncWriteExt;
 
 async fn start(addr: &str, dir: &std::path::Path, tune: impl FnOnce(&mut NodeConfig)) -> Node {
-    let mut cfg = NodeConfig::local(addr.parse().unwrap(), dir);
-    cfg.dc = "dc1".into();
-    cfg.commitlog_sync = ccrsim::node::db::storage::CommitlogSync::Batch;
-    tune(&mut cfg);
-    Node::start(cfg).await.expect("node starts")
+    common::start_node_with(addr, dir, tune).await
 }
 
 /// A QUERY of `SELECT key FROM system.local` padded with spaces to `len` body bytes.
@@ -199,22 +196,8 @@ async fn a_connection_over_the_limit_is_closed_at_once() {
     node.stop().await;
 }
 
-fn db_error(e: ExecutionError) -> (DbError, String) {
-    match e {
-        ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, msg)) => (db, msg),
-        other => panic!("expected a database error, got {other:?}"),
-    }
-}
-
 async fn count(s: &Session, q: &str) -> i64 {
-    let (n,): (i64,) = s
-        .query_unpaged(q, &[])
-        .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap()
-        .single_row()
-        .unwrap();
+    let (n,): (i64,) = common::session::single_row(s, q, &[]).await;
     n
 }
 
@@ -222,10 +205,7 @@ async fn count(s: &Session, q: &str) -> i64 {
 async fn batches_warn_and_fail_as_cassandras_do() {
     let dir = tempfile::tempdir().unwrap();
     let node = start("127.0.86.4", dir.path(), |_| {}).await;
-    let s = SessionBuilder::new()
-        .known_node("127.0.86.4:9042")
-        .user("cassandra", "cassandra")
-        .build()
+    let s = common::session::connect("127.0.86.4")
         .await
         .expect("the driver connects");
     s.query_unpaged(

@@ -5,17 +5,13 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::process;
 use scylla::client::session::Session;
-use scylla::client::session_builder::SessionBuilder;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-const BIN: &str = env!("CARGO_BIN_EXE_ccrsim");
+use tokio::process::Child;
 
 /// Starts `ccrsim node` and waits (with a deadline) for its ready line.
 async fn start(addr: &str, dir: &std::path::Path) -> Child {
@@ -24,49 +20,13 @@ async fn start(addr: &str, dir: &std::path::Path) -> Child {
 
 /// [`start`] with extra environment variables.
 async fn start_with(addr: &str, dir: &std::path::Path, env: &[(&str, &str)]) -> Child {
-    let mut child = Command::new(BIN)
-        .args([
-            "node",
-            "--listen-address",
-            addr,
-            "--cluster-name",
-            "Kill Test",
-        ])
-        .arg("--data-dir")
-        .arg(dir)
-        .env("CCRSIM_LOG", "info")
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ccrsim node starts");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let line = tokio::time::timeout_at(deadline.into(), lines.next_line())
-            .await
-            .expect("the node logs its ready line within 30 s")
-            .unwrap()
-            .expect("the node exited before it was ready");
-        if line.contains(&format!(
-            "Starting listening for CQL clients on /{addr}:9042"
-        )) {
-            break;
-        }
-    }
-    // Keep draining the log so the node never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    child
+    let mut cmd = process::node_command(addr, "Kill Test", dir, "info");
+    cmd.envs(env.iter().copied());
+    process::start_node(&mut cmd, addr).await
 }
 
 async fn connect(addr: &str) -> Session {
-    SessionBuilder::new()
-        .known_node(format!("{addr}:9042"))
-        .user("cassandra", "cassandra")
-        .build()
-        .await
-        .expect("connects")
+    common::session::connect(addr).await.expect("connects")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,14 +69,8 @@ async fn acknowledged_writes_survive_sigkill() {
     // Kill once a good number of writes were acknowledged, with more in flight.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let n: (i64,) = s
-            .query_unpaged("SELECT count(*) FROM durable.t", &[])
-            .await
-            .unwrap()
-            .into_rows_result()
-            .unwrap()
-            .single_row()
-            .unwrap();
+        let n: (i64,) =
+            common::session::single_row(&s, "SELECT count(*) FROM durable.t", &[]).await;
         if n.0 >= 2000 {
             break;
         }

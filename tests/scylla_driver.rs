@@ -4,26 +4,17 @@
 
 mod common;
 
+use common::session::db_error_and_message as db_error;
+
 use futures::TryStreamExt;
 use scylla::client::session::Session;
-use scylla::client::session_builder::SessionBuilder;
-use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+use scylla::errors::DbError;
 use scylla::statement::batch::{Batch, BatchType};
 
 async fn connect(addr: &str) -> Session {
-    SessionBuilder::new()
-        .known_node(format!("{addr}:9042"))
-        .user("cassandra", "cassandra")
-        .build()
+    common::session::connect(addr)
         .await
         .expect("the driver connects")
-}
-
-fn db_error(e: ExecutionError) -> (DbError, String) {
-    match e {
-        ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, msg)) => (db, msg),
-        other => panic!("expected a database error, got {other:?}"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,14 +95,8 @@ async fn scylla_driver_reads_writes_pages_and_gets_typed_errors() {
     batch.append_statement(insert.clone());
     batch.append_statement("INSERT INTO rs.kv (k, c, v) VALUES (7, 2, 'two')");
     s.batch(&batch, ((7i32, 1i32, "one"), ())).await.unwrap();
-    let n: (i64,) = s
-        .query_unpaged("SELECT count(*) FROM rs.kv WHERE k = 7", &[])
-        .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap()
-        .single_row()
-        .unwrap();
+    let n: (i64,) =
+        common::session::single_row(&s, "SELECT count(*) FROM rs.kv WHERE k = 7", &[]).await;
     assert_eq!(n.0, 2);
 
     // Lightweight transactions.
@@ -164,11 +149,7 @@ async fn scylla_driver_reads_writes_pages_and_gets_typed_errors() {
     assert_eq!(e, DbError::ConfigError);
 
     // A wrong password is an authentication error.
-    let wrong = SessionBuilder::new()
-        .known_node("127.0.62.1:9042")
-        .user("cassandra", "nope")
-        .build()
-        .await;
+    let wrong = common::session::login("127.0.62.1", "cassandra", "nope").await;
     assert!(wrong.is_err(), "a wrong password must not connect");
 
     drop(s);

@@ -63,16 +63,14 @@ async fn a_joined_service_is_a_new_datacenter_with_the_old_data() {
 
     // An NTS keyspace with data, before the join.
     let eu = session_in("127.0.90.1", "eu", &password).await;
-    eu.query_unpaged(
-        "CREATE KEYSPACE shop WITH replication = {'class': 'NetworkTopologyStrategy', 'eu': 3}",
-        &[],
+    common::session::ddl(
+        &eu,
+        &[
+            "CREATE KEYSPACE shop WITH replication = {'class': 'NetworkTopologyStrategy', 'eu': 3}",
+            "CREATE TABLE shop.orders (k int PRIMARY KEY, v text)",
+        ],
     )
-    .await
-    .unwrap();
-    eu.query_unpaged("CREATE TABLE shop.orders (k int PRIMARY KEY, v text)", &[])
-        .await
-        .unwrap();
-    eu.await_schema_agreement().await.unwrap();
+    .await;
     for k in 0..100 {
         let mut st = Statement::new("INSERT INTO shop.orders (k, v) VALUES (?, ?)");
         st.set_consistency(Consistency::LocalQuorum);

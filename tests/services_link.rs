@@ -7,56 +7,31 @@
 
 mod common;
 
-use std::sync::Arc;
+use common::session;
+
 use std::time::{Duration, Instant};
 
-use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
-use scylla::client::session_builder::SessionBuilder;
-use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
-use scylla::policies::load_balancing::DefaultPolicy;
-use scylla::policies::retry::FallthroughRetryPolicy;
+use scylla::errors::DbError;
 use scylla::statement::Consistency;
-use scylla::statement::unprepared::Statement;
 use serde_json::Value;
 
 async fn session_in(addr: &str, dc: &str, password: &str) -> Session {
-    let policy = DefaultPolicy::builder()
-        .prefer_datacenter(dc.to_string())
-        .permit_dc_failover(false)
-        .build();
-    let profile = ExecutionProfile::builder()
-        .load_balancing_policy(policy)
-        .retry_policy(Arc::new(FallthroughRetryPolicy::new()))
-        .build();
-    SessionBuilder::new()
-        .known_node(format!("{addr}:9042"))
-        .user("avnadmin", password)
-        .default_execution_profile_handle(profile.into_handle())
-        .build()
+    session::pinned(dc)
+        .login("avnadmin", password)
+        .never_retry()
+        .connect(addr)
         .await
         .unwrap()
 }
 
 async fn write(s: &Session, k: i32, cl: Consistency) -> Result<(), DbError> {
-    let mut st = Statement::new("INSERT INTO net.t (k, v) VALUES (?, 'x')");
-    st.set_consistency(cl);
-    match s.query_unpaged(st, (k,)).await {
-        Ok(_) => Ok(()),
-        Err(ExecutionError::LastAttemptError(RequestAttemptError::DbError(e, _))) => Err(e),
-        Err(e) => panic!("{e}"),
-    }
+    let st = session::at("INSERT INTO net.t (k, v) VALUES (?, 'x')", cl);
+    session::db_error(s.query_unpaged(st, (k,)).await).map(|_| ())
 }
 
 async fn count(s: &Session) -> usize {
-    let mut st = Statement::new("SELECT k FROM net.t");
-    st.set_consistency(Consistency::LocalOne);
-    s.query_unpaged(st, &[])
-        .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap()
-        .rows_num()
+    session::rows_num(s, session::at("SELECT k FROM net.t", Consistency::LocalOne)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,16 +59,14 @@ async fn the_link_delays_partitions_and_reconnects_the_datacenters() {
         .to_string();
     let lon = session_in("127.0.140.1", "lon", &password).await;
     let nyc = session_in("127.0.141.1", "nyc", &password).await;
-    lon.query_unpaged(
-        "CREATE KEYSPACE net WITH replication = {'class': 'NetworkTopologyStrategy', 'lon': 3, 'nyc': 3}",
-        &[],
+    common::session::ddl(
+        &lon,
+        &[
+            "CREATE KEYSPACE net WITH replication = {'class': 'NetworkTopologyStrategy', 'lon': 3, 'nyc': 3}",
+            "CREATE TABLE net.t (k int PRIMARY KEY, v text)",
+        ],
     )
-    .await
-    .unwrap();
-    lon.query_unpaged("CREATE TABLE net.t (k int PRIMARY KEY, v text)", &[])
-        .await
-        .unwrap();
-    lon.await_schema_agreement().await.unwrap();
+    .await;
 
     // EACH_QUORUM waits for nyc: the write and its acknowledgements cross
     // the link, so it takes at least two one-way delays.
@@ -154,15 +127,13 @@ async fn the_link_delays_partitions_and_reconnects_the_datacenters() {
     assert!(!status.contains("warning: net"), "{status}");
     // Up again (and fast): the hints replay, the writes reach nyc.
     cli("ccr link lon --up --latency 0ms").await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while count(&nyc).await < 22 {
-        assert!(
-            Instant::now() < deadline,
-            "nyc has {} of 22 rows after the partition",
-            count(&nyc).await
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    common::poll(60, "nyc has all 22 rows after the partition", || async {
+        match count(&nyc).await {
+            22.. => Ok(()),
+            n => Err(format!("nyc has {n} of 22 rows")),
+        }
+    })
+    .await;
     drop((lon, nyc));
     d.stop().await;
 }

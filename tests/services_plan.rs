@@ -7,10 +7,8 @@
 mod common;
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use scylla::client::session::Session;
-use scylla::client::session_builder::SessionBuilder;
 use scylla::statement::Consistency;
 use scylla::statement::unprepared::Statement;
 use serde_json::Value;
@@ -18,15 +16,9 @@ use serde_json::Value;
 const ROWS: i32 = 200;
 
 async fn count(s: &Session) -> usize {
-    let mut st = Statement::new("SELECT k FROM sized.t");
-    st.set_consistency(Consistency::LocalQuorum);
+    let mut st = common::session::at("SELECT k FROM sized.t", Consistency::LocalQuorum);
     st.set_page_size(1000);
-    s.query_unpaged(st, &[])
-        .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap()
-        .rows_num()
+    common::session::rows_num(s, st).await
 }
 
 /// Every node of the datacenter holds every row it is a replica of.
@@ -80,10 +72,7 @@ async fn a_plan_change_streams_rows_to_new_nodes_and_from_removed_ones() {
         .as_str()
         .unwrap()
         .to_string();
-    let s = SessionBuilder::new()
-        .known_node("127.0.150.1:9042")
-        .user("avnadmin", &password)
-        .build()
+    let s = common::session::login("127.0.150.1", "avnadmin", &password)
         .await
         .unwrap();
     // Aiven's limitation 2: a service holding only SimpleStrategy keyspaces
@@ -122,16 +111,14 @@ async fn a_plan_change_streams_rows_to_new_nodes_and_from_removed_ones() {
         "{err}"
     );
     assert!(!cli("service list").await.contains("joiner"));
-    s.query_unpaged(
-        "CREATE KEYSPACE sized WITH replication = {'class': 'NetworkTopologyStrategy', 'sized': 3}",
-        &[],
+    common::session::ddl(
+        &s,
+        &[
+            "CREATE KEYSPACE sized WITH replication = {'class': 'NetworkTopologyStrategy', 'sized': 3}",
+            "CREATE TABLE sized.t (k int PRIMARY KEY)",
+        ],
     )
-    .await
-    .unwrap();
-    s.query_unpaged("CREATE TABLE sized.t (k int PRIMARY KEY)", &[])
-        .await
-        .unwrap();
-    s.await_schema_agreement().await.unwrap();
+    .await;
     for k in 0..ROWS {
         let mut st = Statement::new("INSERT INTO sized.t (k) VALUES (?)");
         st.set_consistency(Consistency::LocalQuorum);
@@ -149,11 +136,14 @@ async fn a_plan_change_streams_rows_to_new_nodes_and_from_removed_ones() {
 
     // Back to three: the leaving nodes hand their rows over.
     cli("service update sized -p business-4").await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while runtime.node_core(six[5]).await.is_some() || runtime.node_core(six[3]).await.is_some() {
-        assert!(std::time::Instant::now() < deadline, "nodes 4-6 still run");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::poll(60, "nodes 4-6 stop", || async {
+        if runtime.node_core(six[5]).await.is_some() || runtime.node_core(six[3]).await.is_some() {
+            Err("nodes 4-6 still run".to_string())
+        } else {
+            Ok(())
+        }
+    })
+    .await;
     cli("service wait sized --timeout 60").await;
     replicas_hold_their_rows(&runtime, &six[..3]).await;
     assert_eq!(count(&s).await, ROWS as usize);

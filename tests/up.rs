@@ -4,47 +4,31 @@
 //! second; SIGTERM stops every node, and the next `up` finds the same
 //! state and data.
 
+mod common;
+
+use common::process::{self, BIN};
+
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use scylla::client::session::Session;
 use scylla::statement::Consistency;
 use scylla::statement::unprepared::Statement;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-
-const BIN: &str = env!("CARGO_BIN_EXE_ccrsim");
 
 /// Runs `ccrsim up ARGS` in `dir` and returns it with its output up to
 /// "ready".
 async fn up(dir: &std::path::Path, args: &[&str]) -> (Child, Vec<String>) {
-    let mut child = Command::new(BIN)
-        .args(["up", "--listen", "127.0.0.1:0"])
+    let mut cmd = Command::new(BIN);
+    cmd.args(["up", "--listen", "127.0.0.1:0"])
         .args(args)
         .current_dir(dir)
         .env("CCRSIM_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ccrsim up starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        let line = tokio::time::timeout_at(deadline.into(), lines.next_line())
-            .await
-            .unwrap_or_else(|_| panic!("not ready within 240 s:\n{}", seen.join("\n")))
-            .unwrap()
-            .unwrap_or_else(|| panic!("up exited before it was ready:\n{}", seen.join("\n")));
-        let done = line.starts_with("Ctrl-C stops every node");
-        seen.push(line);
-        if done {
-            break;
-        }
-    }
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, seen)
+        .stderr(Stdio::inherit());
+    process::spawn_until(&mut cmd, process::Watch::Stdout, 240, "up is ready", |l| {
+        l.starts_with("Ctrl-C stops every node")
+    })
+    .await
 }
 
 async fn session_in(addr: &str, dc: &str, password: &str) -> std::sync::Arc<Session> {
@@ -54,15 +38,12 @@ async fn session_in(addr: &str, dc: &str, password: &str) -> std::sync::Arc<Sess
 }
 
 async fn read(s: &Session) -> Option<String> {
-    let mut st = Statement::new("SELECT v FROM demo.kv WHERE k = 'hello'");
-    st.set_consistency(Consistency::LocalOne);
-    s.query_unpaged(st, &[])
+    let st = common::session::at(
+        "SELECT v FROM demo.kv WHERE k = 'hello'",
+        Consistency::LocalOne,
+    );
+    common::session::first_row::<(String,)>(s, st, &[])
         .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap()
-        .maybe_first_row::<(String,)>()
-        .unwrap()
         .map(|r| r.0)
 }
 
@@ -117,11 +98,13 @@ async fn up_twice(dir: &std::path::Path, extra: &[&str], a: &str, slot: u8) {
     eu.query_unpaged(st, &[]).await.unwrap();
     let us = session_in(&format!("{us_addr}:9042"), "ccr-us", &password).await;
     // LOCAL_QUORUM in ccr-eu does not wait for ccr-us: poll with a deadline.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while read(&us).await.as_deref() != Some("from ccr-eu") {
-        assert!(Instant::now() < deadline, "the row never reached ccr-us");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::poll(10, "the row reaches ccr-us", || async {
+        match read(&us).await {
+            Some(v) if v == "from ccr-eu" => Ok(()),
+            other => Err(format!("ccr-us reads {other:?}")),
+        }
+    })
+    .await;
     drop((eu, us));
     stop(child).await;
 

@@ -1,5 +1,6 @@
 //! The control plane's one error type, mapped once to HTTP statuses.
 
+use super::model::Invalid;
 use super::rules::RuleViolation;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,12 @@ impl ControlError {
             ControlError::Conflict(_) => 409,
             ControlError::Internal(_) => 500,
         }
+    }
+}
+
+impl From<Invalid> for ControlError {
+    fn from(e: Invalid) -> Self {
+        ControlError::BadRequest(e.0)
     }
 }
 

@@ -5,7 +5,11 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::error::ControlError;
+/// A value the model refuses: a service or project name, a `user_config`, a
+/// link setting. The API answers it as a bad request (`ControlError` converts it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
 
 /// The only service type ccrsim runs.
 pub const CASSANDRA: &str = "cassandra";
@@ -83,7 +87,7 @@ pub fn layout(
 }
 
 /// Aiven's service name rule: `^[a-z][-a-z0-9]{0,63}$`.
-pub fn validate_service_name(name: &str) -> Result<(), ControlError> {
+pub fn validate_service_name(name: &str) -> Result<(), Invalid> {
     let mut chars = name.chars();
     let ok = matches!(chars.next(), Some('a'..='z'))
         && name.len() <= 64
@@ -91,14 +95,14 @@ pub fn validate_service_name(name: &str) -> Result<(), ControlError> {
     if ok {
         Ok(())
     } else {
-        Err(ControlError::BadRequest(format!(
+        Err(Invalid(format!(
             "Invalid service name '{name}': use 1 to 64 characters, lowercase letters, digits and '-', starting with a letter"
         )))
     }
 }
 
 /// Project names follow the same rule as service names, up to 63 characters.
-pub fn validate_project_name(name: &str) -> Result<(), ControlError> {
+pub fn validate_project_name(name: &str) -> Result<(), Invalid> {
     let mut chars = name.chars();
     let ok = matches!(chars.next(), Some('a'..='z'))
         && name.len() <= 63
@@ -106,7 +110,7 @@ pub fn validate_project_name(name: &str) -> Result<(), ControlError> {
     if ok {
         Ok(())
     } else {
-        Err(ControlError::BadRequest(format!(
+        Err(Invalid(format!(
             "Invalid project name '{name}': use 1 to 63 characters, lowercase letters, digits and '-', starting with a letter"
         )))
     }
@@ -124,8 +128,8 @@ pub const USER_CONFIG_KEYS: &[&str] = &["cassandra.datacenter", "service_to_join
 
 impl UserConfig {
     /// Reads a `user_config` object, refusing keys and types ccrsim does not support.
-    pub fn parse(value: &Value) -> Result<UserConfig, ControlError> {
-        let bad = |msg: String| ControlError::BadRequest(format!("Invalid user_config: {msg}"));
+    pub fn parse(value: &Value) -> Result<UserConfig, Invalid> {
+        let bad = |msg: String| Invalid(format!("Invalid user_config: {msg}"));
         let available = USER_CONFIG_KEYS.join(", ");
         let obj = match value {
             Value::Null => return Ok(UserConfig::default()),
@@ -353,21 +357,21 @@ impl LinkSettings {
     }
 
     /// Checks the values a user may set.
-    pub fn validate(&self) -> Result<(), ControlError> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if !(0.0..=10_000.0).contains(&self.latency_ms) {
-            return Err(ControlError::BadRequest(format!(
+            return Err(Invalid(format!(
                 "Invalid latency {} ms: use 0 to 10000 ms",
                 self.latency_ms
             )));
         }
         if !(0.0..=self.latency_ms.max(0.0)).contains(&self.jitter_ms) {
-            return Err(ControlError::BadRequest(format!(
+            return Err(Invalid(format!(
                 "Invalid jitter {} ms: use 0 up to the latency ({} ms)",
                 self.jitter_ms, self.latency_ms
             )));
         }
         if !(0.0..=100.0).contains(&self.loss_percent) {
-            return Err(ControlError::BadRequest(format!(
+            return Err(Invalid(format!(
                 "Invalid loss {}%: use 0 to 100",
                 self.loss_percent
             )));

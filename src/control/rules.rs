@@ -424,3 +424,476 @@ mod limitation_two {
         );
     }
 }
+
+/// Every rule function, each accepted and each refused case, with the exact
+/// refusal: plain values in, no database and no socket.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::catalog::Plan;
+    use crate::replication::KeyspaceInfo;
+
+    /// Two CCR plans and one that is not.
+    fn catalog() -> Catalog {
+        let plan = |name: &str, ccr: bool| Plan {
+            name: name.into(),
+            node_count: 3,
+            node_cpu_count: 1,
+            node_memory_mb: 4096,
+            disk_space_mb: 163840,
+            disk_space_cap_mb: 491520,
+            ccr,
+        };
+        Catalog {
+            plans: vec![
+                plan("startup-4", false),
+                plan("business-4", true),
+                plan("business-8", true),
+            ],
+            clouds: vec![],
+        }
+    }
+
+    fn service(name: &str, plan: &str, disk_space_mb: u64, datacenter: &str) -> Service {
+        Service {
+            project: "ccrsim".into(),
+            name: name.into(),
+            service_type: CASSANDRA.into(),
+            plan: plan.into(),
+            cloud: "aws-eu-west-1".into(),
+            disk_space_mb,
+            datacenter: datacenter.into(),
+            slot: 1,
+            powered: true,
+            termination_protection: false,
+            pair_id: None,
+            joined: None,
+            user_config: serde_json::Value::Null,
+            admin_password: "secret".into(),
+            create_time: "2024-01-01T00:00:00Z".into(),
+            update_time: "2024-01-01T00:00:00Z".into(),
+        }
+    }
+
+    fn refused(rule: Rule, detail: &str) -> Result<(), RuleViolation> {
+        Err(RuleViolation {
+            rule,
+            detail: detail.into(),
+        })
+    }
+
+    #[test]
+    fn a_violation_names_its_rule_and_aiven_limitation() {
+        let e = RuleViolation {
+            rule: Rule::SplitIsFinal,
+            detail: "Cannot join 'b' to 'a'".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Cannot join 'b' to 'a' (CCR rule split-is-final, Aiven limitation 6: services of a split pair can never be reconnected)"
+        );
+        let e = RuleViolation {
+            rule: Rule::PairOfTwo,
+            detail: "Cannot join 'a'".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Cannot join 'a' (CCR rule pair-of-two: a CCR pair is exactly two services)"
+        );
+    }
+
+    #[test]
+    fn datacenter_names() {
+        let long = "d".repeat(128);
+        for ok in ["dc1", "a", "A", "9", "eu-west_1.b", long.as_str()] {
+            assert_eq!(check_datacenter_name(ok), Ok(()), "{ok}");
+        }
+        let too_long = "d".repeat(129);
+        let cases: &[(&str, String)] = &[
+            ("", "Invalid datacenter name ''".into()),
+            ("-dc", "Invalid datacenter name '-dc'".into()),
+            ("_dc", "Invalid datacenter name '_dc'".into()),
+            (".dc", "Invalid datacenter name '.dc'".into()),
+            ("dc 1", "Invalid datacenter name 'dc 1'".into()),
+            ("dc/1", "Invalid datacenter name 'dc/1'".into()),
+            ("dc'1", "Invalid datacenter name 'dc\\'1'".into()),
+            ("dc\n", "Invalid datacenter name 'dc\\n'".into()),
+            ("dé", "Invalid datacenter name 'dé'".into()),
+            (&too_long, format!("Invalid datacenter name '{too_long}'")),
+        ];
+        for (name, detail) in cases {
+            assert_eq!(
+                check_datacenter_name(name),
+                refused(Rule::ValidDatacenter, detail),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn existing_keyspaces() {
+        let ks = |name: &str, class: &str| KeyspaceInfo {
+            name: name.into(),
+            class: class.into(),
+            replication: Default::default(),
+        };
+        let accepted: &[(&str, Vec<KeyspaceInfo>)] = &[
+            ("no keyspace at all", vec![]),
+            (
+                "system keyspaces only",
+                vec![
+                    ks("system", "LocalStrategy"),
+                    ks("system_auth", "SimpleStrategy"),
+                    ks("system_distributed", "SimpleStrategy"),
+                ],
+            ),
+            (
+                "a user keyspace on LocalStrategy",
+                vec![ks("local", "LocalStrategy")],
+            ),
+            (
+                "one NTS keyspace among SimpleStrategy ones",
+                vec![
+                    ks("shop", "SimpleStrategy"),
+                    ks("orders", "NetworkTopologyStrategy"),
+                ],
+            ),
+            (
+                "the class's full name",
+                vec![ks(
+                    "shop",
+                    "org.apache.cassandra.locator.NetworkTopologyStrategy",
+                )],
+            ),
+        ];
+        for (what, keyspaces) in accepted {
+            assert_eq!(check_existing_keyspaces("a", keyspaces), Ok(()), "{what}");
+        }
+        assert_eq!(
+            check_existing_keyspaces(
+                "a",
+                &[
+                    ks("system_auth", "SimpleStrategy"),
+                    ks("shop", "SimpleStrategy"),
+                    ks("orders", "org.apache.cassandra.locator.SimpleStrategy"),
+                ]
+            ),
+            refused(
+                Rule::ExistingNeedsNts,
+                "Cannot join 'a': its keyspaces (shop, orders) all use SimpleStrategy; alter one to NetworkTopologyStrategy first"
+            )
+        );
+    }
+
+    /// A request to create `b` joining `a`, both on business-4 with 160 GiB.
+    fn join_request<'a>() -> JoinRequest<'a> {
+        JoinRequest {
+            name: "b",
+            service_type: CASSANDRA,
+            plan: "business-4",
+            disk_space_mb: 163840,
+            datacenter: "dc2",
+            target: "a",
+        }
+    }
+
+    #[test]
+    fn joins() {
+        let catalog = catalog();
+        let a = service("a", "business-4", 163840, "dc1");
+        let target = |service| {
+            Some(JoinTarget {
+                service,
+                peer: None,
+            })
+        };
+        assert_eq!(
+            check_join(&catalog, &join_request(), target(&a), false, "ccrsim"),
+            Ok(())
+        );
+        // A plan the catalog does not know is not this rule's to refuse.
+        let unknown = service("a", "custom-1", 163840, "dc1");
+        let req = JoinRequest {
+            plan: "custom-1",
+            ..join_request()
+        };
+        assert_eq!(
+            check_join(&catalog, &req, target(&unknown), false, "ccrsim"),
+            Ok(())
+        );
+
+        let kafka = Service {
+            service_type: "kafka".into(),
+            ..a.clone()
+        };
+        let startup = service("a", "startup-4", 163840, "dc1");
+        let bigger = service("a", "business-4", 327680, "dc1");
+        let on_default = service("a", "business-4", 163840, "aiven");
+        type Case<'a> = (
+            &'a str,
+            JoinRequest<'a>,
+            Option<JoinTarget<'a>>,
+            bool,
+            Rule,
+            &'a str,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "a kafka service joins",
+                JoinRequest {
+                    service_type: "kafka",
+                    ..join_request()
+                },
+                None,
+                false,
+                Rule::CassandraOnly,
+                "Service 'b' is of type 'kafka' and cannot join 'a'",
+            ),
+            (
+                "no such target",
+                join_request(),
+                None,
+                false,
+                Rule::JoinTargetExists,
+                "Cannot join 'a': project 'ccrsim' has no such service",
+            ),
+            (
+                "a kafka target",
+                join_request(),
+                target(&kafka),
+                false,
+                Rule::CassandraOnly,
+                "Cannot join 'a': it is a 'kafka' service",
+            ),
+            (
+                "a split pair",
+                join_request(),
+                target(&a),
+                true,
+                Rule::SplitIsFinal,
+                "Cannot join 'b' to 'a': the two were a CCR pair that was split",
+            ),
+            (
+                "an already paired target",
+                join_request(),
+                Some(JoinTarget {
+                    service: &a,
+                    peer: Some("c"),
+                }),
+                false,
+                Rule::PairOfTwo,
+                "Cannot join 'a': it already forms a CCR pair with 'c'",
+            ),
+            (
+                "the new service's plan has no CCR",
+                JoinRequest {
+                    plan: "startup-4",
+                    ..join_request()
+                },
+                target(&a),
+                false,
+                Rule::PlanAllowsCcr,
+                "Plan 'startup-4' does not allow cross-cluster replication; plans that do: business-4, business-8",
+            ),
+            (
+                "the target's plan has no CCR",
+                join_request(),
+                target(&startup),
+                false,
+                Rule::PlanAllowsCcr,
+                "Plan 'startup-4' does not allow cross-cluster replication; plans that do: business-4, business-8",
+            ),
+            (
+                "another plan",
+                JoinRequest {
+                    plan: "business-8",
+                    ..join_request()
+                },
+                target(&a),
+                false,
+                Rule::SamePlanAndDisk,
+                "Service 'b' would use plan 'business-8' but 'a' uses plan 'business-4'",
+            ),
+            (
+                "another disk size",
+                join_request(),
+                target(&bigger),
+                false,
+                Rule::SamePlanAndDisk,
+                "Service 'b' would have 160 GiB of disk but 'a' has 320 GiB",
+            ),
+            (
+                "the same datacenter",
+                JoinRequest {
+                    datacenter: "dc1",
+                    ..join_request()
+                },
+                target(&a),
+                false,
+                Rule::UniqueDatacenter,
+                "Service 'b' would use datacenter 'dc1', which 'a' already uses",
+            ),
+            (
+                "both on the default datacenter",
+                JoinRequest {
+                    datacenter: "aiven",
+                    ..join_request()
+                },
+                target(&on_default),
+                false,
+                Rule::UniqueDatacenter,
+                "Service 'b' would use datacenter 'aiven', which 'a' already uses (the default when cassandra.datacenter is not set: set it on both services, for example to the service names)",
+            ),
+        ];
+        for (what, req, target, split_before, rule, detail) in cases {
+            assert_eq!(
+                check_join(&catalog, &req, target, split_before, "ccrsim"),
+                refused(rule, detail),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn user_config_updates() {
+        let a = service("a", "business-4", 163840, "dc1");
+        let joined = Service {
+            joined: Some("b".into()),
+            ..a.clone()
+        };
+        let none: &[String] = &[];
+        let split = ["b".to_string()];
+        type Case<'a> = (
+            &'a str,
+            &'a Service,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
+            &'a [String],
+        );
+        let accepted: &[Case] = &[
+            ("nothing asked", &a, None, None, None, none),
+            ("the same datacenter", &a, Some("dc1"), None, None, none),
+            (
+                "the same datacenter, paired",
+                &a,
+                Some("dc1"),
+                None,
+                Some("b"),
+                none,
+            ),
+            (
+                "the join it was created with",
+                &joined,
+                None,
+                Some("b"),
+                Some("b"),
+                none,
+            ),
+            (
+                "both unchanged",
+                &joined,
+                Some("dc1"),
+                Some("b"),
+                Some("b"),
+                none,
+            ),
+        ];
+        for (what, service, dc, join, peer, split_partners) in accepted {
+            assert_eq!(
+                check_user_config_update(service, *dc, *join, *peer, split_partners),
+                Ok(()),
+                "{what}"
+            );
+        }
+        let refusals: &[(Case, Rule, &str)] = &[
+            (
+                ("another datacenter", &a, Some("dc2"), None, None, none),
+                Rule::SetAtCreationOnly,
+                "Cannot change cassandra.datacenter of 'a' from 'dc1' to 'dc2'",
+            ),
+            (
+                (
+                    "another datacenter and the same join",
+                    &joined,
+                    Some("dc2"),
+                    Some("b"),
+                    Some("b"),
+                    none,
+                ),
+                Rule::SetAtCreationOnly,
+                "Cannot change cassandra.datacenter of 'a' from 'dc1' to 'dc2'",
+            ),
+            (
+                ("a split partner", &a, None, Some("b"), None, &split),
+                Rule::SplitIsFinal,
+                "Cannot reconnect 'a' with 'b': their pair was split",
+            ),
+            (
+                ("an unpaired service", &a, None, Some("b"), None, none),
+                Rule::NoPairingExisting,
+                "Cannot connect existing service 'a' with 'b'; create a new service with service_to_join_with=b instead",
+            ),
+            (
+                (
+                    "another service than its peer",
+                    &joined,
+                    None,
+                    Some("c"),
+                    Some("b"),
+                    none,
+                ),
+                Rule::SetAtCreationOnly,
+                "Cannot change service_to_join_with of 'a' to 'c'",
+            ),
+            (
+                (
+                    "its peer, when it was the one joined",
+                    &a,
+                    None,
+                    Some("b"),
+                    Some("b"),
+                    none,
+                ),
+                Rule::SetAtCreationOnly,
+                "Cannot change service_to_join_with of 'a' to 'b'",
+            ),
+        ];
+        for ((what, service, dc, join, peer, split_partners), rule, detail) in refusals {
+            assert_eq!(
+                check_user_config_update(service, *dc, *join, *peer, split_partners),
+                refused(*rule, detail),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn plan_changes() {
+        let catalog = catalog();
+        let a = service("a", "business-4", 163840, "dc1");
+        let accepted: &[(&str, &str, Option<&str>)] = &[
+            ("unpaired, to a plan without CCR", "startup-4", None),
+            ("paired, to a CCR plan", "business-8", Some("b")),
+            (
+                "paired, to a plan the catalog does not know",
+                "custom-1",
+                Some("b"),
+            ),
+        ];
+        for (what, plan, peer) in accepted {
+            assert_eq!(
+                check_plan_change(&catalog, &a, plan, *peer),
+                Ok(()),
+                "{what}"
+            );
+        }
+        assert_eq!(
+            check_plan_change(&catalog, &a, "startup-4", Some("b")),
+            refused(
+                Rule::PlanAllowsCcr,
+                "Cannot move 'a' (paired with 'b') to plan 'startup-4', which does not allow cross-cluster replication"
+            )
+        );
+    }
+}

@@ -5,6 +5,11 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod engine;
+pub mod golden;
+pub mod process;
+pub mod session;
 pub mod wire;
 
 use std::path::Path;
@@ -60,8 +65,23 @@ pub async fn start_in(dir: &Path) -> Server {
 pub async fn cli(url: &str, token: &str, args: &[&str]) -> (String, String, i32) {
     let mut argv = vec!["ccrsim", "--url", url, "--auth-token", token];
     argv.extend_from_slice(args);
+    ccrsim(&argv).await
+}
+
+/// `ccrsim nodetool -h HOST ARGS` run in-process (over the internode port);
+/// fails the test if the arguments do not parse.
+pub async fn nodetool(host: &str, args: &[&str]) -> (String, String, i32) {
+    let mut argv = vec!["ccrsim", "nodetool", "-h", host];
+    argv.extend_from_slice(args);
+    Cli::try_parse_from(&argv).expect("nodetool arguments parse");
+    ccrsim(&argv).await
+}
+
+/// Runs `ARGV` (its first word the program's name) with the real CLI in
+/// this process; a parse error is printed with its exit code.
+pub async fn ccrsim(argv: &[&str]) -> (String, String, i32) {
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = match Cli::try_parse_from(&argv) {
+    let code = match Cli::try_parse_from(argv) {
         Ok(parsed) => run(parsed, &mut out, &mut err).await,
         Err(e) => {
             err.extend_from_slice(e.to_string().as_bytes());
@@ -75,12 +95,30 @@ pub async fn cli(url: &str, token: &str, args: &[&str]) -> (String, String, i32)
     )
 }
 
+/// Gossip fast enough for tests: a round every 100 ms, a silent node
+/// convicted after 3 s.
+pub const FAST: ccrsim::node::cluster::member::GossipSettings =
+    ccrsim::node::cluster::member::GossipSettings {
+        interval: std::time::Duration::from_millis(100),
+        convict_after: std::time::Duration::from_millis(3000),
+    };
+
 /// Starts a node in this process on `addr`:9042 with its data in `dir`
 /// (datacenter dc1, batch commit log).
 pub async fn start_node(addr: &str, dir: &Path) -> ccrsim::node::instance::Node {
+    start_node_with(addr, dir, |_| {}).await
+}
+
+/// [`start_node`] with its configuration changed by `tune` first.
+pub async fn start_node_with(
+    addr: &str,
+    dir: &Path,
+    tune: impl FnOnce(&mut ccrsim::node::config::NodeConfig),
+) -> ccrsim::node::instance::Node {
     let mut cfg = ccrsim::node::config::NodeConfig::local(addr.parse().unwrap(), dir);
     cfg.dc = "dc1".into();
     cfg.commitlog_sync = ccrsim::node::db::storage::CommitlogSync::Batch;
+    tune(&mut cfg);
     ccrsim::node::instance::Node::start(cfg)
         .await
         .expect("node starts")
@@ -98,6 +136,27 @@ pub async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Polls `check` every 100 ms until it returns `Ok`; after `secs` seconds,
+/// fails the test with `what` and the last reason `check` gave.
+pub async fn poll<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let why = match check().await {
+            Ok(()) => return,
+            Err(why) => why,
+        };
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {secs} s waiting: {what}; last state:\n{why}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// A daemon whose services run real nodes in this process, on address
 /// blocks from `127.0.{first_slot}.0/24` up (each test its own range).
 pub struct Services {
@@ -109,14 +168,8 @@ pub struct Services {
 impl Services {
     pub async fn start(first_slot: u8) -> Services {
         let dir = tempfile::tempdir().unwrap();
-        let runtime = Arc::new(
-            ccrsim::runtime::in_process::InProcess::new(dir.path()).with_gossip(
-                ccrsim::node::cluster::member::GossipSettings {
-                    interval: std::time::Duration::from_millis(100),
-                    convict_after: std::time::Duration::from_millis(3000),
-                },
-            ),
-        );
+        let runtime =
+            Arc::new(ccrsim::runtime::in_process::InProcess::new(dir.path()).with_gossip(FAST));
         let server = Server::start(
             ServeConfig {
                 state_dir: dir.path().to_path_buf(),
