@@ -53,6 +53,38 @@ pub struct NodeStatus {
     pub progress: Vec<ProgressUpdate>,
 }
 
+impl NodeStatus {
+    /// A started node's state: syncing data while its datacenter joins or
+    /// grows (`progress`), running once it sees every node of its
+    /// datacenter up (`down` names those it does not), setting up until
+    /// then. `message` goes with the first two.
+    pub fn started(
+        progress: Option<&[ProgressUpdate]>,
+        message: Option<String>,
+        down: &[String],
+    ) -> NodeStatus {
+        if let Some(p) = progress {
+            return NodeStatus {
+                state: NodeState::SyncingData,
+                message,
+                progress: p.to_vec(),
+            };
+        }
+        if down.is_empty() {
+            return NodeStatus {
+                state: NodeState::Running,
+                message,
+                progress: Vec::new(),
+            };
+        }
+        NodeStatus {
+            state: NodeState::SettingUpVm,
+            message: Some(format!("waiting to see {} up", down.join(", "))),
+            progress: Vec::new(),
+        }
+    }
+}
+
 /// One step of a node's work, in the shape of Aiven's `progress_updates`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgressUpdate {

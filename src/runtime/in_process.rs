@@ -614,13 +614,6 @@ impl NodeRuntime for Arc<InProcess> {
                         progress: Vec::new(),
                     };
                 }
-                if let Some(p) = &v.joining {
-                    return NodeStatus {
-                        state: NodeState::SyncingData,
-                        message: slot.message.clone(),
-                        progress: p.clone(),
-                    };
-                }
                 let down: Vec<String> = match slot.core.as_ref().and_then(std::sync::Weak::upgrade)
                 {
                     Some(core) => v
@@ -631,18 +624,10 @@ impl NodeRuntime for Arc<InProcess> {
                         .collect(),
                     None => vec!["itself".into()],
                 };
-                if down.is_empty() {
-                    NodeStatus {
-                        state: NodeState::Running,
-                        ..Default::default()
-                    }
-                } else {
-                    NodeStatus {
-                        state: NodeState::SettingUpVm,
-                        message: Some(format!("waiting to see {} up", down.join(", "))),
-                        progress: Vec::new(),
-                    }
-                }
+                // A running node shows no message; a syncing one shows why
+                // its join stopped, if it did.
+                let message = v.joining.as_ref().and(slot.message.clone());
+                NodeStatus::started(v.joining.as_deref(), message, &down)
             })
             .collect()
     }

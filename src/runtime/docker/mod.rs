@@ -827,32 +827,13 @@ impl NodeRuntime for Arc<DockerRuntime> {
                         progress: Vec::new(),
                     };
                 };
-                if let Some(p) = &v.joining {
-                    return NodeStatus {
-                        state: NodeState::SyncingData,
-                        message: error,
-                        progress: p.clone(),
-                    };
-                }
                 let down: Vec<String> = v
                     .addrs
                     .iter()
                     .filter(|a| !up.contains(a))
                     .map(|a| a.to_string())
                     .collect();
-                if down.is_empty() {
-                    NodeStatus {
-                        state: NodeState::Running,
-                        message: error,
-                        progress: Vec::new(),
-                    }
-                } else {
-                    NodeStatus {
-                        state: NodeState::SettingUpVm,
-                        message: Some(format!("waiting to see {} up", down.join(", "))),
-                        progress: Vec::new(),
-                    }
-                }
+                NodeStatus::started(v.joining.as_deref(), error, &down)
             })
             .collect()
     }
