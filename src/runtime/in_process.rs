@@ -11,8 +11,8 @@
 //! Joining a pair (the service was created with `service_to_join_with`):
 //! the nodes start with the peer's first node as a seed; once every node of
 //! both services is up, the keyspaces are altered to name the new
-//! datacenter ([`join_plan`]) and every new node rebuilds from the peer's
-//! datacenter. A marker file records that this was done, so a restart does
+//! datacenter ([`crate::runtime::join`]) and every new node rebuilds from
+//! the peer's datacenter. A marker file records that this was done, so a restart does
 //! not do it again.
 
 use std::collections::HashMap;
@@ -32,7 +32,7 @@ use crate::node::cql::exec::{Options, Session};
 use crate::node::instance::Node;
 
 use crate::runtime::join;
-pub use crate::runtime::plans::{join_plan, keyspace_infos, leave_plan};
+use crate::runtime::plans::{keyspace_infos, leave_plan};
 
 /// Runs statements on a node's engine as the node's own work (blocking pool).
 async fn run_cql(
