@@ -237,12 +237,16 @@ async fn two_datacenters_gossip_into_one_cluster() {
     let dc2 = session_in("127.0.2.1", "dc2").await;
     for (k, v, from, to) in [(1, "from dc1", &dc1, &dc2), (2, "from dc2", &dc2, &dc1)] {
         write(from, k, v, Consistency::LocalQuorum).await.unwrap();
-        common::poll(10, "the row written in one datacenter is read in the other", || async {
-            match read(to, k, Consistency::LocalOne).await {
-                Some(got) if got == v => Ok(()),
-                other => Err(format!("read {other:?}")),
-            }
-        })
+        common::poll(
+            10,
+            "the row written in one datacenter is read in the other",
+            || async {
+                match read(to, k, Consistency::LocalOne).await {
+                    Some(got) if got == v => Ok(()),
+                    other => Err(format!("read {other:?}")),
+                }
+            },
+        )
         .await;
     }
     // Every node has its own copy (RF 3 in each datacenter of three nodes):

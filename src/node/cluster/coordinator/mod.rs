@@ -8,12 +8,18 @@
 //! - [`read`]: reads from the nearest replicas the level needs, merged by
 //!   timestamp, with blocking read repair; range reads gathered from every
 //!   live node.
+//! - [`write_round`] and [`read_round`]: one write's and one partition
+//!   read's accounting as state machines with no I/O (answers per
+//!   datacenter, the deadline, whom to hint or repair), driven by
+//!   [`write`] and [`read`] here and by the deterministic simulator.
 //! - [`cas`]: lightweight transactions, the coordinator's side of Paxos
 //!   (see [`crate::node::cluster::paxos`]), and reads at SERIAL.
 
 pub mod cas;
 pub mod read;
+pub mod read_round;
 pub mod write;
+pub mod write_round;
 
 use std::sync::Arc;
 use std::time::Duration;

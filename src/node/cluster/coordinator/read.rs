@@ -1,30 +1,21 @@
 //! The coordinator's reads: a partition from the nearest replicas the
 //! consistency level needs, merged by timestamp, with blocking read repair
 //! of the replicas that answered an older version (ReadTimeout when too few
-//! answer); and range reads, gathered from every live node.
+//! answer); and range reads, gathered from every live node. A partition
+//! read's accounting is a [`ReadRound`], a state machine with no I/O.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::Coordinator;
+use super::read_round::{ReadRound, targets};
 use crate::node::cluster::message::Body;
 use crate::node::cluster::replica::Replica;
 use crate::node::cql::exec::Result;
-use crate::node::db::consistency::{BlockFor, Consistency, check_available};
+use crate::node::db::consistency::Consistency;
 use crate::node::db::read::Gathered;
-use crate::node::db::schema::Strategy;
 use crate::node::db::storage::partition::PartitionData;
 use crate::node::error::QueryError;
-
-/// A partition's content in a canonical byte form (rows and range
-/// tombstones sorted), to tell whether two replicas hold the same version.
-fn canonical(mut p: PartitionData, table: [u8; 16]) -> Vec<u8> {
-    p.rows.sort_by(|a, b| a.0.cmp(&b.0));
-    p.range_tombstones
-        .sort_by_key(|r| format!("{:?}", (&r.start, &r.end, r.deletion)));
-    p.into_mutation(table).encode()
-}
 
 impl Coordinator {
     pub(super) fn read_sync(
@@ -53,142 +44,70 @@ impl Coordinator {
         let t = self.transport.clone();
         let me = t.me();
         let my_dc = replica.engine().datacenter();
+        let alive = |a: &IpAddr| self.membership.is_alive(a);
+        let timeout = self.read_timeout;
         let mut out = Gathered::default();
         for (token, key) in keys {
-            let replicas: Vec<IpAddr> = match &strategy {
-                Strategy::Local => vec![me],
-                s => ring.replicas(s, *token),
-            };
-            let mut live_by_dc: BTreeMap<String, u32> = BTreeMap::new();
-            let mut live: Vec<(u8, IpAddr)> = Vec::new();
-            for r in &replicas {
-                if !self.membership.is_alive(r) {
-                    continue;
-                }
-                let dc = ring.datacenter_of(r).unwrap_or(&my_dc).to_string();
-                *live_by_dc.entry(dc.clone()).or_default() += 1;
-                // Nearest first: this node, its datacenter, then the others.
-                let rank = if *r == me {
-                    0
-                } else if dc == my_dc {
-                    1
-                } else {
-                    2
-                };
-                live.push((rank, *r));
+            let targets = targets(&ring, &strategy, *token, me, &my_dc, cl, &alive)?;
+            let mut round = ReadRound::new(*table, cl, targets, timeout.as_millis() as u64);
+            let mut resolved = None;
+            if round.targets().contains(&me) {
+                let p = replica
+                    .engine()
+                    .storage
+                    .read_partition(table, *token, key)?;
+                resolved = round.step(me, p);
             }
-            let bf = check_available(cl, &strategy, &my_dc, &live_by_dc).map_err(|u| {
-                QueryError::Unavailable {
-                    consistency: u.consistency.to_string(),
-                    required: u.required as i32,
-                    alive: u.alive as i32,
-                }
-            })?;
-            live.sort();
-            let local_only = matches!(
-                &bf,
-                BlockFor::Count {
-                    datacenter: Some(_),
-                    ..
-                }
-            );
-            let n = bf.total() as usize;
-            let targets: Vec<IpAddr> = live
-                .into_iter()
-                .filter(|(rank, _)| !local_only || *rank < 2)
-                .map(|(_, a)| a)
-                .take(n)
-                .collect();
-            // Each answering replica's version: (replica, partition or none).
-            let mut versions: Vec<(IpAddr, Option<PartitionData>)> = Vec::new();
-            let mut remote = Vec::new();
-            for target in targets {
-                if target == me {
-                    let p = replica
-                        .engine()
-                        .storage
-                        .read_partition(table, *token, key)?;
-                    versions.push((me, p));
-                } else {
-                    remote.push(target);
-                }
-            }
-            if !remote.is_empty() {
-                let timeout = self.read_timeout;
-                let answers = self.runtime.block_on(async {
+            let resolved = match resolved {
+                Some(r) => r,
+                None => self.runtime.block_on(async {
+                    let deadline = tokio::time::Instant::now() + timeout;
                     let mut tasks = tokio::task::JoinSet::new();
-                    for target in remote {
+                    for target in round.targets().iter().copied().filter(|a| *a != me) {
                         let (t, key, table, token) = (t.clone(), key.clone(), *table, *token);
                         tasks.spawn(async move {
                             let m = t
                                 .request(target, Body::ReadPartition { table, token, key }, timeout)
                                 .await
                                 .ok()?;
-                            match m.body {
-                                Body::Partition(Some(b)) => {
-                                    crate::node::db::storage::Mutation::decode(&b)
-                                        .ok()
-                                        .map(|m| (target, Some(PartitionData::from_mutation(m))))
-                                }
-                                Body::Partition(None) => Some((target, None)),
-                                _ => None,
-                            }
+                            let version = match m.body {
+                                Body::Partition(Some(b)) => Some(PartitionData::from_mutation(
+                                    crate::node::db::storage::Mutation::decode(&b).ok()?,
+                                )),
+                                Body::Partition(None) => None,
+                                _ => return None,
+                            };
+                            Some((target, version))
                         });
                     }
-                    let mut answers = Vec::new();
-                    while let Some(r) = tasks.join_next().await {
-                        if let Ok(Some(p)) = r {
-                            answers.push(p);
+                    loop {
+                        match tokio::time::timeout_at(deadline, tasks.join_next()).await {
+                            Ok(Some(Ok(Some((target, version))))) => {
+                                if let Some(r) = round.step(target, version) {
+                                    return r;
+                                }
+                            }
+                            // A target that failed or answered garbage: the
+                            // others may still come.
+                            Ok(Some(_)) => {}
+                            // Nothing more will come, or the deadline passed.
+                            Ok(None) | Err(_) => return round.expire(),
                         }
                     }
-                    answers
-                });
-                versions.extend(answers);
-            }
-            let received = versions.len();
-            let data_present = versions.iter().any(|(_, p)| p.is_some());
-            if received == 1 && n <= 1 {
-                // One answer (ONE, LOCAL_ONE): nothing to merge or repair.
-                if let Some((_, Some(p))) = versions.pop() {
-                    out.add(p);
-                }
-                continue;
-            }
-            let mut merged: Option<PartitionData> = None;
-            for (_, p) in versions
-                .iter()
-                .filter_map(|(a, p)| p.clone().map(|p| (a, p)))
-            {
-                match &mut merged {
-                    Some(m) => m.merge(p),
-                    None => merged = Some(p),
-                }
-            }
+                }),
+            };
             // Blocking read repair: replicas that answered with an older
             // version get the merged one before the read returns.
-            if let Some(m) = &merged
-                && received > 1
+            if let Some(m) = &resolved.merged
+                && !resolved.stale.is_empty()
             {
-                let want = canonical(m.clone(), *table);
-                let stale: Vec<IpAddr> = versions
-                    .iter()
-                    .filter(|(_, p)| p.clone().map(|p| canonical(p, *table)) != Some(want.clone()))
-                    .map(|(a, _)| *a)
-                    .collect();
-                if !stale.is_empty() {
-                    self.repair(&replica, &stale, m.clone(), *table, keyspace)?;
-                }
+                self.repair(&replica, &resolved.stale, m.clone(), *table, keyspace)?;
             }
-            if let Some(m) = merged {
+            if let Some(m) = resolved.merged {
                 out.add(m);
             }
-            if received < n {
-                return Err(QueryError::ReadTimeout {
-                    consistency: cl.to_string(),
-                    received: received as i32,
-                    block_for: n as i32,
-                    data_present,
-                });
+            if let Some(e) = resolved.error {
+                return Err(e);
             }
         }
         Ok(out)

@@ -8,13 +8,16 @@
 //! datacenter, and sends one copy per remote datacenter to a replica there
 //! that forwards it to the others (answers come straight back), as
 //! Cassandra does to spare the cross-datacenter link. It waits for the acks
-//! the level needs ([`satisfied`]) until the write timeout (WriteTimeout).
-//! Replicas that are down get nothing yet: hinted handoff is the next step.
+//! the level needs ([`satisfied`]) until the write timeout (WriteTimeout):
+//! the accounting is a [`WriteRound`], a state machine with no I/O.
+//! Replicas that are down get a hint at once, those silent at the deadline
+//! when it passes.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::Coordinator;
+use super::write_round::{Reply, Step, WriteRound};
 use crate::node::cluster::message::{Body, Message};
 use crate::node::cluster::paxos::Ballot;
 use crate::node::cql::exec::{Result, Write};
@@ -41,7 +44,7 @@ pub fn satisfied(bf: &BlockFor, acks: &BTreeMap<String, u32>) -> bool {
 }
 
 /// Acks that count toward `bf` (for WriteTimeout's `received`).
-fn counted(bf: &BlockFor, acks: &BTreeMap<String, u32>) -> u32 {
+pub fn counted(bf: &BlockFor, acks: &BTreeMap<String, u32>) -> u32 {
     match bf {
         BlockFor::Count {
             datacenter: Some(dc),
@@ -119,27 +122,53 @@ pub fn plan(
     Ok(p)
 }
 
-/// A write in flight: its plan, and the acks received so far.
+/// A write in flight: its round, the channel its replies come on, and
+/// what a hint for it needs.
 struct InFlight {
     id: u64,
-    plan: WritePlan,
-    acks: BTreeMap<String, u32>,
+    round: WriteRound,
     rx: tokio::sync::mpsc::UnboundedReceiver<Message>,
-    /// Replicas sent to that have not answered yet.
-    waiting: std::collections::BTreeSet<IpAddr>,
+    answer: Option<Result<()>>,
+    hint: Vec<IpAddr>,
     bytes: Vec<u8>,
     durable: bool,
+}
+
+impl InFlight {
+    fn absorb(&mut self, step: Step) {
+        if let Some(a) = step.answer {
+            self.answer = Some(a);
+        }
+        self.hint.extend(step.hint);
+    }
+
+    /// Feeds the round the next reply, or the deadline when none comes.
+    async fn next(&mut self, deadline: tokio::time::Instant) {
+        let step = match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            Ok(Some(m)) => match m.body {
+                Body::MutationAck => self.round.step(m.from, Reply::Ack),
+                Body::MutationFailed(e) => {
+                    tracing::warn!("replica {} failed a write: {e}", m.from);
+                    self.round.step(m.from, Reply::Failed(e))
+                }
+                _ => Step::default(),
+            },
+            _ => self.round.tick(self.round.deadline()),
+        };
+        self.absorb(step);
+    }
 }
 
 impl Coordinator {
     /// Plans every mutation (Unavailable before anything is sent), sends to
     /// the other replicas, applies locally on this (blocking) thread, and
-    /// waits on the network only for acks still missing.
+    /// waits on the network only for acks still missing. Each mutation's
+    /// accounting is a [`WriteRound`].
     pub(super) fn write_sync(
         &self,
         writes: &[Write],
         cl: Consistency,
-        write_type: &str,
+        write_type: &'static str,
         commit: Option<Ballot>,
     ) -> Result<()> {
         let replica = self.replica()?;
@@ -149,6 +178,7 @@ impl Coordinator {
         let me = t.me();
         let my_dc = replica.engine().datacenter();
         let alive = |a: &IpAddr| self.membership.is_alive(a);
+        let dc_of = |a: &IpAddr| ring.datacenter_of(a).unwrap_or("").to_string();
         let mut plans = Vec::with_capacity(writes.len());
         for w in writes {
             let strategy = schema
@@ -157,6 +187,9 @@ impl Coordinator {
                 .ok_or_else(|| QueryError::Invalid(format!("Keyspace '{}' does not exist", w.2)))?;
             plans.push(plan(&ring, &strategy, w.0.token, me, &my_dc, cl, &alive)?);
         }
+        // The rounds' clock: milliseconds since this write started.
+        let deadline = tokio::time::Instant::now() + self.write_timeout;
+        let timeout_ms = self.write_timeout.as_millis() as u64;
         let mut flights = Vec::with_capacity(writes.len());
         for (w, plan) in writes.iter().zip(plans) {
             let id = t.next_id();
@@ -167,114 +200,77 @@ impl Coordinator {
             } else {
                 w.0.encode()
             };
-            let mut waiting = std::collections::BTreeSet::new();
-            waiting.extend(plan.same_dc.iter().copied());
-            for (first, rest) in &plan.remote {
-                waiting.insert(*first);
-                waiting.extend(rest.iter().copied());
-            }
-            let rx = if waiting.is_empty() {
-                tokio::sync::mpsc::unbounded_channel().1
-            } else {
+            let round = WriteRound::new(&plan, cl, write_type, timeout_ms, &dc_of);
+            let rx = if round.expects_replies() {
                 t.expect(id)
+            } else {
+                tokio::sync::mpsc::unbounded_channel().1
             };
-            let msg = |forward_to: Vec<IpAddr>| Message {
-                id,
-                from: me,
-                reply_to: me,
-                body: Body::Mutation {
+            for (target, forward_to) in round.sends() {
+                let body = Body::Mutation {
                     mutation: bytes.clone(),
                     durable: w.1,
-                    forward_to,
+                    forward_to: forward_to.clone(),
                     commit,
-                },
-            };
-            for n in &plan.same_dc {
-                t.send(*n, &msg(Vec::new()));
+                };
+                t.send(
+                    *target,
+                    &Message {
+                        id,
+                        from: me,
+                        reply_to: me,
+                        body,
+                    },
+                );
             }
-            for (first, rest) in &plan.remote {
-                t.send(*first, &msg(rest.clone()));
-            }
-            let mut acks = BTreeMap::new();
-            if plan.local {
-                replica.apply_commit(&w.0, w.1, commit)?;
-                *acks.entry(my_dc.clone()).or_default() += 1;
-            }
-            let hinted = replica.store_hints(&self.membership, &plan.down, &bytes, w.1);
-            if cl == Consistency::Any && hinted > 0 {
-                // ANY is met by a stored hint.
-                *acks.entry(String::new()).or_default() += hinted as u32;
-            }
-            flights.push(InFlight {
+            let mut f = InFlight {
                 id,
-                plan,
-                acks,
+                round,
                 rx,
-                waiting,
+                answer: None,
+                hint: Vec::new(),
                 bytes,
                 durable: w.1,
-            });
+            };
+            if plan.local {
+                replica.apply_commit(&w.0, w.1, commit)?;
+                let step = f.round.applied_locally(&my_dc);
+                f.absorb(step);
+            }
+            let hinted = replica.store_hints(&self.membership, &plan.down, &f.bytes, w.1);
+            let step = f.round.hinted(hinted);
+            f.absorb(step);
+            flights.push(f);
         }
-        let timeout = self.write_timeout;
-        let deadline = tokio::time::Instant::now() + timeout;
-        let all_met = flights
-            .iter()
-            .all(|f| satisfied(&f.plan.block_for, &f.acks));
-        let result = if all_met {
-            Ok(())
-        } else {
+        if flights.iter().any(|f| f.answer.is_none()) {
             self.runtime.block_on(async {
                 for f in flights.iter_mut() {
-                    while !satisfied(&f.plan.block_for, &f.acks) {
-                        match tokio::time::timeout_at(deadline, f.rx.recv()).await {
-                            Ok(Some(m)) => match m.body {
-                                Body::MutationAck => {
-                                    f.waiting.remove(&m.from);
-                                    let dc = ring.datacenter_of(&m.from).unwrap_or("").to_string();
-                                    *f.acks.entry(dc).or_default() += 1;
-                                }
-                                Body::MutationFailed(e) => {
-                                    tracing::warn!("replica {} failed a write: {e}", m.from);
-                                }
-                                _ => {}
-                            },
-                            _ => {
-                                return Err(QueryError::WriteTimeout {
-                                    consistency: cl.to_string(),
-                                    received: counted(&f.plan.block_for, &f.acks) as i32,
-                                    block_for: f.plan.block_for.total() as i32,
-                                    write_type: write_type.into(),
-                                });
-                            }
-                        }
+                    while f.answer.is_none() {
+                        f.next(deadline).await;
                     }
                 }
-                Ok(())
-            })
-        };
-        // Replicas that have not answered yet: wait for them in the
-        // background until the timeout, then keep hints for the silent ones.
+            });
+        }
+        let result = flights
+            .iter_mut()
+            .find_map(|f| f.answer.take().and_then(|a| a.err()))
+            .map_or(Ok(()), Err);
+        // Rounds not over yet wait for their replicas in the background
+        // until the deadline; the silent ones get hints.
         for mut f in flights {
-            if f.waiting.is_empty() {
+            let (t, replica, membership) = (t.clone(), replica.clone(), self.membership.clone());
+            if f.round.is_done() && f.hint.is_empty() {
                 t.forget(f.id);
                 continue;
             }
-            let (t, replica, membership) = (t.clone(), replica.clone(), self.membership.clone());
             self.runtime.spawn(async move {
-                while !f.waiting.is_empty() {
-                    match tokio::time::timeout_at(deadline, f.rx.recv()).await {
-                        Ok(Some(m)) if matches!(m.body, Body::MutationAck) => {
-                            f.waiting.remove(&m.from);
-                        }
-                        Ok(Some(_)) => {}
-                        _ => break,
-                    }
+                while !f.round.is_done() {
+                    f.next(deadline).await;
                 }
                 t.forget(f.id);
-                if !f.waiting.is_empty() {
-                    let silent: Vec<IpAddr> = f.waiting.into_iter().collect();
+                if !f.hint.is_empty() {
                     let _ = tokio::task::spawn_blocking(move || {
-                        replica.store_hints(&membership, &silent, &f.bytes, f.durable)
+                        replica.store_hints(&membership, &f.hint, &f.bytes, f.durable)
                     })
                     .await;
                 }
