@@ -25,6 +25,11 @@
 //! machine, so read the figures as an order of magnitude.
 //! `CCRSIM_BENCH_OPS` sets the operations per phase (default 50 000),
 //! `CCRSIM_BENCH_LAG_ROWS` the rows of the lag measurement (default 2000).
+//!
+//! Last, hint replay: dc2 is cut off from dc1, `CCRSIM_BENCH_HINT_ROWS`
+//! (default 20 000) LOCAL_QUORUM writes through dc1 leave a hint each for
+//! the three dc2 replicas, and after the heal the bench reports how fast
+//! dc1's nodes deliver them (0 skips it).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -61,6 +66,81 @@ fn config(addr: &str, dc: &str, rack: &str, dir: &std::path::Path) -> NodeConfig
     c
 }
 
+/// Hints kept by the nodes of dc1.
+fn pending_in_dc1(nodes: &[Node]) -> usize {
+    nodes[..3]
+        .iter()
+        .flat_map(|n| ccrsim::node::cluster::hints::pending(&n.engine.storage).unwrap())
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// dc2 cut off from dc1; `rows` LOCAL_QUORUM writes through dc1 leave a
+/// hint each for the three dc2 replicas; after the heal, how long dc1's
+/// nodes take to deliver them all.
+async fn hint_replay(
+    nodes: &[Node],
+    addrs: &[IpAddr],
+    faults: &Faults,
+    dc1: &Arc<scylla::client::session::Session>,
+    rows: usize,
+) {
+    if rows == 0 {
+        return;
+    }
+    for a in &addrs[..3] {
+        for b in &addrs[3..] {
+            faults.cut(*a, *b);
+        }
+    }
+    wait_until(60, "dc1 sees dc2 down", || {
+        nodes[..3]
+            .iter()
+            .all(|n| addrs[3..].iter().all(|a| !n.member.core.is_alive(a)))
+    })
+    .await;
+    let mut stmt = dc1
+        .prepare("INSERT INTO bench.kv (k, v) VALUES (?, ?)")
+        .await
+        .unwrap();
+    stmt.set_consistency(scylla::statement::Consistency::LocalQuorum);
+    let mut tasks = Vec::new();
+    for t in 0..64 {
+        let (s, stmt) = (dc1.clone(), stmt.clone());
+        tasks.push(tokio::spawn(async move {
+            let value = "h".repeat(100);
+            let mut i = t;
+            while i < rows {
+                s.execute_unpaged(&stmt, (1_500_000_000 + i as i32, &value))
+                    .await
+                    .unwrap();
+                i += 64;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let kept = pending_in_dc1(nodes);
+    let start = Instant::now();
+    faults.heal_all();
+    let mut last = Instant::now();
+    while pending_in_dc1(nodes) > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(3600),
+            "hints still pending after an hour"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        last = Instant::now();
+    }
+    let took = last.duration_since(start);
+    println!(
+        "hint replay            {kept:>7} hints {:>7.2} s {:>9.0} hints/s (dc1 to dc2, from the heal)",
+        took.as_secs_f64(),
+        kept as f64 / took.as_secs_f64().max(1e-9)
+    );
+}
+
 /// Polls `cond` until it holds; panics with `what` after `secs` seconds.
 async fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -73,6 +153,7 @@ async fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
 fn main() {
     let ops = env_usize("CCRSIM_BENCH_OPS", 50_000).max(1);
     let lag_rows = env_usize("CCRSIM_BENCH_LAG_ROWS", 2000).max(1);
+    let hint_rows = env_usize("CCRSIM_BENCH_HINT_ROWS", 20_000);
     assert!(
         3 * ops + 1_000_000 < i32::MAX as usize,
         "CCRSIM_BENCH_OPS is too large"
@@ -141,6 +222,7 @@ fn main() {
         ccrsim::cli::bench::workload(&dc1, &dc2, "bench", 0, ops, lag_rows, &mut out)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+        hint_replay(&nodes, &addrs, &faults, &dc1, hint_rows).await;
         drop((dc1, dc2));
         for n in nodes {
             n.stop().await;

@@ -7,6 +7,12 @@
 //! are sent to it, oldest first, and each is deleted once the replica
 //! acknowledged it. Hints are not kept for a replica that has been down
 //! longer than `max_hint_window` (three hours by default, as Cassandra's).
+//!
+//! Delivery goes in passes ([`delivery`]): many hints in flight per
+//! replica, throttled as Cassandra's `hinted_handoff_throttle`, deleted in
+//! batches once acknowledged.
+
+pub mod delivery;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -77,6 +83,11 @@ pub fn pending(storage: &Storage) -> Result<Vec<([u8; 16], usize)>, StorageError
 
 pub fn delete(storage: &Storage, hint: &Hint) -> Result<(), StorageError> {
     storage.delete_meta(&hint.key)
+}
+
+/// Deletes delivered hints (one blocking call for a batch).
+pub fn delete_all(storage: &Storage, hints: &[Hint]) -> Result<(), StorageError> {
+    hints.iter().try_for_each(|h| delete(storage, h))
 }
 
 #[cfg(test)]
