@@ -89,19 +89,8 @@ impl Membership {
 
     /// Rebuilds the ring from what gossip knows now.
     pub fn rebuild_ring(&self) {
-        let nodes: Vec<RingNode> = {
-            let g = self.gossip();
-            g.states()
-                .filter(|s| !matches!(s.app.status, Status::Left | Status::Joining))
-                .map(|s| RingNode {
-                    address: s.address,
-                    datacenter: s.app.datacenter.clone(),
-                    rack: s.app.rack.clone(),
-                    tokens: s.app.tokens.clone(),
-                })
-                .collect()
-        };
-        *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Ring::new(nodes));
+        let ring = ring_of(&self.gossip());
+        *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
     }
 
     /// Whether a node is up, as gossip sees it.
@@ -113,4 +102,21 @@ impl Membership {
     pub fn states(&self) -> Vec<EndpointState> {
         self.gossip().all_states()
     }
+}
+
+/// The ring as gossip describes it: every node that owns its tokens
+/// (neither joining nor gone). The simulator builds its rings the same way.
+pub fn ring_of(gossip: &Gossiper) -> Ring {
+    Ring::new(
+        gossip
+            .states()
+            .filter(|s| !matches!(s.app.status, Status::Left | Status::Joining))
+            .map(|s| RingNode {
+                address: s.address,
+                datacenter: s.app.datacenter.clone(),
+                rack: s.app.rack.clone(),
+                tokens: s.app.tokens.clone(),
+            })
+            .collect(),
+    )
 }

@@ -1,16 +1,16 @@
 //! The coordinator's lightweight transactions: Paxos rounds among a
 //! partition's replicas (prepare, propose, commit), and reads at SERIAL or
 //! LOCAL_SERIAL (see [`crate::node::cluster::paxos`] for the protocol and
-//! the decisions).
+//! the decisions). Each transaction's rounds are a [`CasRound`], a state
+//! machine with no I/O, that [`Coordinator::cas_sync`] drives.
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::Coordinator;
+use super::cas_round::{CasRound, Effect};
 use crate::node::cluster::message::Body;
-use crate::node::cluster::paxos::{AfterPrepare, Ballot, Promise, after_prepare};
-use crate::node::cluster::replica::Replica;
 use crate::node::cql::exec::{Decide, Result};
 use crate::node::db::consistency::Consistency;
 use crate::node::db::read::Gathered;
@@ -20,24 +20,26 @@ use crate::node::error::QueryError;
 use crate::node::transport::protocol::frame::ResultBody;
 
 /// Lightweight transactions: the coordinator's side of Paxos (see
-/// [`crate::node::cluster::paxos`] for the protocol and the decisions).
+/// [`crate::node::cluster::paxos`] for the protocol and the decisions),
+/// each one a [`CasRound`] this drives.
 impl Coordinator {
-    /// Sends `body` to `targets` (this node answers itself with `local`,
-    /// while the others work) and gathers answers until `enough` says so,
-    /// every target answered, or the deadline passed.
-    #[allow(clippy::too_many_arguments)]
-    fn gather(
+    /// Sends `body` to `to` (this node answers itself with `local`, while
+    /// the others work) and feeds the answers to the round until it moves
+    /// on; when every answer is in or the deadline passed, the round's
+    /// timeout decides.
+    fn exchange(
         &self,
-        targets: &[IpAddr],
+        round: &mut CasRound,
+        to: &[IpAddr],
         body: Body,
         local: impl FnOnce() -> Result<Body>,
-        enough: impl Fn(&[(IpAddr, Body)]) -> bool,
+        feed: impl Fn(&mut CasRound, IpAddr, Body) -> Vec<Effect>,
         deadline: tokio::time::Instant,
-    ) -> Result<Vec<(IpAddr, Body)>> {
+    ) -> Result<Vec<Effect>> {
         let t = self.transport.clone();
         let me = t.me();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        for r in targets.iter().copied().filter(|r| *r != me) {
+        for r in to.iter().copied().filter(|r| *r != me) {
             let (t, tx, body) = (t.clone(), tx.clone(), body.clone());
             let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
             self.runtime.spawn(async move {
@@ -47,107 +49,25 @@ impl Coordinator {
             });
         }
         drop(tx);
-        let mut answers = Vec::with_capacity(targets.len());
-        if targets.contains(&me) {
-            answers.push((me, local()?));
+        if to.contains(&me) {
+            let effects = feed(round, me, local()?);
+            if !effects.is_empty() {
+                return Ok(effects);
+            }
         }
-        let done = |a: &[(IpAddr, Body)]| a.len() >= targets.len() || enough(a);
-        if !done(&answers) {
-            self.runtime.block_on(async {
-                while !done(&answers) {
-                    match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some(b)) => answers.push(b),
-                        _ => break,
+        Ok(self.runtime.block_on(async {
+            loop {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some((from, body))) => {
+                        let effects = feed(round, from, body);
+                        if !effects.is_empty() {
+                            return effects;
+                        }
                     }
+                    _ => return round.tick(u64::MAX),
                 }
-            });
-        }
-        Ok(answers)
-    }
-
-    /// Phase 2: whether a quorum accepted `update` under `ballot` (false:
-    /// every replica refused it). Accepted by some but not a quorum, the
-    /// outcome is unknown (a later round may finish it): a CAS WriteTimeout,
-    /// as Cassandra answers.
-    #[allow(clippy::too_many_arguments)]
-    fn propose(
-        &self,
-        replica: &Arc<Replica>,
-        live: &[IpAddr],
-        (table, token, key): (&[u8; 16], i64, &[u8]),
-        ballot: Ballot,
-        update: Vec<u8>,
-        need: usize,
-        deadline: tokio::time::Instant,
-        timeout: &dyn Fn(i32) -> QueryError,
-    ) -> Result<bool> {
-        let body = Body::PaxosPropose {
-            table: *table,
-            token,
-            key: key.to_vec(),
-            ballot,
-            update: update.clone(),
-        };
-        let local = || {
-            replica
-                .with_paxos(table, token, key, |s| s.propose(ballot, update))
-                .map(Body::PaxosAccepted)
-                .map_err(QueryError::from)
-        };
-        let accepted = |a: &[(IpAddr, Body)]| {
-            a.iter()
-                .filter(|(_, b)| matches!(b, Body::PaxosAccepted(true)))
-                .count()
-        };
-        let answers = self.gather(live, body, local, |a| accepted(a) >= need, deadline)?;
-        let n = accepted(&answers);
-        if n >= need {
-            Ok(true)
-        } else if n == 0 && answers.len() == live.len() {
-            Ok(false)
-        } else {
-            Err(timeout(n as i32))
-        }
-    }
-
-    /// Sends the newest commit to replicas that promised without having it,
-    /// and waits for all of them.
-    fn propagate(
-        &self,
-        replica: &Arc<Replica>,
-        to: &[IpAddr],
-        ballot: Ballot,
-        update: Vec<u8>,
-        durable: bool,
-        deadline: tokio::time::Instant,
-    ) -> Result<()> {
-        let m = crate::node::db::storage::Mutation::decode(&update)?;
-        let body = Body::Mutation {
-            mutation: update,
-            durable,
-            forward_to: Vec::new(),
-            commit: Some(ballot),
-        };
-        let local = || {
-            replica
-                .apply_commit(&m, durable, Some(ballot))
-                .map(|()| Body::MutationAck)
-                .map_err(QueryError::from)
-        };
-        let acks = self
-            .gather(to, body, local, |_| false, deadline)?
-            .iter()
-            .filter(|(_, b)| matches!(b, Body::MutationAck))
-            .count();
-        if acks < to.len() {
-            return Err(QueryError::WriteTimeout {
-                consistency: Consistency::Serial.to_string(),
-                received: acks as i32,
-                block_for: to.len() as i32,
-                write_type: "CAS".into(),
-            });
-        }
-        Ok(())
+            }
+        }))
     }
 
     /// The pause before another round after contention: random, up to
@@ -201,106 +121,122 @@ impl Coordinator {
                 alive: live.len() as i32,
             });
         }
-        let read_cl = if serial == Consistency::LocalSerial {
-            Consistency::LocalQuorum
-        } else {
-            Consistency::Quorum
-        };
         let durable = replica
             .engine()
             .schema()
             .keyspace(keyspace)
             .is_none_or(|k| k.meta.durable_writes);
         let deadline = tokio::time::Instant::now() + self.write_timeout;
-        let timeout = |received: i32| QueryError::WriteTimeout {
-            consistency: serial.to_string(),
-            received,
-            block_for: need as i32,
-            write_type: "CAS".into(),
-        };
-        let partition = (table, token, key);
-        let mut above = Ballot::default();
-        loop {
-            if tokio::time::Instant::now() >= deadline {
-                return Err(timeout(0));
-            }
-            let ballot = Ballot::next(replica.engine().now_micros(), above, host);
-            above = ballot;
-            // Phase 1: prepare.
-            let body = Body::PaxosPrepare {
-                table: *table,
-                token,
-                key: key.to_vec(),
-                ballot,
-            };
-            let local = || {
-                replica
-                    .with_paxos(table, token, key, |s| s.prepare(ballot))
-                    .map(Body::PaxosPromise)
-                    .map_err(QueryError::from)
-            };
-            let (from, promises): (Vec<IpAddr>, Vec<Promise>) = self
-                .gather(&live, body, local, |a| a.len() >= need, deadline)?
-                .into_iter()
-                .filter_map(|(a, b)| match b {
-                    Body::PaxosPromise(p) => Some((a, p)),
-                    _ => None,
-                })
-                .unzip();
-            if promises.len() < need {
-                return Err(timeout(promises.len() as i32));
-            }
-            match after_prepare(&promises) {
-                AfterPrepare::Retry { above: higher } => {
-                    above = above.max(higher);
-                    self.contention_pause();
-                    continue;
+        let timeout_ms = self.write_timeout.as_millis() as u64;
+        let now = || replica.engine().now_micros();
+        let mut round = CasRound::new(live, need, serial, commit, host, timeout_ms);
+        let mut effects: VecDeque<Effect> = round.start(now()).into();
+        let mut answer = None;
+        let pkey = || key.to_vec();
+        while let Some(effect) = effects.pop_front() {
+            let more = match effect {
+                Effect::Prepare { ballot, to } => {
+                    let body = Body::PaxosPrepare {
+                        table: *table,
+                        token,
+                        key: pkey(),
+                        ballot,
+                    };
+                    let local = || {
+                        replica
+                            .with_paxos(table, token, key, |s| s.prepare(ballot))
+                            .map(Body::PaxosPromise)
+                            .map_err(QueryError::from)
+                    };
+                    let feed = |r: &mut CasRound, from, body| match body {
+                        Body::PaxosPromise(p) => r.on_promise(from, ballot, p),
+                        _ => Vec::new(),
+                    };
+                    self.exchange(&mut round, &to, body, local, feed, deadline)?
                 }
-                AfterPrepare::Finish { update } => {
-                    // A proposal that may have been decided: finish it first.
+                Effect::Propose { ballot, update, to } => {
+                    let body = Body::PaxosPropose {
+                        table: *table,
+                        token,
+                        key: pkey(),
+                        ballot,
+                        update: update.clone(),
+                    };
+                    let local = || {
+                        replica
+                            .with_paxos(table, token, key, |s| s.propose(ballot, update))
+                            .map(Body::PaxosAccepted)
+                            .map_err(QueryError::from)
+                    };
+                    let feed = |r: &mut CasRound, from, body| match body {
+                        Body::PaxosAccepted(ok) => r.on_accepted(from, ballot, ok),
+                        _ => Vec::new(),
+                    };
+                    self.exchange(&mut round, &to, body, local, feed, deadline)?
+                }
+                Effect::Propagate { ballot, update, to } => {
                     let m = crate::node::db::storage::Mutation::decode(&update)?;
-                    let accepted = self.propose(
-                        &replica, &live, partition, ballot, update, need, deadline, &timeout,
-                    )?;
-                    if accepted {
-                        let w = (m, durable, keyspace.to_string());
-                        self.write_sync(std::slice::from_ref(&w), read_cl, "CAS", Some(ballot))?;
-                    } else {
-                        self.contention_pause();
-                    }
-                    continue;
+                    let body = Body::Mutation {
+                        mutation: update,
+                        durable,
+                        forward_to: Vec::new(),
+                        commit: Some(ballot),
+                    };
+                    let local = || {
+                        replica
+                            .apply_commit(&m, durable, Some(ballot))
+                            .map(|()| Body::MutationAck)
+                            .map_err(QueryError::from)
+                    };
+                    let feed = |r: &mut CasRound, from, body| match body {
+                        Body::MutationAck => r.on_propagated(from, now()),
+                        _ => Vec::new(),
+                    };
+                    self.exchange(&mut round, &to, body, local, feed, deadline)?
                 }
-                AfterPrepare::Propagate {
-                    commit: (committed, update),
-                    to,
+                Effect::Commit {
+                    ballot,
+                    update,
+                    consistency,
+                    write_type,
                 } => {
-                    let to: Vec<IpAddr> = to.into_iter().map(|i| from[i]).collect();
-                    self.propagate(&replica, &to, committed, update, durable, deadline)?;
-                    continue;
+                    let m = crate::node::db::storage::Mutation::decode(&update)?;
+                    let w = (m, durable, keyspace.to_string());
+                    let r = self.write_sync(
+                        std::slice::from_ref(&w),
+                        consistency,
+                        write_type,
+                        Some(ballot),
+                    );
+                    round.on_committed(r, now())
                 }
-                AfterPrepare::Proceed => {}
-            }
-            // Read at quorum and decide.
-            let current = self
-                .read_sync(keyspace, table, &[(token, key.to_vec())], read_cl)?
-                .0
-                .into_values()
-                .next();
-            let (write, answer) = decide(current, ballot.micros)?;
-            let Some(w) = write else {
-                return Ok(answer);
+                Effect::Read { consistency } => {
+                    let r = self
+                        .read_sync(keyspace, table, &[(token, pkey())], consistency)
+                        .map(|g| g.0.into_values().next());
+                    round.on_read(r)
+                }
+                Effect::Decide { current, micros } => {
+                    let (write, a) = decide(current, micros)?;
+                    answer = Some(a);
+                    round.on_decided(write.map(|w| w.0.encode()))
+                }
+                Effect::Pause => {
+                    self.contention_pause();
+                    round.on_paused(now())
+                }
+                Effect::Done(r) => {
+                    r?;
+                    return answer.ok_or_else(|| {
+                        QueryError::Server("a transaction ended without a decision".into())
+                    });
+                }
             };
-            // Phase 2: propose; phase 3: commit to every replica at `commit`.
-            let update = w.0.encode();
-            if !self.propose(
-                &replica, &live, partition, ballot, update, need, deadline, &timeout,
-            )? {
-                self.contention_pause();
-                continue;
-            }
-            self.write_sync(std::slice::from_ref(&w), commit, "SIMPLE", Some(ballot))?;
-            return Ok(answer);
+            effects.extend(more);
         }
+        Err(QueryError::Server(
+            "a transaction's round stopped without an answer".into(),
+        ))
     }
 
     /// A read at SERIAL or LOCAL_SERIAL: a Paxos round per partition that

@@ -16,6 +16,7 @@
 //!   (see [`crate::node::cluster::paxos`]), and reads at SERIAL.
 
 pub mod cas;
+pub mod cas_round;
 pub mod read;
 pub mod read_round;
 pub mod write;
