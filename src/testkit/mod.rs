@@ -49,6 +49,7 @@
 
 mod cluster;
 mod names;
+pub mod sim;
 
 pub use crate::runtime::docker::image::{
     DEFAULT_IMAGE, Flavor, HarnessError, NodeImage, READY_LINE, docker, docker_or_skip,
