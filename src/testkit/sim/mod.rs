@@ -79,6 +79,8 @@
 //! The coordinator's write and read rounds, and a linearizability checker
 //! for their histories, are to join the same world.
 
+pub mod gossip_check;
 pub mod net;
 pub mod rng;
+pub mod world;
 // pub mod linearizability;
