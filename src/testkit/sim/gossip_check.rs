@@ -384,12 +384,14 @@ impl Run {
     }
 }
 
-/// The world for `seed`: sizes and network drawn from it.
-pub fn world_for(seed: u64) -> World {
+/// The world for `seed`: sizes and network drawn from it; `trace_cap`
+/// lines of trace kept (which changes nothing else).
+pub fn world_for(seed: u64, trace_cap: usize) -> World {
     let mut rng = Rng::new(seed);
     let config = WorldConfig {
         dc_sizes: [rng.between(2, 4) as u8, rng.between(2, 4) as u8],
         net: weather(&mut rng),
+        trace_cap,
         ..WorldConfig::default()
     };
     World::new(rng.next_u64(), config)
@@ -400,7 +402,7 @@ pub fn world_for(seed: u64) -> World {
 pub fn run_seed(seed: u64) -> Result<Outcome, Failure> {
     let mut run = Run {
         seed,
-        world: world_for(seed),
+        world: world_for(seed, WorldConfig::default().trace_cap),
         phase: "setup",
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run.all()));
@@ -431,6 +433,8 @@ pub fn run_seeds(seeds: impl IntoIterator<Item = u64>) -> (Vec<Outcome>, Vec<Fai
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write as _;
+
     use super::*;
 
     /// Seeds in the default run.
@@ -471,13 +475,16 @@ mod tests {
         if let Some(seed) = env_u64("CCRSIM_SIM_SEED") {
             let mut run = Run {
                 seed,
-                world: world_for(seed),
+                world: world_for(seed, usize::MAX),
                 phase: "setup",
             };
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run.all()));
+            // Straight to stderr, past the test harness's capture.
+            let mut err = std::io::stderr().lock();
             for l in run.world.trace().lines() {
-                eprintln!("{l}");
+                let _ = writeln!(err, "{l}");
             }
+            drop(err);
             match result {
                 Ok(Ok(o)) => eprintln!("seed {seed} passed: {o:?}"),
                 Ok(Err(f)) => panic!("{f}"),

@@ -71,8 +71,9 @@
 //! - [`rng`]: the seeded generator and its helpers;
 //! - [`net`]: the network as data: the queue of messages in flight and the
 //!   faults;
-//! - [`world`]: the nodes, the clock, the event loop, the trace, and what
+//! - [`world`]: the nodes, the clock, the event loop, and what
 //!   "converged" means;
+//! - [`trace`]: the record of a run, kept short, hashed whole;
 //! - [`gossip_check`]: the fault schedules and the properties of gossip, and
 //!   the seed-running tests.
 //!
@@ -82,5 +83,6 @@
 pub mod gossip_check;
 pub mod net;
 pub mod rng;
+pub mod trace;
 pub mod world;
 // pub mod linearizability;

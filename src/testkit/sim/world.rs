@@ -55,12 +55,13 @@
 //! which the harness prints when a property fails and compares across two
 //! runs of one seed.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use super::net::{Arrival, Net, NetConfig, Sent};
 use super::rng::Rng;
+use super::trace::Trace;
 use crate::node::cluster::gossip::{AppState, GossipEvent, Gossiper, Status};
 use crate::node::cluster::member::GossipSettings;
 use crate::node::cluster::message::{Body, Message};
@@ -162,71 +163,6 @@ impl SimNode {
 
     pub fn datacenter(&self) -> String {
         format!("dc{}", self.dc)
-    }
-}
-
-/// The trace: the last lines, a count and a hash of all of them.
-#[derive(Debug, Clone)]
-pub struct Trace {
-    lines: VecDeque<String>,
-    cap: usize,
-    total: u64,
-    hash: u64,
-}
-
-impl Trace {
-    fn new(cap: usize) -> Trace {
-        Trace {
-            lines: VecDeque::new(),
-            cap,
-            total: 0,
-            hash: 0xcbf2_9ce4_8422_2325,
-        }
-    }
-
-    fn push(&mut self, line: String) {
-        // FNV-1a over every line, the dropped ones included.
-        for b in line.bytes().chain([b'\n']) {
-            self.hash ^= u64::from(b);
-            self.hash = self.hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.total += 1;
-        if self.lines.len() == self.cap {
-            self.lines.pop_front();
-        }
-        self.lines.push_back(line);
-    }
-
-    pub fn lines(&self) -> impl Iterator<Item = &String> {
-        self.lines.iter()
-    }
-
-    /// The last `n` lines kept, one per line.
-    pub fn tail(&self, n: usize) -> String {
-        let skip = self.lines.len().saturating_sub(n);
-        let mut out = String::new();
-        if self.total > (self.lines.len() - skip) as u64 {
-            let _ = writeln!(
-                out,
-                "... {} earlier lines",
-                self.total - (self.lines.len() - skip) as u64
-            );
-        }
-        for l in self.lines.iter().skip(skip) {
-            out.push_str(l);
-            out.push('\n');
-        }
-        out
-    }
-
-    /// Lines written in all.
-    pub fn total(&self) -> u64 {
-        self.total
-    }
-
-    /// A hash of every line written: equal for two equal runs.
-    pub fn hash(&self) -> u64 {
-        self.hash
     }
 }
 
