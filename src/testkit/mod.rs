@@ -46,9 +46,18 @@
 //! each side keeps serving its clients at `LOCAL_*` levels, as in
 //! production. The rules go when the partition is healed, and are set again
 //! on a node that restarts while it lasts.
+//!
+//! ## The simulator
+//!
+//! [`sim`] is the other half of the kit, with no containers at all: a whole
+//! cluster in one thread, on a virtual clock and a simulated network, every
+//! choice drawn from one seed, running the node's real gossip code. It
+//! tries thousands of fault schedules where the harness above tries one,
+//! and replays any that fails (see its module documentation).
 
 mod cluster;
 mod names;
+pub mod sim;
 
 pub use crate::runtime::docker::image::{
     DEFAULT_IMAGE, Flavor, HarnessError, NodeImage, READY_LINE, docker, docker_or_skip,
