@@ -80,6 +80,7 @@
 //! The coordinator's write and read rounds, and a linearizability checker
 //! for their histories, are to join the same world.
 
+pub mod data;
 pub mod gossip_check;
 pub mod net;
 pub mod rng;

@@ -104,8 +104,14 @@ impl Default for WorldConfig {
 /// Something a node set to happen to itself later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timer {
-    /// A gossip round (`Core::round`).
+    /// A gossip round (`Core::round`), and a hint delivery pass.
     Gossip,
+    /// The deadline of one of the node's coordinator jobs (see [`super::data`]).
+    Deadline(u64),
+    /// The end of a lightweight transaction's pause after contention.
+    Pause(u64),
+    /// A hint sent in a delivery pass that has had no answer in time.
+    HintTimeout(u64),
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +133,8 @@ pub struct Running {
     pub rounds: u64,
     /// Bytes on disk as last measured (gossip's LOAD).
     pub load: u64,
+    /// What it coordinates (requests in flight, a hint delivery pass).
+    pub work: super::data::Work,
 }
 
 impl Running {
@@ -154,6 +162,8 @@ pub struct SimNode {
     /// (generation, version) any of its lives announced, which no view of
     /// it may pass ([`World::check_views`]).
     pub announced: (i64, u64),
+    /// Data, Paxos state and hints: kept across crashes.
+    pub disk: super::data::Disk,
 }
 
 impl SimNode {
@@ -188,6 +198,10 @@ pub struct World {
     trace: Trace,
     /// Gossip events since the last [`World::take_events`].
     events: Vec<Observed>,
+    /// Clients' operations, in the order they were submitted.
+    pub history: Vec<super::data::Op>,
+    /// Makes clients' write timestamps unique.
+    pub(super) clock_micros: u64,
 }
 
 /// A node's address: `127.0.<dc>.<i>`, as the real tool numbers them.
@@ -256,6 +270,7 @@ impl World {
                         running: None,
                         disk_bytes: 0,
                         announced: (0, 0),
+                        disk: Default::default(),
                     },
                 );
             }
@@ -280,6 +295,8 @@ impl World {
             seeds,
             trace,
             events: Vec::new(),
+            history: Vec::new(),
+            clock_micros: 0,
         };
         w.note(format!("world seed={seed} {:?}", w.config));
         w
@@ -337,7 +354,7 @@ impl World {
         std::mem::take(&mut self.events)
     }
 
-    fn set_timer(&mut self, at: u64, node: IpAddr, timer: Timer) {
+    pub(super) fn set_timer(&mut self, at: u64, node: IpAddr, timer: Timer) {
         let life = self.nodes[&node].life;
         self.timer_seq += 1;
         self.timers
@@ -376,6 +393,7 @@ impl World {
             next_id: 0,
             rounds: 0,
             load: 0,
+            work: Default::default(),
         });
         let life = n.life;
         self.note_announced(node);
@@ -557,9 +575,11 @@ impl World {
         match timer {
             Timer::Gossip => {
                 self.gossip_round(node);
+                self.replay_hints(node);
                 let next = self.now + self.config.gossip.interval.as_millis() as u64;
                 self.set_timer(next, node, Timer::Gossip);
             }
+            other => self.fire_data(node, other),
         }
     }
 
@@ -621,6 +641,10 @@ impl World {
 
     /// `Core::handle` for the messages the simulator knows.
     fn handle(&mut self, node: IpAddr, msg: Message) -> Option<Body> {
+        if !matches!(msg.body, Body::GossipSyn(_) | Body::GossipAck(_)) {
+            self.nodes.get(&node)?.running.as_ref()?;
+            return self.handle_data(node, msg);
+        }
         let now = self.now;
         let r = self.nodes.get_mut(&node)?.running.as_mut()?;
         let clock = r.clock(now);
