@@ -266,6 +266,7 @@ impl InProcess {
             }
             for n in nodes.iter_mut() {
                 if let Some(n) = n.take() {
+                    n.member.core.forget_datacenter(&other_dc).await;
                     n.stop().await;
                 }
             }

@@ -105,6 +105,8 @@ pub struct Gossiper {
     /// When each peer's state last got newer (ms).
     heard: BTreeMap<IpAddr, u64>,
     live: BTreeSet<IpAddr>,
+    /// Nodes forgotten for good: what others still say of them is ignored.
+    forgotten: BTreeSet<IpAddr>,
     convict_after: u64,
     round: u64,
     rng: u64,
@@ -136,6 +138,7 @@ impl Gossiper {
             states,
             heard: BTreeMap::new(),
             live: BTreeSet::new(),
+            forgotten: BTreeSet::new(),
             convict_after: convict_after_ms.max(1),
             round: 0,
             rng: seed | 1,
@@ -236,6 +239,9 @@ impl Gossiper {
                 // would mean two nodes with one address: ignore it.
                 continue;
             }
+            if self.forgotten.contains(&addr) {
+                continue;
+            }
             match self.states.get(&addr) {
                 Some(local) if !remote.newer_than(local) => continue,
                 Some(local) => {
@@ -292,6 +298,28 @@ impl Gossiper {
             events.push(GossipEvent::Down(a));
         }
         events
+    }
+
+    /// Peers this node knew before it restarted (its saved ring): known
+    /// again, with their datacenter, rack and tokens, but down until gossip
+    /// hears from them. Their versions are set to 0, so that anything the
+    /// peers announce replaces them. Already known peers are left alone.
+    pub fn restore(&mut self, saved: Vec<EndpointState>) {
+        for mut s in saved {
+            if s.address == self.me || self.states.contains_key(&s.address) {
+                continue;
+            }
+            s.version = 0;
+            self.states.insert(s.address, s);
+        }
+    }
+
+    /// Forgets a node for good (a datacenter split off): removed, and
+    /// what other nodes still say of it is ignored from now on, as
+    /// Cassandra quarantines a removed endpoint.
+    pub fn forget(&mut self, addr: &IpAddr) {
+        self.remove(addr);
+        self.forgotten.insert(*addr);
     }
 
     /// Forgets a node that left the cluster for good.
@@ -429,6 +457,39 @@ mod tests {
             assert!(now - cut_at < 30_000, "never back up");
         }
         assert!(sim.events.contains(&(ip(1), GossipEvent::Up(ip(3)))));
+    }
+
+    #[test]
+    fn a_restored_peer_is_known_down_until_it_is_heard() {
+        let a = Gossiper::new(ip(1), 100, app("dc1", 1), vec![], 3000, 1);
+        let mut b = Gossiper::new(ip(2), 100, app("dc2", 2), vec![], 3000, 2);
+        b.tick(0);
+        b.tick(1);
+        // ip(1) restarts knowing ip(2) from its saved ring.
+        let mut a2 = Gossiper::new(ip(1), 200, app("dc1", 1), vec![], 3000, 1);
+        a2.restore(b.all_states());
+        a2.restore(a.all_states()); // itself: ignored
+        assert_eq!(a2.state(&ip(2)).unwrap().app.datacenter, "dc2");
+        assert_eq!(a2.state(&ip(2)).unwrap().version, 0);
+        assert!(!a2.is_alive(&ip(2)));
+        assert_eq!(a2.local().generation, 200);
+        // A restored peer is probed: it is the only one a node without seeds knows.
+        let (targets, _) = a2.tick(10);
+        assert_eq!(targets, vec![ip(2)]);
+        // The peer's own state (same generation, any version) replaces it: up.
+        assert_eq!(a2.merge(b.all_states(), 20), vec![GossipEvent::Up(ip(2))]);
+        assert!(a2.is_alive(&ip(2)));
+    }
+
+    #[test]
+    fn a_forgotten_node_is_not_learnt_again() {
+        let mut a = Gossiper::new(ip(1), 100, app("dc1", 1), vec![], 3000, 1);
+        let b = Gossiper::new(ip(2), 100, app("dc2", 2), vec![], 3000, 2);
+        a.merge(b.all_states(), 0);
+        a.forget(&ip(2));
+        assert!(a.state(&ip(2)).is_none());
+        assert!(a.merge(b.all_states(), 1).is_empty());
+        assert!(a.state(&ip(2)).is_none() && !a.is_alive(&ip(2)));
     }
 
     #[test]

@@ -25,6 +25,23 @@ use crate::node::locator::placement::Ring;
 use crate::node::transport::protocol::frame::Event;
 use crate::node::transport::server::BoxFuture;
 
+/// Where a node keeps its peers' last known states (its ring), in the
+/// metadata store: Cassandra's `system.peers`, read back at start.
+const SAVED_RING: &[u8] = b"ring/peers";
+
+/// Writes the peers' states gossip holds now as the ring kept on disk (blocking).
+fn save_ring_now(membership: &Membership, engine: &Engine, me: IpAddr) {
+    let states: Vec<EndpointState> = membership
+        .states()
+        .into_iter()
+        .filter(|s| s.address != me && s.app.status != Status::Left)
+        .collect();
+    let bytes = crate::node::cluster::message::encode_states(&states);
+    if let Err(e) = engine.storage.put_meta(SAVED_RING, &bytes) {
+        tracing::warn!("cannot keep the ring: {e}");
+    }
+}
+
 /// Gossip timing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GossipSettings {
@@ -62,6 +79,8 @@ pub struct Core {
     /// `nodetool pausehandoff`: hints are kept but not sent.
     pub hints_paused: AtomicBool,
     replaying: AtomicBool,
+    /// One write of the saved ring at a time.
+    saving_ring: Arc<std::sync::Mutex<()>>,
     /// Gossip rounds so far, and the data size last measured (LOAD).
     rounds: AtomicU64,
     load: Arc<AtomicU64>,
@@ -91,6 +110,18 @@ fn node_info(s: &EndpointState, storage_port: u16) -> NodeInfo {
 }
 
 impl Core {
+    /// Keeps the peers' states on disk (off the async threads), so that a
+    /// restart knows the ring before gossip has heard from anyone. The
+    /// states are read when the write happens: the newest always wins.
+    fn save_ring(&self) {
+        let (membership, engine) = (self.membership.clone(), self.engine.clone());
+        let (lock, mine) = (self.saving_ring.clone(), self.transport().me());
+        tokio::task::spawn_blocking(move || {
+            let _one_at_a_time = lock.lock().unwrap_or_else(|e| e.into_inner());
+            save_ring_now(&membership, &engine, mine);
+        });
+    }
+
     /// Sends kept hints to the replicas that are up again, one pass at a
     /// time: a [`Delivery`] decides what to send and when, this drives it.
     fn replay_hints(self: &Arc<Self>) {
@@ -438,6 +469,12 @@ impl Core {
         };
         self.engine.set_peers(peers);
         self.membership.rebuild_ring();
+        if events
+            .iter()
+            .any(|e| matches!(e, GossipEvent::Joined(_) | GossipEvent::Changed(_)))
+        {
+            self.save_ring();
+        }
         let addr_of = |a: &IpAddr| native.iter().find(|(x, _)| x == a).map(|(_, n)| *n);
         self.membership.note_down_and_up(&events);
         for e in events {
@@ -467,6 +504,31 @@ impl Core {
                 let _ = self.client_events.send(ev);
             }
         }
+    }
+
+    /// Forgets every node of datacenter `dc` for good (a split pair): out
+    /// of gossip, the ring and the ring kept on disk, so that a restart
+    /// does not bring them back.
+    pub async fn forget_datacenter(&self, dc: &str) {
+        {
+            let mut g = self.membership.gossip();
+            let gone: Vec<IpAddr> = g
+                .states()
+                .filter(|s| s.app.datacenter == dc && s.address != g.me())
+                .map(|s| s.address)
+                .collect();
+            for a in gone {
+                g.forget(&a);
+            }
+        }
+        self.membership.rebuild_ring();
+        let (membership, engine) = (self.membership.clone(), self.engine.clone());
+        let (lock, mine) = (self.saving_ring.clone(), self.transport().me());
+        let _ = tokio::task::spawn_blocking(move || {
+            let _one_at_a_time = lock.lock().unwrap_or_else(|e| e.into_inner());
+            save_ring_now(&membership, &engine, mine);
+        })
+        .await;
     }
 
     /// Pushes this node's schema to every live peer (after DDL).
@@ -740,6 +802,16 @@ impl Member {
             settings.convict_after.as_millis() as u64,
             seed,
         );
+        let storage = engine.storage.clone();
+        let saved = tokio::task::spawn_blocking(move || storage.get_meta(SAVED_RING))
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .flatten()
+            .and_then(|b| crate::node::cluster::message::decode_states(&b).ok())
+            .unwrap_or_default();
+        let mut gossip = gossip;
+        gossip.restore(saved);
         let membership = Arc::new(Membership::new(gossip, timeouts.max_hint_window));
         let replica = Arc::new(Replica::new(engine.clone()));
         let core = Arc::new(Core {
@@ -750,6 +822,7 @@ impl Member {
             client_events,
             hints_paused: AtomicBool::new(false),
             replaying: AtomicBool::new(false),
+            saving_ring: Arc::new(std::sync::Mutex::new(())),
             rounds: AtomicU64::new(0),
             load: Arc::new(AtomicU64::new(0)),
         });

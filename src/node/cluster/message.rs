@@ -434,6 +434,34 @@ impl Message {
     }
 }
 
+/// Gossip states in the form a node keeps them on disk (its saved ring,
+/// as Cassandra's `system.peers`): the internode encoding, versioned.
+pub fn encode_states(states: &[EndpointState]) -> Vec<u8> {
+    let mut out = vec![VERSION];
+    out.extend_from_slice(&(states.len() as u32).to_be_bytes());
+    for s in states {
+        put_state(&mut out, s);
+    }
+    out
+}
+
+/// The states [`encode_states`] wrote.
+pub fn decode_states(b: &[u8]) -> Result<Vec<EndpointState>, MessageError> {
+    let mut r = Reader { b, pos: 0 };
+    let version = r.u8("version")?;
+    if version != VERSION {
+        return Err(MessageError(format!(
+            "saved states of internode version {version} (this node speaks {VERSION})"
+        )));
+    }
+    let n = r.count(40, "states")?;
+    let mut states = Vec::with_capacity(n);
+    for _ in 0..n {
+        states.push(r.state()?);
+    }
+    Ok(states)
+}
+
 struct Reader<'a> {
     b: &'a [u8],
     pos: usize,

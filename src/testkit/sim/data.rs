@@ -107,6 +107,8 @@ pub struct Disk {
     pub paxos: BTreeMap<(i64, Vec<u8>), paxos::State>,
     pub hints: Vec<Hint>,
     hint_seq: u64,
+    /// The peers' states as last saved (`Core::save_ring`).
+    pub saved_ring: Vec<u8>,
 }
 
 impl Disk {

@@ -81,9 +81,10 @@
 //! for their histories, are to join the same world.
 
 pub mod data;
+pub mod data_check;
 pub mod gossip_check;
+pub mod linearizability;
 pub mod net;
 pub mod rng;
 pub mod trace;
 pub mod world;
-// pub mod linearizability;

@@ -386,7 +386,11 @@ impl World {
         };
         // Member::start: the gossiper's seed is the host id's first half.
         let seed = u64::from_be_bytes(n.host_id[..8].try_into().expect("8 bytes"));
-        let gossip = Gossiper::new(node, generation, app, seeds, convict_after, seed);
+        let mut gossip = Gossiper::new(node, generation, app, seeds, convict_after, seed);
+        // Member::start: the ring kept on disk, known but down.
+        if let Ok(saved) = crate::node::cluster::message::decode_states(&n.disk.saved_ring) {
+            gossip.restore(saved);
+        }
         n.running = Some(Running {
             started_at: now,
             gossip,
@@ -614,6 +618,21 @@ impl World {
 
     /// `Core::apply`: what the node does with gossip's events (here: notes them).
     fn apply(&mut self, node: IpAddr, events: Vec<GossipEvent>) {
+        // Core::save_ring: the peers' states on disk when the ring may have changed.
+        if events
+            .iter()
+            .any(|e| matches!(e, GossipEvent::Joined(_) | GossipEvent::Changed(_)))
+            && let Some(n) = self.nodes.get_mut(&node)
+            && let Some(r) = n.running.as_ref()
+        {
+            let states: Vec<_> = r
+                .gossip
+                .states()
+                .filter(|s| s.address != node && s.app.status != Status::Left)
+                .cloned()
+                .collect();
+            n.disk.saved_ring = crate::node::cluster::message::encode_states(&states);
+        }
         for e in events {
             self.note(format!("{}: {}", short(&node), event_str(&e)));
             self.events.push(Observed {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::node::cluster::membership::ring_of;
 use crate::testkit::sim::world::{WorldConfig, addr};
 
 /// A calm 3 + 3 world, every node up and gossip converged.
@@ -199,4 +200,65 @@ fn racing_inserts_if_not_exists_from_both_datacenters_apply_once() {
             }
         }
     }
+}
+
+#[test]
+fn a_restarted_node_coordinates_with_the_ring_it_kept() {
+    let mut w = World::new(
+        4,
+        WorldConfig {
+            dc_sizes: [5, 5],
+            trace_messages: false,
+            ..WorldConfig::default()
+        },
+    );
+    for a in w.addrs() {
+        w.start(a);
+    }
+    w.run_for(10_000);
+    // A key dc2's fifth node holds no replica of.
+    let outsider = addr(2, 5);
+    let ring = ring_of(w.gossip(&outsider).unwrap());
+    let k = (0..100u32)
+        .find(|k| !ring.replicas(&strategy(), key_of(*k).0).contains(&outsider))
+        .expect("a key 2.5 does not hold");
+    let write = w.submit(
+        addr(1, 1),
+        k,
+        Kind::Write {
+            value: 3,
+            cl: Consistency::All,
+        },
+    );
+    w.run_for(200);
+    assert_eq!(answer(&w, write), Some(Answer::Written));
+    w.crash(outsider);
+    w.run_for(500);
+    w.restart(outsider);
+    // Before gossip has heard from anyone, the ring is the one kept on disk:
+    // the replicas are known (and down), not the restarted node alone.
+    let read = w.submit(
+        outsider,
+        k,
+        Kind::Read {
+            cl: Consistency::One,
+        },
+    );
+    w.run_for(1);
+    let got = answer(&w, read);
+    assert!(
+        matches!(got, Some(Answer::Failed(QueryError::Unavailable { .. }))),
+        "{got:?}"
+    );
+    // Once gossip has heard, the read finds the row.
+    w.run_for(3_000);
+    let read = w.submit(
+        outsider,
+        k,
+        Kind::Read {
+            cl: Consistency::One,
+        },
+    );
+    w.run_for(200);
+    assert!(matches!(answer(&w, read), Some(Answer::Read(Some((_, 3))))));
 }
