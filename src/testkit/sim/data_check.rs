@@ -536,6 +536,41 @@ mod tests {
     }
 
     #[test]
+    fn two_applied_inserts_if_not_exists_are_caught() {
+        let via: IpAddr = "127.0.1.1".parse().unwrap();
+        let op = |new, invoked, returned| Op {
+            key: LWT_BASE,
+            kind: Kind::Cas { expect: None, new },
+            via,
+            invoked,
+            ts: 0,
+            returned: Some((
+                returned,
+                Answer::Cas {
+                    applied: true,
+                    current: None,
+                },
+            )),
+        };
+        let mut h = vec![op(1, 10, 20)];
+        assert_eq!(check_lwt(&h), Ok(1));
+        h.push(op(2, 12, 25));
+        let e = check_lwt(&h).unwrap_err();
+        assert!(e.contains("not linearizable"), "{e}");
+        // One of them timed out instead: it may not have applied.
+        h[1].returned = Some((
+            30,
+            Answer::Failed(crate::node::error::QueryError::WriteTimeout {
+                consistency: "SERIAL".into(),
+                received: 1,
+                block_for: 2,
+                write_type: "CAS".into(),
+            }),
+        ));
+        assert_eq!(check_lwt(&h), Ok(2));
+    }
+
+    #[test]
     fn one_seed_twice_is_one_run() {
         let a = run_seed(5).expect("seed 5");
         let b = run_seed(5).expect("seed 5");

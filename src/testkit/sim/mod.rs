@@ -21,11 +21,22 @@
 //!   internode [`crate::node::cluster::message::Message`]s, through their
 //!   wire form.
 //!
+//! - the data path on the coordinator's real state machines
+//!   ([`crate::node::cluster::coordinator::write_round`], `read_round`,
+//!   `cas_round`) and hint delivery
+//!   ([`crate::node::cluster::hints::delivery`]), with replicas that merge
+//!   with the storage's own reconciliation ([`data`]).
+//!
 //! [`gossip_check`] plays a random fault schedule per seed against gossip
 //! and its failure detector and checks properties: nothing panics, a
 //! datacenter cut makes each side see the other down, and after the heal
-//! the cluster converges within a bound and stays up.
-//!
+//! the cluster converges within a bound and stays up. [`data_check`] plays
+//! clients (writes and reads at every consistency level, lightweight
+//! transactions) under faults and checks what Cassandra promises: a read
+//! whose level overlaps an acknowledged write's sees it, hints bring every
+//! replica up to date after the heal, and lightweight transactions are
+//! linearizable ([`linearizability`]).
+
 //! ## Determinism rules
 //!
 //! A run must be a function of its seed alone. In the simulator and in
@@ -47,7 +58,8 @@
 //!
 //! ## Reproducing a seed
 //!
-//! `cargo test --lib testkit::sim` runs a few hundred seeds. A failing
+//! `cargo test --lib testkit::sim` runs a few hundred seeds (300 of gossip,
+//! 40 of the data path). A failing
 //! seed panics with its phase, the property it broke, the nodes' state, the
 //! trace's tail and the line that replays it alone, with its whole trace:
 //!
@@ -75,10 +87,11 @@
 //!   "converged" means;
 //! - [`trace`]: the record of a run, kept short, hashed whole;
 //! - [`gossip_check`]: the fault schedules and the properties of gossip, and
-//!   the seed-running tests.
-//!
-//! The coordinator's write and read rounds, and a linearizability checker
-//! for their histories, are to join the same world.
+//!   the seed-running tests;
+//! - [`data`]: the data path: each node's simulated disk, the requests it
+//!   coordinates, clients' operations and their history;
+//! - [`data_check`]: the data path's fault schedules and properties;
+//! - [`linearizability`]: the checker of compare-and-set register histories.
 
 pub mod data;
 pub mod data_check;
