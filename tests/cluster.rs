@@ -451,7 +451,24 @@ async fn two_datacenters_gossip_into_one_cluster() {
             .all(|n| !n.member.core.is_alive(&gone))
     })
     .await;
+    // It restarts with every link cut: it knows the ring from its disk
+    // (Cassandra's saved peers), before gossip has heard from anyone, and
+    // sees the others down until it does.
+    for a in &addrs {
+        faults.cut(gone, *a);
+    }
     nodes[4] = Some(layout.start(4, &faults).await);
+    {
+        let n = nodes[4].as_ref().unwrap();
+        assert_eq!(n.member.core.ring().nodes().len(), 6, "the ring kept on disk");
+        assert!(
+            addrs
+                .iter()
+                .filter(|a| **a != gone)
+                .all(|a| !n.member.core.is_alive(a))
+        );
+    }
+    faults.heal_all();
     eventually(30, "the restarted node is up everywhere", || {
         nodes.iter().flatten().all(|n| sees_all_up(n, &addrs))
     })
