@@ -460,7 +460,11 @@ async fn two_datacenters_gossip_into_one_cluster() {
     nodes[4] = Some(layout.start(4, &faults).await);
     {
         let n = nodes[4].as_ref().unwrap();
-        assert_eq!(n.member.core.ring().nodes().len(), 6, "the ring kept on disk");
+        assert_eq!(
+            n.member.core.ring().nodes().len(),
+            6,
+            "the ring kept on disk"
+        );
         assert!(
             addrs
                 .iter()

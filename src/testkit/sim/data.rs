@@ -675,88 +675,35 @@ impl World {
             let micros = self.now() as i64 * 1000;
             let more = match e {
                 Effect::Prepare { ballot, to } => {
-                    let id = self.fresh_id(node);
-                    self.work(node)
-                        .expect("running")
-                        .pending
-                        .insert(id, Pending::Cas(job, ballot));
-                    let mut local = Vec::new();
-                    for t in to {
-                        if t == node {
-                            let st = self.nodes.get_mut(&node).expect("node");
-                            let p = st
-                                .disk
-                                .paxos
-                                .entry((token, key.clone()))
-                                .or_default()
-                                .prepare(ballot);
-                            local = self.with_cas(node, job, |c| c.on_promise(node, ballot, p));
-                        } else {
-                            let body = Body::PaxosPrepare {
-                                table: TABLE,
-                                token,
-                                key: key.clone(),
-                                ballot,
-                            };
-                            self.send_to(node, t, id, body);
-                        }
-                    }
-                    local
+                    let body = Body::PaxosPrepare {
+                        table: TABLE,
+                        token,
+                        key,
+                        ballot,
+                    };
+                    self.cas_send(node, job, ballot, to, body);
+                    Vec::new()
                 }
                 Effect::Propose { ballot, update, to } => {
-                    let id = self.fresh_id(node);
-                    self.work(node)
-                        .expect("running")
-                        .pending
-                        .insert(id, Pending::Cas(job, ballot));
-                    let mut local = Vec::new();
-                    for t in to {
-                        if t == node {
-                            let st = self.nodes.get_mut(&node).expect("node");
-                            let ok = st
-                                .disk
-                                .paxos
-                                .entry((token, key.clone()))
-                                .or_default()
-                                .propose(ballot, update.clone());
-                            local = self.with_cas(node, job, |c| c.on_accepted(node, ballot, ok));
-                        } else {
-                            let body = Body::PaxosPropose {
-                                table: TABLE,
-                                token,
-                                key: key.clone(),
-                                ballot,
-                                update: update.clone(),
-                            };
-                            self.send_to(node, t, id, body);
-                        }
-                    }
-                    local
+                    let body = Body::PaxosPropose {
+                        table: TABLE,
+                        token,
+                        key,
+                        ballot,
+                        update,
+                    };
+                    self.cas_send(node, job, ballot, to, body);
+                    Vec::new()
                 }
                 Effect::Propagate { ballot, update, to } => {
-                    let id = self.fresh_id(node);
-                    self.work(node)
-                        .expect("running")
-                        .pending
-                        .insert(id, Pending::Cas(job, ballot));
-                    let mut local = Vec::new();
-                    for t in to {
-                        if t == node {
-                            if let Ok(m) = Mutation::decode(&update) {
-                                self.apply_local(node, &m, Some(ballot));
-                            }
-                            local = self.with_cas(node, job, |c| c.on_propagated(node, micros));
-                        } else {
-                            let body = Body::Mutation {
-                                mutation: update.clone(),
-                                durable: true,
-                                forward_to: Vec::new(),
-                                commit: Some(ballot),
-                            };
-                            self.send_to(node, t, id, body);
-                        }
-                    }
-                    local
+                    let body = Body::Mutation {
+                        mutation: update,
+                        durable: true,
+                        forward_to: Vec::new(),
+                        commit: Some(ballot),
+                    };
+                    self.cas_send(node, job, ballot, to, body);
+                    Vec::new()
                 }
                 Effect::Commit {
                     ballot,
@@ -828,6 +775,31 @@ impl World {
                 }
             };
             queue.extend(more);
+        }
+    }
+
+    /// Sends a Paxos round's request to `to`; the coordinator, when it is
+    /// one of them, answers itself as a replica, through the same handler.
+    fn cas_send(&mut self, node: IpAddr, job: u64, ballot: Ballot, to: Vec<IpAddr>, body: Body) {
+        let id = self.fresh_id(node);
+        let w = self.work(node).expect("running");
+        w.pending.insert(id, Pending::Cas(job, ballot));
+        let mut mine = false;
+        for t in to {
+            if t == node {
+                mine = true;
+            } else {
+                self.send_to(node, t, id, body.clone());
+            }
+        }
+        let me = Message {
+            id,
+            from: node,
+            reply_to: node,
+            body,
+        };
+        if mine && let Some(reply) = self.handle_data(node, me) {
+            self.answer(node, id, node, reply);
         }
     }
 

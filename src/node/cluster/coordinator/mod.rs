@@ -22,6 +22,9 @@ pub mod read_round;
 pub mod write;
 pub mod write_round;
 
+#[cfg(test)]
+mod testing;
+
 use std::sync::Arc;
 use std::time::Duration;
 

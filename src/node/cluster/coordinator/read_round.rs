@@ -214,34 +214,9 @@ impl ReadRound {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::node::cluster::coordinator::testing::{ip, nts, ring};
     use crate::node::db::storage::cell::Cell;
     use crate::node::db::storage::partition::{ColumnData, RowData};
-    use crate::node::locator::placement::RingNode;
-
-    fn ip(dc: u8, i: u8) -> IpAddr {
-        IpAddr::from([127, 0, dc, i])
-    }
-
-    fn ring() -> Ring {
-        let mut nodes = Vec::new();
-        for dc in 1..=2u8 {
-            for i in 1..=3u8 {
-                nodes.push(RingNode {
-                    address: ip(dc, i),
-                    datacenter: format!("dc{dc}"),
-                    rack: format!("r{i}"),
-                    tokens: vec![i64::from(i) * 1000 + i64::from(dc)],
-                });
-            }
-        }
-        Ring::new(nodes)
-    }
-
-    fn nts() -> Strategy {
-        Strategy::NetworkTopology {
-            datacenters: [("dc1".to_string(), 3), ("dc2".to_string(), 3)].into(),
-        }
-    }
 
     /// A partition with one row whose cell `v` was written at `ts`.
     fn version(ts: i64, v: u8) -> PartitionData {

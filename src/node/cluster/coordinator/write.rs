@@ -283,32 +283,7 @@ impl Coordinator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::locator::placement::RingNode;
-
-    fn ip(dc: u8, i: u8) -> IpAddr {
-        IpAddr::from([127, 0, dc, i])
-    }
-
-    fn ring() -> Ring {
-        let mut nodes = Vec::new();
-        for dc in 1..=2u8 {
-            for i in 1..=3u8 {
-                nodes.push(RingNode {
-                    address: ip(dc, i),
-                    datacenter: format!("dc{dc}"),
-                    rack: format!("r{i}"),
-                    tokens: vec![i64::from(i) * 1000 + i64::from(dc)],
-                });
-            }
-        }
-        Ring::new(nodes)
-    }
-
-    fn nts() -> Strategy {
-        Strategy::NetworkTopology {
-            datacenters: [("dc1".to_string(), 3), ("dc2".to_string(), 3)].into(),
-        }
-    }
+    use crate::node::cluster::coordinator::testing::{ip, nts, ring};
 
     #[test]
     fn plans_local_remote_forwarding_and_unavailable() {
