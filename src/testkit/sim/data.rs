@@ -29,16 +29,16 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 
+pub use super::state::{Answer, Disk, Kind, Op, Work};
+use super::state::{CasJob, For, Pending, ReadJob, WriteJob};
 use super::world::{Timer, World};
 use crate::node::cluster::coordinator::cas_round::{CasRound, Effect};
 use crate::node::cluster::coordinator::read_round::{ReadRound, Resolved, targets};
-use crate::node::cluster::coordinator::write::{WritePlan, plan};
-use crate::node::cluster::coordinator::write_round::{Reply, WriteRound};
-use crate::node::cluster::hints::Hint;
+use crate::node::cluster::coordinator::write_round::{Reply, WritePlan, WriteRound, plan};
 use crate::node::cluster::hints::delivery::{Delivery, Settings};
 use crate::node::cluster::membership::ring_of;
 use crate::node::cluster::message::{Body, Message};
-use crate::node::cluster::paxos::{self, Ballot};
+use crate::node::cluster::paxos::Ballot;
 use crate::node::db::consistency::{BlockFor, Consistency};
 use crate::node::db::schema::Strategy;
 use crate::node::db::storage::Mutation;
@@ -98,136 +98,6 @@ pub fn cell_of(p: &PartitionData) -> Option<(i64, i64)> {
             }
             ColumnData::Complex { .. } => None,
         })
-}
-
-/// What a node keeps on disk.
-#[derive(Debug, Default)]
-pub struct Disk {
-    pub store: BTreeMap<(i64, Vec<u8>), PartitionData>,
-    pub paxos: BTreeMap<(i64, Vec<u8>), paxos::State>,
-    pub hints: Vec<Hint>,
-    hint_seq: u64,
-    /// The peers' states as last saved (`Core::save_ring`).
-    pub saved_ring: Vec<u8>,
-}
-
-impl Disk {
-    pub fn apply(&mut self, m: &Mutation) {
-        let p = PartitionData::from_mutation(m.clone());
-        match self.store.get_mut(&(m.token, m.key.clone())) {
-            Some(old) => old.merge(p),
-            None => {
-                self.store.insert((m.token, m.key.clone()), p);
-            }
-        }
-    }
-
-    pub fn read(&self, token: i64, key: &[u8]) -> Option<PartitionData> {
-        self.store.get(&(token, key.to_vec())).cloned()
-    }
-
-    fn hint(&mut self, host: [u8; 16], written: i64, mutation: Vec<u8>) {
-        self.hint_seq += 1;
-        self.hints.push(Hint {
-            key: self.hint_seq.to_be_bytes().to_vec(),
-            host,
-            written,
-            durable: true,
-            mutation,
-        });
-    }
-}
-
-/// A client's operation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kind {
-    Write {
-        value: i64,
-        cl: Consistency,
-    },
-    Read {
-        cl: Consistency,
-    },
-    /// `UPDATE ... SET v = new IF v = expect` (`IF NOT EXISTS` when none).
-    Cas {
-        expect: Option<i64>,
-        new: i64,
-    },
-    /// `SELECT` at SERIAL.
-    SerialRead,
-}
-
-/// What an operation returned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer {
-    Written,
-    /// The register's (timestamp, value), none if absent.
-    Read(Option<(i64, i64)>),
-    Cas {
-        applied: bool,
-        current: Option<i64>,
-    },
-    Failed(QueryError),
-}
-
-/// One operation of the history.
-#[derive(Debug, Clone)]
-pub struct Op {
-    pub key: u32,
-    pub kind: Kind,
-    pub via: IpAddr,
-    pub invoked: u64,
-    /// A write's timestamp.
-    pub ts: i64,
-    /// When it returned and what; none while in flight (or its
-    /// coordinator crashed: the client never hears back).
-    pub returned: Option<(u64, Answer)>,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Pending {
-    Write(u64),
-    Read(u64),
-    Cas(u64, Ballot),
-    Hint(u64),
-}
-
-#[derive(Debug, Clone, Copy)]
-enum For {
-    Client(usize),
-    Cas(u64),
-    Repair(u64),
-}
-
-struct WriteJob {
-    round: WriteRound,
-    bytes: Vec<u8>,
-    purpose: For,
-}
-
-struct ReadJob {
-    round: ReadRound,
-    purpose: For,
-    /// Blocking read repair under way: the answer, and the repair writes left.
-    repairing: Option<(Resolved, usize)>,
-}
-
-struct CasJob {
-    round: CasRound,
-    op: usize,
-    key: u32,
-    answer: Option<Answer>,
-}
-
-/// What a running node is coordinating.
-#[derive(Default)]
-pub struct Work {
-    pending: BTreeMap<u64, Pending>,
-    writes: BTreeMap<u64, WriteJob>,
-    reads: BTreeMap<u64, ReadJob>,
-    cas: BTreeMap<u64, CasJob>,
-    next_job: u64,
-    hints: Option<Delivery>,
 }
 
 fn dc_name(a: &IpAddr) -> String {

@@ -90,6 +90,8 @@
 //!   the seed-running tests;
 //! - [`data`]: the data path: each node's simulated disk, the requests it
 //!   coordinates, clients' operations and their history;
+//! - [`state`]: what a simulated node keeps (disk, requests in flight)
+//!   and clients' operations;
 //! - [`data_check`]: the data path's fault schedules and properties;
 //! - [`linearizability`]: the checker of compare-and-set register histories.
 
@@ -99,5 +101,6 @@ pub mod gossip_check;
 pub mod linearizability;
 pub mod net;
 pub mod rng;
+pub mod state;
 pub mod trace;
 pub mod world;

@@ -134,7 +134,7 @@ pub struct Running {
     /// Bytes on disk as last measured (gossip's LOAD).
     pub load: u64,
     /// What it coordinates (requests in flight, a hint delivery pass).
-    pub work: super::data::Work,
+    pub work: super::state::Work,
 }
 
 impl Running {
@@ -163,7 +163,7 @@ pub struct SimNode {
     /// it may pass ([`World::check_views`]).
     pub announced: (i64, u64),
     /// Data, Paxos state and hints: kept across crashes.
-    pub disk: super::data::Disk,
+    pub disk: super::state::Disk,
 }
 
 impl SimNode {
@@ -199,7 +199,7 @@ pub struct World {
     /// Gossip events since the last [`World::take_events`].
     events: Vec<Observed>,
     /// Clients' operations, in the order they were submitted.
-    pub history: Vec<super::data::Op>,
+    pub history: Vec<super::state::Op>,
     /// Makes clients' write timestamps unique.
     pub(super) clock_micros: u64,
 }

@@ -1,4 +1,10 @@
-//! One write's round at the coordinator, as a state machine with no I/O.
+//! One write at the coordinator, with no I/O: where it goes ([`plan`]) and
+//! its round, a state machine.
+//!
+//! [`plan`] finds the replicas on the ring (the keyspace's strategy) and
+//! checks that enough are up for the consistency level (Unavailable
+//! otherwise, before anything is sent); [`satisfied`] says whether the
+//! acknowledgements, counted per datacenter, meet the level.
 //!
 //! A [`WriteRound`] is made from a [`WritePlan`] (where the mutation goes)
 //! and a deadline on a clock the caller gives in milliseconds. The caller
@@ -28,9 +34,106 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use super::write::{WritePlan, counted, satisfied};
-use crate::node::db::consistency::{BlockFor, Consistency};
+use crate::node::db::consistency::{BlockFor, Consistency, check_available};
+use crate::node::db::schema::Strategy;
 use crate::node::error::QueryError;
+use crate::node::locator::placement::Ring;
+
+/// Whether the acks received (by datacenter) meet what the request waits for.
+pub fn satisfied(bf: &BlockFor, acks: &BTreeMap<String, u32>) -> bool {
+    match bf {
+        BlockFor::Count {
+            n,
+            datacenter: None,
+        } => acks.values().sum::<u32>() >= *n,
+        BlockFor::Count {
+            n,
+            datacenter: Some(dc),
+        } => acks.get(dc).copied().unwrap_or(0) >= *n,
+        BlockFor::PerDatacenter(per) => per
+            .iter()
+            .all(|(dc, n)| acks.get(dc).copied().unwrap_or(0) >= *n),
+    }
+}
+
+/// Acks that count toward `bf` (for WriteTimeout's `received`).
+pub fn counted(bf: &BlockFor, acks: &BTreeMap<String, u32>) -> u32 {
+    match bf {
+        BlockFor::Count {
+            datacenter: Some(dc),
+            ..
+        } => acks.get(dc).copied().unwrap_or(0),
+        _ => acks.values().sum(),
+    }
+}
+
+/// Where one mutation goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WritePlan {
+    pub local: bool,
+    /// Live replicas in the coordinator's datacenter (itself excluded).
+    pub same_dc: Vec<IpAddr>,
+    /// Per remote datacenter: the replica that receives and forwards, and the others.
+    pub remote: Vec<(IpAddr, Vec<IpAddr>)>,
+    /// Replicas that are down: they get hints.
+    pub down: Vec<IpAddr>,
+    pub block_for: BlockFor,
+}
+
+/// Plans a mutation's write: pure, so tests check placement decisions without sockets.
+pub fn plan(
+    ring: &Ring,
+    strategy: &Strategy,
+    token: i64,
+    me: IpAddr,
+    my_dc: &str,
+    cl: Consistency,
+    alive: &dyn Fn(&IpAddr) -> bool,
+) -> std::result::Result<WritePlan, QueryError> {
+    let replicas: Vec<IpAddr> = match strategy {
+        Strategy::Local => vec![me],
+        _ => ring.replicas(strategy, token),
+    };
+    let mut live_by_dc: BTreeMap<String, u32> = BTreeMap::new();
+    let mut by_dc: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
+    let mut down = Vec::new();
+    for r in &replicas {
+        let dc = ring.datacenter_of(r).unwrap_or(my_dc).to_string();
+        if alive(r) {
+            *live_by_dc.entry(dc.clone()).or_default() += 1;
+            by_dc.entry(dc).or_default().push(*r);
+        } else {
+            down.push(*r);
+        }
+    }
+    let block_for =
+        check_available(cl, strategy, my_dc, &live_by_dc).map_err(|u| QueryError::Unavailable {
+            consistency: u.consistency.to_string(),
+            required: u.required as i32,
+            alive: u.alive as i32,
+        })?;
+    let mut p = WritePlan {
+        local: false,
+        same_dc: Vec::new(),
+        remote: Vec::new(),
+        down,
+        block_for,
+    };
+    for (dc, nodes) in by_dc {
+        if dc == my_dc {
+            for n in nodes {
+                if n == me {
+                    p.local = true;
+                } else {
+                    p.same_dc.push(n);
+                }
+            }
+        } else if let Some((first, rest)) = nodes.split_first() {
+            p.remote.push((*first, rest.to_vec()));
+        }
+    }
+    Ok(p)
+}
 
 /// A replica's answer to a mutation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,10 +308,7 @@ impl WriteRound {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ip(dc: u8, i: u8) -> IpAddr {
-        IpAddr::from([127, 0, dc, i])
-    }
+    use crate::node::cluster::coordinator::testing::{ip, nts, ring};
 
     fn dc_of(a: &IpAddr) -> String {
         match a {
@@ -218,7 +318,7 @@ mod tests {
     }
 
     /// The plan of a write coordinated by 127.0.1.1 to RF 3 + 3, all up.
-    fn plan(block_for: BlockFor) -> WritePlan {
+    fn all_up_plan(block_for: BlockFor) -> WritePlan {
         WritePlan {
             local: true,
             same_dc: vec![ip(1, 2), ip(1, 3)],
@@ -236,7 +336,7 @@ mod tests {
     }
 
     fn round(bf: BlockFor, cl: Consistency) -> WriteRound {
-        WriteRound::new(&plan(bf), cl, "SIMPLE", 2000, &dc_of)
+        WriteRound::new(&all_up_plan(bf), cl, "SIMPLE", 2000, &dc_of)
     }
 
     #[test]
@@ -340,7 +440,7 @@ mod tests {
             n: 1,
             datacenter: None,
         };
-        let mut p = plan(any.clone());
+        let mut p = all_up_plan(any.clone());
         p.local = false;
         p.same_dc.clear();
         p.remote.clear();
@@ -354,5 +454,62 @@ mod tests {
         assert_eq!(r.hinted(1).answer, None);
         let mut r = round(any, Consistency::One);
         assert_eq!(r.applied_locally("dc1").answer, Some(Ok(())));
+    }
+
+    #[test]
+    fn plans_local_remote_forwarding_and_unavailable() {
+        let r = ring();
+        let me = ip(1, 1);
+        let all = |_: &IpAddr| true;
+        let p = plan(&r, &nts(), 5, me, "dc1", Consistency::LocalQuorum, &all).unwrap();
+        assert!(p.local);
+        assert_eq!(p.same_dc.len(), 2);
+        assert_eq!(p.remote.len(), 1, "one forwarder for dc2");
+        assert_eq!(p.remote[0].1.len(), 2, "it forwards to the two others");
+        // dc2 down: LOCAL_QUORUM still plans, EACH_QUORUM and QUORUM cannot.
+        let dc1_only = |a: &IpAddr| a.to_string().starts_with("127.0.1.");
+        let p = plan(
+            &r,
+            &nts(),
+            5,
+            me,
+            "dc1",
+            Consistency::LocalQuorum,
+            &dc1_only,
+        )
+        .unwrap();
+        assert!(p.remote.is_empty());
+        let e = plan(&r, &nts(), 5, me, "dc1", Consistency::EachQuorum, &dc1_only).unwrap_err();
+        assert_eq!(
+            e,
+            QueryError::Unavailable {
+                consistency: "EACH_QUORUM".into(),
+                required: 2,
+                alive: 0
+            }
+        );
+        let e = plan(&r, &nts(), 5, me, "dc1", Consistency::Quorum, &dc1_only).unwrap_err();
+        assert_eq!(
+            e,
+            QueryError::Unavailable {
+                consistency: "QUORUM".into(),
+                required: 4,
+                alive: 3
+            }
+        );
+    }
+
+    #[test]
+    fn acks_meet_levels() {
+        let acks: BTreeMap<String, u32> = [("dc1".into(), 2), ("dc2".into(), 1)].into();
+        let count = |n, dc: Option<&str>| BlockFor::Count {
+            n,
+            datacenter: dc.map(String::from),
+        };
+        assert!(satisfied(&count(3, None), &acks));
+        assert!(satisfied(&count(2, Some("dc1")), &acks));
+        assert!(!satisfied(&count(2, Some("dc2")), &acks));
+        let each = BlockFor::PerDatacenter([("dc1".into(), 2), ("dc2".into(), 2)].into());
+        assert!(!satisfied(&each, &acks));
     }
 }
