@@ -8,7 +8,10 @@
 //! With `CCRSIM_BENCH_AUTHORIZER=CassandraAuthorizer` the node checks
 //! permissions and the workload runs as a role that was granted SELECT and
 //! MODIFY on the keyspace (what an application on a service does), so the
-//! two runs side by side give the cost of authorization.
+//! two runs side by side give the cost of authorization. After the writes
+//! it prints the process's resident memory (node and client together);
+//! `CCRSIM_BENCH_MEMTABLE_MB` and `CCRSIM_BENCH_CACHE_MB` change the
+//! node's storage limits.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +23,18 @@ use scylla::client::session_builder::SessionBuilder;
 use scylla::statement::prepared::PreparedStatement;
 
 const CONCURRENCY: usize = 64;
+
+/// This process's resident memory (`VmRSS`), in MiB.
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -78,6 +93,16 @@ fn main() {
         if authorize {
             cfg.authorizer = Authorizer::Cassandra;
         }
+        // The storage's memory limits, in MiB (the node's defaults otherwise).
+        let mib = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+        if let Some(m) = mib("CCRSIM_BENCH_MEMTABLE_MB") {
+            cfg.storage.memtable_bytes = m << 20;
+        }
+        if let Some(c) = mib("CCRSIM_BENCH_CACHE_MB") {
+            cfg.storage.cache_bytes = c << 20;
+        }
+        println!("storage limits: {:?}", cfg.storage);
+        let before = rss_mib();
         let node = Node::start(cfg).await.unwrap();
         let admin = Arc::new(
             SessionBuilder::new()
@@ -124,7 +149,13 @@ fn main() {
         let select = s.prepare("SELECT v FROM bench.kv WHERE k = ?").await.unwrap();
         phase("warmup", &s, &insert, 5_000, true).await;
         phase("write", &s, &insert, ops, true).await;
+        println!(
+            "resident memory: {before:.1} MiB before the node, {:.1} MiB after {} rows of 100 bytes (the node and the client, one process)",
+            rss_mib(),
+            ops.max(5_000)
+        );
         phase("read", &s, &select, ops, false).await;
+        println!("resident memory after the reads: {:.1} MiB", rss_mib());
         drop(s);
         drop(admin);
         node.stop().await;

@@ -41,7 +41,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::node::cql::batchlimits::BatchLimits;
-use crate::node::db::storage::CommitlogSync;
+use crate::node::db::storage::{CommitlogSync, StorageLimits};
 use crate::node::transport::limits::TransportLimits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -142,6 +142,13 @@ pub struct NodeArgs {
     /// Cassandra's `max_hint_window` in milliseconds (3 hours by default).
     #[arg(long, default_value_t = 10_800_000)]
     pub max_hint_window_ms: u64,
+    /// Memory for each table's memtable before it is flushed, in MiB (the
+    /// part of Cassandra's `memtable_heap_space` one table may hold).
+    #[arg(long, env = "CASSANDRA_MEMTABLE_HEAP_SPACE_MB", default_value_t = 64)]
+    pub memtable_space_mb: u64,
+    /// The storage's block cache, in MiB (Cassandra's `key_cache_size`).
+    #[arg(long, env = "CASSANDRA_KEY_CACHE_SIZE_MB", default_value_t = 32)]
+    pub cache_size_mb: u64,
     /// Draws the node's tokens (and host id) from this seed mixed with its
     /// broadcast address, so that a cluster's ring can be replayed (first
     /// start only: tokens are kept in the data directory).
@@ -249,6 +256,8 @@ pub struct NodeConfig {
     pub transport: TransportLimits,
     /// Batch size and spread guards.
     pub batch: BatchLimits,
+    /// Memory the storage may hold.
+    pub storage: StorageLimits,
 }
 
 impl NodeConfig {
@@ -296,6 +305,7 @@ impl NodeConfig {
             token_seed: None,
             transport: TransportLimits::default(),
             batch: BatchLimits::default(),
+            storage: StorageLimits::default(),
         }
     }
 }
@@ -433,6 +443,10 @@ impl NodeArgs {
                 unlogged_partitions_warn_threshold: self
                     .unlogged_batch_across_partitions_warn_threshold,
             },
+            storage: StorageLimits {
+                memtable_bytes: self.memtable_space_mb.max(1) << 20,
+                cache_bytes: self.cache_size_mb << 20,
+            },
         })
     }
 }
@@ -452,6 +466,28 @@ mod tests {
         let mut argv = vec!["t"];
         argv.extend_from_slice(args);
         T::try_parse_from(argv).unwrap().node.resolve()
+    }
+
+    #[test]
+    fn storage_limits_come_from_flags() {
+        let c = parse(&["--listen-address", "127.0.1.1"]).unwrap();
+        assert_eq!(c.storage, StorageLimits::default());
+        let c = parse(&[
+            "--listen-address",
+            "127.0.1.1",
+            "--memtable-space-mb",
+            "8",
+            "--cache-size-mb",
+            "2",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.storage,
+            StorageLimits {
+                memtable_bytes: 8 << 20,
+                cache_bytes: 2 << 20
+            }
+        );
     }
 
     #[test]

@@ -54,6 +54,7 @@ impl Node {
     ) -> Result<Node, NodeError> {
         let dir = cfg.data_dir.clone();
         let sync = cfg.commitlog_sync;
+        let limits = cfg.storage;
         let num_tokens = cfg.num_tokens;
         let seed = cfg.identity_seed();
         let storage = tokio::task::spawn_blocking(move || {
@@ -61,10 +62,11 @@ impl Node {
                 dir: dir.display().to_string(),
                 reason: e.to_string(),
             })?;
-            let storage = Storage::open(&dir, sync).map_err(|e| NodeError::Storage {
-                dir: dir.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            let storage =
+                Storage::open_with(&dir, sync, limits).map_err(|e| NodeError::Storage {
+                    dir: dir.display().to_string(),
+                    reason: e.to_string(),
+                })?;
             let identity = LocalIdentity::load_or_create(&storage, num_tokens, seed)
                 .map_err(|e| NodeError::Start(format!("node identity: {e}")))?;
             Ok::<_, NodeError>((storage, identity))

@@ -109,6 +109,28 @@ impl Default for CommitlogSync {
     }
 }
 
+/// How much memory a node's storage may hold (per node, whatever the
+/// data's size): each table's memtable is flushed to disk past
+/// `memtable_bytes` (Cassandra bounds all memtables together with
+/// `memtable_heap_space`; the LSM engine bounds each table), and the block
+/// cache keeps at most `cache_bytes` (Cassandra's `key_cache_size` and
+/// chunk cache). The defaults are the LSM engine's own (64 MiB, 32 MiB):
+/// smaller ones trade read speed for memory (README, "Memory").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageLimits {
+    pub memtable_bytes: u64,
+    pub cache_bytes: u64,
+}
+
+impl Default for StorageLimits {
+    fn default() -> Self {
+        StorageLimits {
+            memtable_bytes: 64 << 20,
+            cache_bytes: 32 << 20,
+        }
+    }
+}
+
 /// All the entries to write to one partition.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mutation {
@@ -143,13 +165,29 @@ pub struct Storage {
     stop: Arc<AtomicBool>,
     syncer: Mutex<Option<JoinHandle<()>>>,
     dir: std::path::PathBuf,
+    /// Each table's memtable size before it is flushed.
+    memtable: u64,
 }
 
 impl Storage {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`, with the default limits.
     pub fn open(dir: &Path, sync: CommitlogSync) -> Result<Storage, StorageError> {
-        let db = Database::builder(dir).open()?;
-        let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
+        Storage::open_with(dir, sync, StorageLimits::default())
+    }
+
+    /// Opens (or creates) the store in `dir`, holding at most `limits` in memory.
+    pub fn open_with(
+        dir: &Path,
+        sync: CommitlogSync,
+        limits: StorageLimits,
+    ) -> Result<Storage, StorageError> {
+        let db = Database::builder(dir)
+            .cache_size(limits.cache_bytes)
+            .open()?;
+        let memtable = limits.memtable_bytes.max(1 << 20);
+        let meta = db.keyspace("meta", || {
+            KeyspaceCreateOptions::default().max_memtable_size(memtable)
+        })?;
         let stop = Arc::new(AtomicBool::new(false));
         let syncer = match sync {
             CommitlogSync::Periodic(period) => {
@@ -174,6 +212,7 @@ impl Storage {
             stop,
             syncer: Mutex::new(syncer),
             dir: dir.to_path_buf(),
+            memtable,
         })
     }
 
@@ -222,10 +261,10 @@ impl Storage {
             ),
             None => 0,
         };
-        let ks = self.db.keyspace(
-            &keyspace_name(table, generation),
-            KeyspaceCreateOptions::default,
-        )?;
+        let memtable = self.memtable;
+        let ks = self.db.keyspace(&keyspace_name(table, generation), || {
+            KeyspaceCreateOptions::default().max_memtable_size(memtable)
+        })?;
         tables.insert(*table, ks.clone());
         Ok(ks)
     }
