@@ -237,10 +237,10 @@ fn imports(file: &File, modules: &BTreeSet<Vec<String>>) -> BTreeSet<Vec<String>
     // Child modules declared with `mod x;`, usable by their bare name.
     let mut children = BTreeSet::new();
     for w in toks.windows(3) {
-        if let [Tok::Ident(m), Tok::Ident(name), Tok::Punct(';')] = w {
-            if m == "mod" {
-                children.insert(name.clone());
-            }
+        if let [Tok::Ident(m), Tok::Ident(name), Tok::Punct(';')] = w
+            && m == "mod"
+        {
+            children.insert(name.clone());
         }
     }
     let mut found = Vec::new();
