@@ -810,18 +810,8 @@ impl World {
                 let e = self.with_cas(node, job, |c| c.on_propagated(from, micros));
                 self.cas_effects(node, job, e);
             }
-            (Pending::Hint(pass_id), Body::MutationAck) => {
-                if let Some(h) = self
-                    .work(node)
-                    .and_then(|w| w.hints.as_mut())
-                    .and_then(|d| d.step(pass_id, true))
-                {
-                    let n = self.nodes.get_mut(&node).expect("node");
-                    n.disk.hints.retain(|x| x.key != h.key);
-                }
-                if let Some(w) = self.work(node) {
-                    w.pending.remove(&id);
-                }
+            (Pending::Hint(..), Body::MutationAck) => {
+                self.hint_answered(node, id, true);
                 self.replay_hints(node);
             }
             _ => {}
@@ -862,12 +852,29 @@ impl World {
                 let e = self.with_cas(node, job, |c| c.on_paused(micros));
                 self.cas_effects(node, job, e);
             }
-            Timer::HintTimeout(sent) => {
-                if let Some(d) = self.work(node).and_then(|w| w.hints.as_mut()) {
-                    d.step(sent, false);
-                }
-            }
+            Timer::HintTimeout(id) => self.hint_answered(node, id, false),
             Timer::Gossip => {}
+        }
+    }
+
+    /// The hint sent as message `id` was acknowledged, or not in time: its
+    /// pass learns it once (a late answer after the timeout, or an answer
+    /// of an earlier pass, changes nothing); a delivered hint is deleted.
+    fn hint_answered(&mut self, node: IpAddr, id: u64, delivered: bool) {
+        let Some(w) = self.work(node) else {
+            return;
+        };
+        let Some(Pending::Hint(pass, sent)) = w.pending.get(&id).copied() else {
+            return;
+        };
+        w.pending.remove(&id);
+        if pass != w.hint_pass {
+            return;
+        }
+        let done = w.hints.as_mut().and_then(|d| d.step(sent, delivered));
+        if let Some(h) = done {
+            let n = self.nodes.get_mut(&node).expect("node");
+            n.disk.hints.retain(|x| x.key != h.key);
         }
     }
 
@@ -891,6 +898,7 @@ impl World {
             let hints = n.disk.hints.clone();
             let peers = by_host.len().saturating_sub(1);
             let w = self.work(node).expect("running");
+            w.hint_pass += 1;
             w.hints =
                 (!hints.is_empty()).then(|| Delivery::new(hints, Settings::cassandra(peers), now));
         }
@@ -903,12 +911,11 @@ impl World {
                 continue;
             };
             let id = self.fresh_id(node);
-            self.work(node)
-                .expect("running")
-                .pending
-                .insert(id, Pending::Hint(s.id));
+            let w = self.work(node).expect("running");
+            let pass = w.hint_pass;
+            w.pending.insert(id, Pending::Hint(pass, s.id));
             // The transport's request timeout: no answer counts as a failure.
-            self.set_timer(now + 2000, node, Timer::HintTimeout(s.id));
+            self.set_timer(now + 2000, node, Timer::HintTimeout(id));
             let body = Body::Mutation {
                 mutation: s.hint.mutation,
                 durable: true,

@@ -106,7 +106,8 @@ pub(super) enum Pending {
     Write(u64),
     Read(u64),
     Cas(u64, Ballot),
-    Hint(u64),
+    /// A hint sent in delivery pass `.0` as its send `.1`.
+    Hint(u64, u64),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -145,4 +146,6 @@ pub struct Work {
     pub(super) cas: BTreeMap<u64, CasJob>,
     pub(super) next_job: u64,
     pub(super) hints: Option<Delivery>,
+    /// Which pass `hints` is (answers of an earlier pass are ignored).
+    pub(super) hint_pass: u64,
 }

@@ -110,7 +110,7 @@ pub enum Timer {
     Deadline(u64),
     /// The end of a lightweight transaction's pause after contention.
     Pause(u64),
-    /// A hint sent in a delivery pass that has had no answer in time.
+    /// The hint sent as message `.0` has had no answer in time.
     HintTimeout(u64),
 }
 
