@@ -262,7 +262,7 @@ impl InProcess {
                 if let Err(e) = run_cql(engine, plan).await {
                     tracing::error!(service = %service.name, "after the split: {e}");
                 }
-                first.member.core.push_schema();
+                first.member.core.push_schema().await;
             }
             for n in nodes.iter_mut() {
                 if let Some(n) = n.take() {
@@ -459,7 +459,7 @@ impl join::Datacenter for Local<'_> {
     async fn run(&self, plan: &[String]) -> Result<(), String> {
         let core = self.first()?;
         run_cql(core.engine().clone(), plan.to_vec()).await?;
-        core.push_schema();
+        core.push_schema().await;
         Ok(())
     }
 

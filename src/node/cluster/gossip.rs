@@ -314,6 +314,20 @@ impl Gossiper {
         }
     }
 
+    /// Notes a peer's schema version learned from the peer itself (its
+    /// answer to a schema push), ahead of its next gossiped state: a driver
+    /// waiting for schema agreement through `system.peers` sees it at once.
+    /// The state's version is kept, so the peer's own newer state still
+    /// replaces it.
+    pub fn note_schema(&mut self, addr: &IpAddr, schema_version: [u8; 16]) {
+        if *addr == self.me {
+            return;
+        }
+        if let Some(s) = self.states.get_mut(addr) {
+            s.app.schema_version = schema_version;
+        }
+    }
+
     /// Forgets a node for good (a datacenter split off): removed, and
     /// what other nodes still say of it is ignored from now on, as
     /// Cassandra quarantines a removed endpoint.

@@ -17,8 +17,10 @@ use crate::node::cluster::membership::Membership;
 use crate::node::cluster::message::{Body, Message};
 use crate::node::cluster::nodetool::{self, Managed};
 use crate::node::cluster::replica::Replica;
+use crate::node::cluster::schema_sync;
 use crate::node::cluster::transport::{Faults, Handler, Transport};
 use crate::node::cql::exec::Engine;
+use crate::node::db::schema::log::Absorbed;
 use crate::node::db::storage::Mutation;
 use crate::node::db::system::NodeInfo;
 use crate::node::locator::placement::Ring;
@@ -443,6 +445,20 @@ impl Core {
     }
 
     /// Acts on what gossip learnt: peers for `system.peers`, client events.
+    /// `system.peers` as gossip holds it now.
+    fn refresh_peers(&self) {
+        let peers: Vec<NodeInfo> = {
+            let g = self.membership.gossip();
+            let me = g.me();
+            let port = self.engine.local_info().listen_port;
+            g.states()
+                .filter(|s| s.address != me && s.app.status != Status::Left)
+                .map(|s| node_info(s, port))
+                .collect()
+        };
+        self.engine.set_peers(peers);
+    }
+
     fn apply(&self, events: Vec<GossipEvent>) {
         if events.is_empty() {
             return;
@@ -531,9 +547,12 @@ impl Core {
         .await;
     }
 
-    /// Pushes this node's schema to every live peer (after DDL).
-    pub fn push_schema(&self) {
-        let Ok((stamp, host, json)) = self.engine.schema_export() else {
+    /// Pushes this node's schema log to every live peer (after DDL) and
+    /// waits, at most [`schema_sync::PUSH_WAIT`], for each to merge it; the
+    /// versions they answer are noted (see [`schema_sync`]).
+    pub async fn push_schema(self: &Arc<Self>) {
+        let engine = self.engine.clone();
+        let Ok(Ok(json)) = tokio::task::spawn_blocking(move || engine.schema_export()).await else {
             return;
         };
         let t = self.transport().clone();
@@ -541,21 +560,30 @@ impl Core {
             let g = self.membership.gossip();
             g.live_peers().copied().collect()
         };
+        let mut asked = tokio::task::JoinSet::new();
         for p in peers {
-            t.send(
-                p,
-                &Message {
-                    id: t.next_id(),
-                    from: t.me(),
-                    reply_to: t.me(),
-                    body: Body::Schema {
-                        stamp,
-                        host,
-                        json: json.clone(),
-                    },
-                },
-            );
+            let (t, body) = (t.clone(), Body::SchemaPush(json.clone()));
+            asked.spawn(async move { t.request(p, body, schema_sync::PUSH_WAIT).await });
         }
+        while let Some(answer) = asked.join_next().await {
+            if let Ok(Ok(Message {
+                from,
+                body: Body::SchemaMerged { version, json },
+                ..
+            })) = answer
+            {
+                self.schema_merged(from, version, json).await;
+            }
+        }
+    }
+
+    /// A peer's answer to a push: its log if it had more, and its version.
+    async fn schema_merged(self: &Arc<Self>, from: IpAddr, version: [u8; 16], json: Vec<u8>) {
+        if !json.is_empty() {
+            self.adopt(json).await;
+        }
+        self.membership.gossip().note_schema(&from, version);
+        self.refresh_peers();
     }
 
     fn round(self: &Arc<Self>) {
@@ -584,12 +612,14 @@ impl Core {
                 g.update_local(|a| a.load = load);
             }
             let (targets, events) = g.tick(now);
-            // A live peer with another schema: ask it for its schema (the
-            // newest stamp wins, so asking is harmless if ours is newer).
-            let differing = g
-                .states()
-                .find(|s| s.app.schema_version != version && g.is_alive(&s.address))
-                .map(|s| s.address);
+            // A live peer with another schema: exchange logs with it.
+            let differing = schema_sync::pick(
+                version,
+                g.states()
+                    .filter(|s| s.address != g.me() && g.is_alive(&s.address))
+                    .map(|s| (s.address, s.app.schema_version)),
+                round.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 7,
+            );
             (targets, events, g.all_states(), differing)
         };
         self.apply(events);
@@ -606,15 +636,23 @@ impl Core {
             );
         }
         if let Some(peer) = differing {
-            t.send(
-                peer,
-                &Message {
-                    id: t.next_id(),
-                    from: t.me(),
-                    reply_to: t.me(),
-                    body: Body::SchemaPull,
-                },
-            );
+            let engine = self.engine.clone();
+            tokio::spawn(async move {
+                let Ok(Ok(json)) =
+                    tokio::task::spawn_blocking(move || engine.schema_export()).await
+                else {
+                    return;
+                };
+                t.send(
+                    peer,
+                    &Message {
+                        id: t.next_id(),
+                        from: t.me(),
+                        reply_to: t.me(),
+                        body: Body::SchemaPush(json),
+                    },
+                );
+            });
         }
     }
 
@@ -633,14 +671,26 @@ impl Core {
         }
     }
 
-    fn adopt(&self, stamp: i64, host: [u8; 16], json: Vec<u8>) {
+    /// Merges a peer's schema log (storage work, off the async threads);
+    /// a change shows in this node's gossip state at once. Returns what the
+    /// merge did, or None when the log was unusable.
+    async fn adopt(&self, json: Vec<u8>) -> Option<Absorbed> {
         let engine = self.engine.clone();
-        // Storage work: off the async threads.
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = engine.adopt_schema(stamp, host, &json) {
+        let absorbed = match tokio::task::spawn_blocking(move || engine.adopt_schema(&json)).await {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => {
                 tracing::warn!("schema from a peer not adopted: {e}");
+                return None;
             }
-        });
+            Err(_) => return None,
+        };
+        if absorbed.changed {
+            let version = self.engine.schema().version();
+            self.membership
+                .gossip()
+                .update_local(|a| a.schema_version = version);
+        }
+        Some(absorbed)
     }
 }
 
@@ -660,20 +710,24 @@ impl Handler for Core {
                     self.apply(events);
                     None
                 }
-                Body::SchemaPull => {
-                    let engine = self.engine.clone();
-                    let export = tokio::task::spawn_blocking(move || engine.schema_export())
-                        .await
-                        .ok()?
-                        .ok()?;
-                    Some(Body::Schema {
-                        stamp: export.0,
-                        host: export.1,
-                        json: export.2,
+                Body::SchemaPush(json) => {
+                    let absorbed = self.adopt(json).await?;
+                    let json = if absorbed.pusher_lacks {
+                        let engine = self.engine.clone();
+                        tokio::task::spawn_blocking(move || engine.schema_export())
+                            .await
+                            .ok()?
+                            .ok()?
+                    } else {
+                        Vec::new()
+                    };
+                    Some(Body::SchemaMerged {
+                        version: self.engine.schema().version(),
+                        json,
                     })
                 }
-                Body::Schema { stamp, host, json } => {
-                    self.adopt(stamp, host, json);
+                Body::SchemaMerged { version, json } => {
+                    self.schema_merged(msg.from, version, json).await;
                     None
                 }
                 Body::Mutation {

@@ -36,12 +36,13 @@ pub enum Body {
     MutationAck,
     /// The replica could not apply the mutation.
     MutationFailed(String),
-    /// Asks for the sender's schema.
-    SchemaPull,
-    /// A schema, stamped (microseconds, then host id) so the newest wins.
-    Schema {
-        stamp: i64,
-        host: [u8; 16],
+    /// The sender's schema log (JSON): merge it, and answer with
+    /// [`Body::SchemaMerged`].
+    SchemaPush(Vec<u8>),
+    /// The answer to a push: the receiver's schema version after merging,
+    /// and its own log when it holds cells the pusher lacked (else empty).
+    SchemaMerged {
+        version: [u8; 16],
         json: Vec<u8>,
     },
     /// Everything a replica has of one partition.
@@ -93,8 +94,8 @@ impl Body {
             Body::Mutation { .. } => 3,
             Body::MutationAck => 4,
             Body::MutationFailed(_) => 5,
-            Body::SchemaPull => 6,
-            Body::Schema { .. } => 7,
+            Body::SchemaPush(_) => 6,
+            Body::SchemaMerged { .. } => 7,
             Body::ReadPartition { .. } => 8,
             Body::Partition(_) => 9,
             Body::Scan { .. } => 10,
@@ -115,7 +116,7 @@ impl Body {
             Body::GossipAck(_)
                 | Body::MutationAck
                 | Body::MutationFailed(_)
-                | Body::Schema { .. }
+                | Body::SchemaMerged { .. }
                 | Body::Partition(_)
                 | Body::Partitions(_)
                 | Body::AdminReply { .. }
@@ -213,11 +214,11 @@ impl Message {
                 }
                 put_ballot(&mut out, commit.as_ref());
             }
-            Body::MutationAck | Body::SchemaPull => {}
+            Body::MutationAck => {}
+            Body::SchemaPush(json) => put_bytes(&mut out, json),
             Body::MutationFailed(m) => put_bytes(&mut out, m.as_bytes()),
-            Body::Schema { stamp, host, json } => {
-                out.extend_from_slice(&stamp.to_be_bytes());
-                out.extend_from_slice(host);
+            Body::SchemaMerged { version, json } => {
+                out.extend_from_slice(version);
                 put_bytes(&mut out, json);
             }
             Body::ReadPartition { table, token, key } => {
@@ -345,10 +346,9 @@ impl Message {
             }
             4 => Body::MutationAck,
             5 => Body::MutationFailed(r.string("failure")?),
-            6 => Body::SchemaPull,
-            7 => Body::Schema {
-                stamp: r.u64("stamp")? as i64,
-                host: r.array16("host id")?,
+            6 => Body::SchemaPush(r.bytes("schema")?.to_vec()),
+            7 => Body::SchemaMerged {
+                version: r.array16("schema version")?,
                 json: r.bytes("schema")?.to_vec(),
             },
             8 => Body::ReadPartition {
@@ -617,10 +617,9 @@ mod tests {
             },
             Body::MutationAck,
             Body::MutationFailed("disk full".into()),
-            Body::SchemaPull,
-            Body::Schema {
-                stamp: 123,
-                host: [1; 16],
+            Body::SchemaPush(b"{}".to_vec()),
+            Body::SchemaMerged {
+                version: [1; 16],
                 json: b"{}".to_vec(),
             },
             Body::ReadPartition {

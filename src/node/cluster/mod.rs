@@ -53,4 +53,5 @@ pub mod message;
 pub mod nodetool;
 pub mod paxos;
 pub mod replica;
+pub mod schema_sync;
 pub mod transport;

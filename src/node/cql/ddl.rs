@@ -1,8 +1,9 @@
 //! Statements that change the schema: CREATE, ALTER and DROP of keyspaces
 //! and tables, and TRUNCATE. Each one takes the engine's DDL lock, changes
-//! a copy of the schema, persists it with a new stamp, swaps it in and
-//! answers with the protocol's SCHEMA_CHANGE; data of dropped tables is
-//! removed afterwards.
+//! a copy of the schema, records the difference as cells of the schema log
+//! (`db::schema::log`, persisted before the answer), makes the log's schema
+//! current and answers with the protocol's SCHEMA_CHANGE; data of dropped
+//! tables is removed as they leave the schema.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -89,8 +90,8 @@ impl Engine {
 
     pub(super) fn ddl(&self, s: &mut Session, stmt: &Statement) -> Result<ResultBody> {
         let _guard = self.ddl.lock().unwrap_or_else(|e| e.into_inner());
-        let mut schema = (*self.schema()).clone();
-        let mut dropped: Vec<Arc<TableMeta>> = Vec::new();
+        let old = self.schema();
+        let mut schema = (*old).clone();
         let mut truncate: Option<Arc<TableMeta>> = None;
         // Authorization refused most of these already (Cassandra's
         // preventSystemKSSchemaModification); what is left is refused as
@@ -138,8 +139,7 @@ impl Engine {
             }
             Statement::DropKeyspace { name, if_exists } => {
                 check_local(name)?;
-                let (c, tables) = schema.drop_keyspace(name, *if_exists)?;
-                dropped = tables;
+                let (c, _) = schema.drop_keyspace(name, *if_exists)?;
                 if let Some(k) = &s.keyspace
                     && k == name
                     && c != Change::None
@@ -211,9 +211,7 @@ impl Engine {
                         "Keyspace '{ks}' doesn't exist"
                     )));
                 }
-                let (c, t) = schema.drop_table(&ks, &name.name, *if_exists)?;
-                dropped.extend(t);
-                c
+                schema.drop_table(&ks, &name.name, *if_exists)?.0
             }
             Statement::Truncate(name) => {
                 let ks = self.resolve_keyspace(s, name)?;
@@ -233,12 +231,8 @@ impl Engine {
         let Some(sc) = schema_change(&change) else {
             return Ok(ResultBody::Void);
         };
-        self.persist_schema(&schema)?;
-        self.persist_stamp((self.timestamp(), self.host_id()))?;
-        *self.schema.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(schema);
-        for t in dropped {
-            self.storage.truncate(&t.id)?;
-        }
+        // Data of dropped tables is removed as the log's schema becomes current.
+        self.change_schema(&old, &schema)?;
         Ok(ResultBody::SchemaChange(sc))
     }
 }

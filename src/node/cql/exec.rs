@@ -29,6 +29,7 @@ use crate::node::cql::bind::Binder;
 use crate::node::cql::functions::now_micros;
 use crate::node::db::consistency::Consistency;
 use crate::node::db::read::{self, Partitions};
+use crate::node::db::schema::log::{Absorbed, SchemaLog};
 use crate::node::db::schema::{Schema, Strategy, TableMeta, persist};
 use crate::node::db::storage::Storage;
 use crate::node::db::system::NodeInfo;
@@ -40,8 +41,11 @@ use crate::node::transport::protocol::primitives::Value;
 pub use crate::node::cql::replicator::{Decide, Replicator, Write};
 pub use crate::node::cql::session::{Options, Result, Session};
 
-const SCHEMA_KEY: &[u8] = b"schema";
-const SCHEMA_STAMP_KEY: &[u8] = b"schema_stamp";
+/// Where builds before the schema log kept the whole schema, and its stamp.
+const OLD_SCHEMA_KEY: &[u8] = b"schema";
+const OLD_SCHEMA_STAMP_KEY: &[u8] = b"schema_stamp";
+/// The schema as cells ([`SchemaLog`]).
+const SCHEMA_LOG_KEY: &[u8] = b"schema_log";
 
 /// A prepared statement.
 #[derive(Debug, Clone)]
@@ -70,9 +74,9 @@ pub struct EngineConfig {
 pub struct Engine {
     pub storage: Arc<Storage>,
     pub(super) schema: RwLock<Arc<Schema>>,
-    /// When the schema last changed (microseconds) and on which host: the
-    /// newest stamp wins when nodes exchange schemas.
-    schema_stamp: RwLock<(i64, [u8; 16])>,
+    /// The schema as timestamped cells, merged with other nodes' (the
+    /// schema above is what it defines); changed under `ddl`.
+    schema_log: RwLock<SchemaLog>,
     pub(super) local: RwLock<NodeInfo>,
     /// The other nodes of the cluster, as `system.peers` shows them.
     peers: RwLock<Vec<NodeInfo>>,
@@ -98,27 +102,13 @@ impl Engine {
     /// Opens the engine on `storage`: loads the schema (or creates the
     /// system keyspaces) and makes sure the default superuser exists.
     pub fn open(storage: Arc<Storage>, local: NodeInfo, cfg: EngineConfig) -> Result<Engine> {
-        let schema = match storage.get_meta(SCHEMA_KEY)? {
-            Some(bytes) => {
-                let v: serde_json::Value = serde_json::from_slice(&bytes)
-                    .map_err(|e| QueryError::Server(format!("stored schema is corrupt: {e}")))?;
-                persist::from_json(&v)
-                    .map_err(|e| QueryError::Server(format!("stored schema is invalid: {e}")))?
-            }
-            None => Schema::bootstrap(),
-        };
+        let log = load_schema_log(&storage)?;
+        let schema = log.schema();
         let gossip_generation = (now_micros() / 1_000_000) as i32;
-        let schema_stamp = match storage.get_meta(SCHEMA_STAMP_KEY)? {
-            Some(b) if b.len() == 24 => (
-                i64::from_be_bytes(b[..8].try_into().expect("8")),
-                b[8..].try_into().expect("16"),
-            ),
-            _ => (0, [0; 16]),
-        };
         let engine = Engine {
             storage,
             schema: RwLock::new(Arc::new(schema)),
-            schema_stamp: RwLock::new(schema_stamp),
+            schema_log: RwLock::new(log),
             local: RwLock::new(local),
             peers: RwLock::new(Vec::new()),
             cluster_name: cfg.cluster_name,
@@ -135,7 +125,7 @@ impl Engine {
             replicator: std::sync::OnceLock::new(),
             batch_limits: cfg.batch_limits,
         };
-        engine.persist_schema(&engine.schema())?;
+        engine.persist_log(&engine.schema_log.read().unwrap_or_else(|e| e.into_inner()))?;
         engine.ensure_superuser(&cfg.superuser_name, cfg.superuser_password)?;
         Ok(engine)
     }
@@ -188,30 +178,65 @@ impl Engine {
         self.local.read().unwrap_or_else(|e| e.into_inner()).host_id
     }
 
-    /// The schema with its stamp, as JSON, for another node.
-    pub fn schema_export(&self) -> Result<(i64, [u8; 16], Vec<u8>)> {
-        let _guard = self.ddl.lock().unwrap_or_else(|e| e.into_inner());
-        let (stamp, host) = *self.schema_stamp.read().unwrap_or_else(|e| e.into_inner());
-        let json = serde_json::to_vec(&persist::to_json(&self.schema()))
-            .map_err(|e| QueryError::Server(e.to_string()))?;
-        Ok((stamp, host, json))
+    /// The schema log as JSON, for another node.
+    pub fn schema_export(&self) -> Result<Vec<u8>> {
+        let log = self.schema_log.read().unwrap_or_else(|e| e.into_inner());
+        serde_json::to_vec(&log.to_json()).map_err(|e| QueryError::Server(e.to_string()))
     }
 
-    /// Adopts a schema from another node if its stamp is newer than ours;
-    /// data of tables it no longer has is removed. Returns whether it did.
-    pub fn adopt_schema(&self, stamp: i64, host: [u8; 16], json: &[u8]) -> Result<bool> {
-        let _guard = self.ddl.lock().unwrap_or_else(|e| e.into_inner());
-        let current = *self.schema_stamp.read().unwrap_or_else(|e| e.into_inner());
-        if (stamp, host) <= current {
-            return Ok(false);
-        }
+    /// Merges another node's schema log (from [`schema_export`]) into
+    /// ours ([`SchemaLog::absorb`]); data of tables that no longer exist is
+    /// removed.
+    ///
+    /// [`schema_export`]: Self::schema_export
+    pub fn adopt_schema(&self, json: &[u8]) -> Result<Absorbed> {
         let v: serde_json::Value = serde_json::from_slice(json)
             .map_err(|e| QueryError::Server(format!("schema from a peer is corrupt: {e}")))?;
-        let schema = persist::from_json(&v)
+        let theirs = SchemaLog::from_json(&v)
             .map_err(|e| QueryError::Server(format!("schema from a peer is invalid: {e}")))?;
+        let _guard = self.ddl.lock().unwrap_or_else(|e| e.into_inner());
+        let mut log = self
+            .schema_log
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let absorbed = log.absorb(&theirs);
+        if absorbed.changed {
+            self.merge_schema(&theirs)?;
+        }
+        Ok(absorbed)
+    }
+
+    /// Records the change from the current schema to `new` (a DDL
+    /// statement's result) in the log, stamped after anything the log
+    /// holds, and makes the log's schema current. The caller holds `ddl`.
+    pub(super) fn change_schema(&self, old: &Schema, new: &Schema) -> Result<()> {
+        let delta = {
+            let log = self.schema_log.read().unwrap_or_else(|e| e.into_inner());
+            let micros = self.timestamp().max(log.newest().0 + 1);
+            log.record(old, new, (micros, self.host_id()))
+        };
+        self.merge_schema(&delta)?;
+        debug_assert_eq!(*self.schema(), *new, "the log shows what the change made");
+        Ok(())
+    }
+
+    /// Merges `cells` into the log, persists it, and makes its schema
+    /// current. The caller holds `ddl`.
+    fn merge_schema(&self, cells: &SchemaLog) -> Result<bool> {
+        let mut log = self
+            .schema_log
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if !log.merge(cells) {
+            return Ok(false);
+        }
+        let schema = log.schema();
+        self.persist_log(&log)?;
         let old = self.schema();
-        self.persist_schema(&schema)?;
-        self.persist_stamp((stamp, host))?;
+        *self.schema_log.write().unwrap_or_else(|e| e.into_inner()) = log;
+        *self.schema.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(schema.clone());
         for ks in old.keyspaces.values() {
             for t in ks.tables.values() {
                 if schema
@@ -222,16 +247,7 @@ impl Engine {
                 }
             }
         }
-        *self.schema.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(schema);
         Ok(true)
-    }
-
-    pub(super) fn persist_stamp(&self, stamp: (i64, [u8; 16])) -> Result<()> {
-        let mut b = stamp.0.to_be_bytes().to_vec();
-        b.extend_from_slice(&stamp.1);
-        self.storage.put_meta(SCHEMA_STAMP_KEY, &b)?;
-        *self.schema_stamp.write().unwrap_or_else(|e| e.into_inner()) = stamp;
-        Ok(())
     }
 
     pub fn schema(&self) -> Arc<Schema> {
@@ -248,10 +264,10 @@ impl Engine {
         n
     }
 
-    pub(super) fn persist_schema(&self, s: &Schema) -> Result<()> {
-        let bytes = serde_json::to_vec(&persist::to_json(s))
-            .map_err(|e| QueryError::Server(e.to_string()))?;
-        self.storage.put_meta(SCHEMA_KEY, &bytes)?;
+    fn persist_log(&self, log: &SchemaLog) -> Result<()> {
+        let bytes =
+            serde_json::to_vec(&log.to_json()).map_err(|e| QueryError::Server(e.to_string()))?;
+        self.storage.put_meta(SCHEMA_LOG_KEY, &bytes)?;
         self.storage.flush()?;
         Ok(())
     }
@@ -555,4 +571,32 @@ pub(super) fn has_condition(stmt: &Statement) -> bool {
         Statement::Delete(d) => d.condition != Condition::None,
         _ => false,
     }
+}
+
+/// The schema log kept on disk; a schema kept whole by an older build
+/// becomes cells at its stamp; a new node starts from the system keyspaces
+/// (at stamp zero, the same cells on every node).
+fn load_schema_log(storage: &Storage) -> Result<SchemaLog> {
+    let json = |bytes: &[u8]| -> Result<serde_json::Value> {
+        serde_json::from_slice(bytes)
+            .map_err(|e| QueryError::Server(format!("stored schema is corrupt: {e}")))
+    };
+    let invalid = |e: crate::node::db::schema::SchemaError| {
+        QueryError::Server(format!("stored schema is invalid: {e}"))
+    };
+    if let Some(bytes) = storage.get_meta(SCHEMA_LOG_KEY)? {
+        return SchemaLog::from_json(&json(&bytes)?).map_err(invalid);
+    }
+    let Some(bytes) = storage.get_meta(OLD_SCHEMA_KEY)? else {
+        return Ok(SchemaLog::from_schema(&Schema::bootstrap(), (0, [0; 16])));
+    };
+    let schema = persist::from_json(&json(&bytes)?).map_err(invalid)?;
+    let stamp = match storage.get_meta(OLD_SCHEMA_STAMP_KEY)? {
+        Some(b) if b.len() == 24 => (
+            i64::from_be_bytes(b[..8].try_into().expect("8")),
+            b[8..].try_into().expect("16"),
+        ),
+        _ => (0, [0; 16]),
+    };
+    Ok(SchemaLog::from_schema(&schema, stamp))
 }

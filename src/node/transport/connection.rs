@@ -298,7 +298,7 @@ impl Dispatch {
             Ok(body) => {
                 if let ResultBody::SchemaChange(sc) = &body {
                     let _ = self.events.send(Event::SchemaChange(sc.clone()));
-                    self.member.push_schema();
+                    self.member.push_schema().await;
                 }
                 Reply::Send(respond(stream, &Response::Result(body), &warnings))
             }

@@ -93,7 +93,11 @@
 //! - [`state`]: what a simulated node keeps (disk, requests in flight)
 //!   and clients' operations;
 //! - [`data_check`]: the data path's fault schedules and properties;
-//! - [`linearizability`]: the checker of compare-and-set register histories.
+//! - [`linearizability`]: the checker of compare-and-set register histories;
+//! - [`schema`]: schema changes and their propagation, on the real schema
+//!   log and the real choice of peer;
+//! - [`schema_check`]: schema changes under random faults; every version
+//!   must agree, with every change kept.
 
 pub mod data;
 pub mod data_check;
@@ -101,6 +105,8 @@ pub mod gossip_check;
 pub mod linearizability;
 pub mod net;
 pub mod rng;
+pub mod schema;
+pub mod schema_check;
 pub mod state;
 pub mod trace;
 pub mod world;

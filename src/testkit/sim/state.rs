@@ -26,6 +26,9 @@ pub struct Disk {
     pub(super) hint_seq: u64,
     /// The peers' states as last saved (`Core::save_ring`).
     pub saved_ring: Vec<u8>,
+    /// The schema log (`Engine::persist_log` flushes it before a DDL
+    /// statement answers, so a crash keeps it).
+    pub schema: crate::node::db::schema::log::SchemaLog,
 }
 
 impl Disk {

@@ -85,6 +85,9 @@ pub struct WorldConfig {
     pub trace_cap: usize,
     /// Trace every message sent, delivered and dropped, not only events.
     pub trace_messages: bool,
+    /// Nodes keep a schema and exchange it ([`super::schema`]); off, the
+    /// schema version gossip carries is a constant.
+    pub schema: bool,
 }
 
 impl Default for WorldConfig {
@@ -97,6 +100,7 @@ impl Default for WorldConfig {
             wire: true,
             trace_cap: 4000,
             trace_messages: true,
+            schema: false,
         }
     }
 }
@@ -378,7 +382,11 @@ impl World {
             rack: "rack1".into(),
             tokens: n.tokens.clone(),
             status: Status::Normal,
-            schema_version: [7; 16],
+            schema_version: if self.config.schema {
+                n.disk.schema.schema().version()
+            } else {
+                [7; 16]
+            },
             rpc_address: node,
             native_port: 9042,
             release_version: "4.1.3".into(),
@@ -411,7 +419,7 @@ impl World {
     }
 
     /// Notes the node's own (generation, version) after it changed.
-    fn note_announced(&mut self, node: IpAddr) {
+    pub(super) fn note_announced(&mut self, node: IpAddr) {
         let n = self.nodes.get_mut(&node).expect("a node");
         if let Some(r) = &n.running {
             let l = r.gossip.local();
@@ -614,6 +622,9 @@ impl World {
         for t in targets {
             self.send_new(node, t, Body::GossipSyn(states.clone()));
         }
+        if self.config.schema {
+            self.schema_round(node);
+        }
     }
 
     /// `Core::apply`: what the node does with gossip's events (here: notes them).
@@ -660,6 +671,9 @@ impl World {
 
     /// `Core::handle` for the messages the simulator knows.
     fn handle(&mut self, node: IpAddr, msg: Message) -> Option<Body> {
+        if matches!(msg.body, Body::SchemaPush(_) | Body::SchemaMerged { .. }) {
+            return self.handle_schema(node, msg);
+        }
         if !matches!(msg.body, Body::GossipSyn(_) | Body::GossipAck(_)) {
             self.nodes.get(&node)?.running.as_ref()?;
             return self.handle_data(node, msg);

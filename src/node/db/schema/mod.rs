@@ -19,6 +19,7 @@
 //! system keyspaces, with `system_auth`'s tables).
 
 mod bootstrap;
+pub mod log;
 pub mod persist;
 pub mod system_auth;
 
