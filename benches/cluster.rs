@@ -26,6 +26,12 @@
 //! `CCRSIM_BENCH_OPS` sets the operations per phase (default 50 000),
 //! `CCRSIM_BENCH_LAG_ROWS` the rows of the lag measurement (default 2000).
 //!
+//! Then DDL latency: `CCRSIM_BENCH_DDL` (default 40) `CREATE TABLE`
+//! statements, alternately through dc1 and dc2, each timed until the
+//! driver returns (the scylla driver waits for every node to report the
+//! same schema version, then refreshes its metadata, as drivers do after
+//! DDL); min, p50, p99 and max in ms.
+//!
 //! Last, hint replay: dc2 is cut off from dc1, `CCRSIM_BENCH_HINT_ROWS`
 //! (default 20 000) LOCAL_QUORUM writes through dc1 leave a hint each for
 //! the three dc2 replicas, and after the heal the bench reports how fast
@@ -66,6 +72,36 @@ fn config(addr: &str, dc: &str, rack: &str, dir: &std::path::Path) -> NodeConfig
     c.seeds = SEEDS.iter().map(|s| s.parse().unwrap()).collect();
     c.cluster_name = "Bench Cluster".into();
     c
+}
+
+/// `n` CREATE TABLE statements alternately through `a` and `b`, each timed
+/// until the driver (which waits for schema agreement) returns.
+async fn ddl_latency(
+    a: &scylla::client::session::Session,
+    b: &scylla::client::session::Session,
+    n: usize,
+) {
+    let mut ms = Vec::with_capacity(n);
+    for i in 0..n {
+        let s = if i % 2 == 0 { a } else { b };
+        let t = Instant::now();
+        s.query_unpaged(
+            format!("CREATE TABLE bench.ddl_{i} (k int PRIMARY KEY, v text, w int)"),
+            &[],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("CREATE TABLE bench.ddl_{i}: {e}"));
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "ddl CREATE TABLE (driver waits for agreement): {n} statements, min {:.1} ms, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms[0],
+        at(0.5),
+        at(0.99),
+        ms[ms.len() - 1]
+    );
 }
 
 /// Hints kept by the nodes of dc1.
@@ -230,6 +266,10 @@ fn main() {
             "# cluster up and schema agreed in {:.1} s",
             t_start.elapsed().as_secs_f64()
         );
+        let ddl = env_usize("CCRSIM_BENCH_DDL", 40);
+        if ddl > 0 {
+            ddl_latency(&dc1, &dc2, ddl).await;
+        }
         let mut out = std::io::stdout();
         ccrsim::cli::bench::workload(&dc1, &dc2, "bench", 0, ops, lag_rows, &mut out)
             .await
