@@ -17,6 +17,15 @@
 //! | `--token-seed` | `CCRSIM_TOKEN_SEED` | none: tokens drawn at random |
 //! | `--authorizer` | `CASSANDRA_AUTHORIZER` | `AllowAllAuthorizer` (or `CassandraAuthorizer`) |
 //!
+//! Hinted handoff ([`HintConfig`]):
+//!
+//! | flag | environment | default |
+//! |---|---|---|
+//! | `--max-hint-window-ms` | `CASSANDRA_MAX_HINT_WINDOW_MS` | 10800000 (3 hours) |
+//! | `--hinted-handoff-enabled` | `CASSANDRA_HINTED_HANDOFF_ENABLED` | `true` |
+//! | `--hinted-handoff-throttle-kb` | `CASSANDRA_HINTED_HANDOFF_THROTTLE_KB` | 16384 (Cassandra: 1024) |
+//! | `--max-hints-delivery-threads` | `CASSANDRA_MAX_HINTS_DELIVERY_THREADS` | 2 |
+//!
 //! Cassandra's client limits ([`crate::node::transport::limits`] and
 //! [`crate::node::cql::batchlimits`] say what each does), sizes in
 //! cassandra.yaml's notation (`16MiB`, `5KiB`, `1024B`, `1GiB`; the unit is
@@ -140,8 +149,41 @@ pub struct NodeArgs {
     #[arg(long, default_value_t = 5_000)]
     pub read_request_timeout_ms: u64,
     /// Cassandra's `max_hint_window` in milliseconds (3 hours by default).
-    #[arg(long, default_value_t = 10_800_000)]
+    #[arg(
+        long,
+        env = "CASSANDRA_MAX_HINT_WINDOW_MS",
+        default_value_t = 10_800_000
+    )]
     pub max_hint_window_ms: u64,
+    /// Cassandra's `hinted_handoff_enabled`: whether a coordinator keeps
+    /// hints for replicas that cannot take a write (`nodetool
+    /// enablehandoff` and `disablehandoff` change it at runtime).
+    #[arg(
+        long,
+        env = "CASSANDRA_HINTED_HANDOFF_ENABLED",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_name = "true|false"
+    )]
+    pub hinted_handoff_enabled: bool,
+    /// Cassandra's `hinted_handoff_throttle` in KiB a second (0: no limit),
+    /// divided, as Cassandra does, among the other nodes of the cluster.
+    /// Cassandra's default is 1024; ccrsim's is higher on purpose, so that
+    /// small hints replay at 10 000 a second or more per target on a laptop.
+    #[arg(
+        long,
+        env = "CASSANDRA_HINTED_HANDOFF_THROTTLE_KB",
+        default_value_t = 16384
+    )]
+    pub hinted_handoff_throttle_kb: u64,
+    /// Cassandra's `max_hints_delivery_threads`: how many replicas a node
+    /// delivers hints to at once (at least 1).
+    #[arg(
+        long,
+        env = "CASSANDRA_MAX_HINTS_DELIVERY_THREADS",
+        default_value_t = 2
+    )]
+    pub max_hints_delivery_threads: usize,
     /// Memory for each table's memtable before it is flushed, in MiB (the
     /// part of Cassandra's `memtable_heap_space` one table may hold).
     #[arg(long, env = "CASSANDRA_MEMTABLE_HEAP_SPACE_MB", default_value_t = 64)]
@@ -226,6 +268,29 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// Hinted handoff's settings, under Cassandra's names in cassandra.yaml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HintConfig {
+    /// `hinted_handoff_enabled`: whether hints are kept at all.
+    pub enabled: bool,
+    /// `hinted_handoff_throttle` in KiB a second (0: no limit), divided
+    /// among the other nodes of the cluster.
+    pub throttle_kib: u64,
+    /// `max_hints_delivery_threads`: replicas delivered to at once (≥ 1).
+    pub max_delivery_threads: usize,
+}
+
+impl Default for HintConfig {
+    /// Enabled, 16384 KiB/s (Cassandra's default is 1024), two threads.
+    fn default() -> Self {
+        HintConfig {
+            enabled: true,
+            throttle_kib: 16384,
+            max_delivery_threads: 2,
+        }
+    }
+}
+
 /// A node's resolved settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeConfig {
@@ -250,6 +315,8 @@ pub struct NodeConfig {
     pub write_request_timeout: Duration,
     pub read_request_timeout: Duration,
     pub max_hint_window: Duration,
+    /// Hinted handoff: on or off, throttle, delivery threads.
+    pub hints: HintConfig,
     /// Seeds the random token draw (mixed with the broadcast address).
     pub token_seed: Option<u64>,
     /// Frame size, bytes in flight and connection limits.
@@ -302,6 +369,7 @@ impl NodeConfig {
             write_request_timeout: Duration::from_secs(2),
             read_request_timeout: Duration::from_secs(5),
             max_hint_window: Duration::from_secs(3 * 3600),
+            hints: HintConfig::default(),
             token_seed: None,
             transport: TransportLimits::default(),
             batch: BatchLimits::default(),
@@ -393,6 +461,11 @@ impl NodeArgs {
                 "datacenter and rack must not be empty".into(),
             ));
         }
+        if self.max_hints_delivery_threads == 0 {
+            return Err(ConfigError::Invalid(
+                "max_hints_delivery_threads must be at least 1".into(),
+            ));
+        }
         if self.native_transport_max_frame_size >= 2048 << 20 {
             return Err(ConfigError::Invalid(
                 "native_transport_max_frame_size must be smaller than 2048MiB".into(),
@@ -426,6 +499,11 @@ impl NodeArgs {
             write_request_timeout: Duration::from_millis(self.write_request_timeout_ms.max(1)),
             read_request_timeout: Duration::from_millis(self.read_request_timeout_ms.max(1)),
             max_hint_window: Duration::from_millis(self.max_hint_window_ms),
+            hints: HintConfig {
+                enabled: self.hinted_handoff_enabled,
+                throttle_kib: self.hinted_handoff_throttle_kb,
+                max_delivery_threads: self.max_hints_delivery_threads,
+            },
             token_seed: self.token_seed,
             transport: TransportLimits {
                 max_frame_size: self.native_transport_max_frame_size,
@@ -591,6 +669,75 @@ mod tests {
                 "2GiB"
             ])
             .is_err()
+        );
+    }
+
+    #[test]
+    fn hinted_handoff_takes_cassandras_settings() {
+        let c = parse(&["--listen-address", "127.0.0.1"]).unwrap();
+        assert_eq!(c.hints, HintConfig::default());
+        assert_eq!(
+            (
+                c.hints.enabled,
+                c.hints.throttle_kib,
+                c.hints.max_delivery_threads
+            ),
+            (true, 16384, 2)
+        );
+        assert_eq!(
+            c.hints,
+            NodeConfig::local(c.listen_address, &c.data_dir).hints
+        );
+        let c = parse(&[
+            "--listen-address",
+            "127.0.0.1",
+            "--hinted-handoff-enabled",
+            "false",
+            "--hinted-handoff-throttle-kb",
+            "0",
+            "--max-hints-delivery-threads",
+            "8",
+            "--max-hint-window-ms",
+            "60000",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.hints,
+            HintConfig {
+                enabled: false,
+                throttle_kib: 0,
+                max_delivery_threads: 8
+            }
+        );
+        assert_eq!(c.max_hint_window, Duration::from_secs(60));
+        let on = parse(&[
+            "--listen-address",
+            "127.0.0.1",
+            "--hinted-handoff-enabled",
+            "true",
+        ]);
+        assert!(on.unwrap().hints.enabled);
+        let mut argv = vec!["t", "--listen-address", "127.0.0.1"];
+        argv.extend(["--hinted-handoff-enabled", "maybe"]);
+        assert!(T::try_parse_from(argv).is_err(), "true or false only");
+    }
+
+    #[test]
+    fn zero_hint_delivery_threads_is_refused() {
+        let err = parse(&[
+            "--listen-address",
+            "127.0.0.1",
+            "--max-hints-delivery-threads",
+            "0",
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::Invalid("max_hints_delivery_threads must be at least 1".into())
+        );
+        assert_eq!(
+            err.to_string(),
+            "invalid setting: max_hints_delivery_threads must be at least 1"
         );
     }
 

@@ -11,9 +11,10 @@ use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
 use crate::node::cluster::gossip::{AppState, Status};
+use crate::node::cluster::hints::HintedHandoff;
 use crate::node::cluster::member::{GossipSettings, Member, Timeouts};
 use crate::node::cluster::transport::Faults;
-use crate::node::config::{Authenticator, Authorizer, NodeConfig};
+use crate::node::config::{Authenticator, Authorizer, HintConfig, NodeConfig};
 use crate::node::cql::exec::{Engine, EngineConfig};
 use crate::node::db::storage::Storage;
 use crate::node::db::system::{NodeInfo, RELEASE_VERSION};
@@ -29,6 +30,15 @@ pub enum NodeError {
     Listen { addr: SocketAddr, reason: String },
     #[error("{0}")]
     Start(String),
+}
+
+/// The cluster side's hinted-handoff settings, from the node's.
+fn handoff(h: HintConfig) -> HintedHandoff {
+    HintedHandoff {
+        enabled: h.enabled,
+        throttle_kib: h.throttle_kib,
+        max_delivery_threads: h.max_delivery_threads,
+    }
 }
 
 /// A started node.
@@ -141,6 +151,7 @@ impl Node {
                 write: cfg.write_request_timeout,
                 read: cfg.read_request_timeout,
                 max_hint_window: cfg.max_hint_window,
+                hints: handoff(cfg.hints),
             },
         )
         .await

@@ -16,6 +16,7 @@ use crate::node::cluster::hints::{self, delivery::Delivery};
 use crate::node::cluster::membership::Membership;
 use crate::node::cluster::message::{Body, Message};
 use crate::node::cluster::nodetool::{self, Managed};
+use crate::node::cluster::repair;
 use crate::node::cluster::replica::Replica;
 use crate::node::cluster::schema_sync;
 use crate::node::cluster::transport::{Faults, Handler, Transport};
@@ -52,12 +53,13 @@ pub struct GossipSettings {
     pub convict_after: Duration,
 }
 
-/// The coordinator's timeouts and the hint window.
+/// The coordinator's timeouts, the hint window and hinted handoff's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     pub write: Duration,
     pub read: Duration,
     pub max_hint_window: Duration,
+    pub hints: hints::HintedHandoff,
 }
 
 impl Default for GossipSettings {
@@ -85,6 +87,8 @@ pub struct Core {
     saving_ring: Arc<std::sync::Mutex<()>>,
     /// Gossip rounds so far, and the data size last measured (LOAD).
     rounds: AtomicU64,
+    /// Numbers `nodetool repair` commands.
+    repairs: std::sync::atomic::AtomicU32,
     load: Arc<AtomicU64>,
 }
 
@@ -153,7 +157,9 @@ impl Core {
         let states = self.states();
         let by_host: std::collections::HashMap<[u8; 16], IpAddr> =
             states.iter().map(|s| (s.app.host_id, s.address)).collect();
-        let settings = hints::delivery::Settings::cassandra(states.len().saturating_sub(1));
+        let settings = self
+            .membership
+            .hint_delivery(states.len().saturating_sub(1));
         let start = tokio::time::Instant::now();
         let now = || start.elapsed().as_millis() as u64;
         let mut pass = Delivery::new(hints, settings, now());
@@ -767,6 +773,15 @@ impl Handler for Core {
                 Body::Scan { table, start, end } => {
                     self.replica.clone().scan(table, start, end).await
                 }
+                Body::MerkleRequest {
+                    table,
+                    start,
+                    end,
+                    depth,
+                } => Some(repair::answer_tree(self.engine.clone(), table, start, end, depth).await),
+                Body::Stream(parts) => {
+                    Some(repair::answer_stream(self.engine.clone(), parts).await)
+                }
                 Body::Admin(args) => {
                     let (ok, text) = nodetool::run(&*self, args).await;
                     Some(Body::AdminReply { ok, text })
@@ -800,7 +815,8 @@ impl Handler for Core {
                 | Body::Partitions(_)
                 | Body::AdminReply { .. }
                 | Body::PaxosPromise(_)
-                | Body::PaxosAccepted(_) => None,
+                | Body::PaxosAccepted(_)
+                | Body::MerkleLeaves(_) => None,
             }
         })
     }
@@ -829,6 +845,16 @@ impl Managed for Core {
 
     fn decommission(&self) -> impl Future<Output = Result<String, String>> + Send {
         Core::decommission(self)
+    }
+
+    async fn repair(&self, args: Vec<String>) -> Result<String, String> {
+        let node = repair::Node {
+            engine: &self.engine,
+            membership: &self.membership,
+            transport: self.transport(),
+            commands: &self.repairs,
+        };
+        repair::run(node, &args).await
     }
 }
 
@@ -866,7 +892,11 @@ impl Member {
             .unwrap_or_default();
         let mut gossip = gossip;
         gossip.restore(saved);
-        let membership = Arc::new(Membership::new(gossip, timeouts.max_hint_window));
+        let membership = Arc::new(Membership::new(
+            gossip,
+            timeouts.max_hint_window,
+            timeouts.hints,
+        ));
         let replica = Arc::new(Replica::new(engine.clone()));
         let core = Arc::new(Core {
             transport: OnceLock::new(),
@@ -878,6 +908,7 @@ impl Member {
             replaying: AtomicBool::new(false),
             saving_ring: Arc::new(std::sync::Mutex::new(())),
             rounds: AtomicU64::new(0),
+            repairs: std::sync::atomic::AtomicU32::new(0),
             load: Arc::new(AtomicU64::new(0)),
         });
         let transport = Transport::start(listen, storage_port, faults, core.clone()).await?;

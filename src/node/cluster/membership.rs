@@ -5,10 +5,13 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::node::cluster::gossip::{EndpointState, GossipEvent, Gossiper, Status};
+use crate::node::cluster::hints::HintedHandoff;
+use crate::node::cluster::hints::delivery;
 use crate::node::locator::placement::{Ring, RingNode};
 
 /// A node's view of the cluster's membership.
@@ -21,19 +24,42 @@ pub struct Membership {
     down_since: Mutex<HashMap<IpAddr, Instant>>,
     /// How long a down replica still gets hints.
     pub max_hint_window: Duration,
+    /// Hinted handoff's settings, as the node started with them.
+    handoff: HintedHandoff,
+    /// Whether hints are kept (`nodetool enablehandoff`, `disablehandoff`).
+    hints_enabled: AtomicBool,
 }
 
 impl Membership {
     /// A view of `gossip`'s state, with an empty ring until
     /// [`Membership::rebuild_ring`].
-    pub fn new(gossip: Gossiper, max_hint_window: Duration) -> Membership {
+    pub fn new(gossip: Gossiper, max_hint_window: Duration, handoff: HintedHandoff) -> Membership {
         Membership {
             gossip: Mutex::new(gossip),
             ring: RwLock::new(Arc::new(Ring::default())),
             started: Instant::now(),
             down_since: Mutex::new(HashMap::new()),
             max_hint_window,
+            handoff,
+            hints_enabled: AtomicBool::new(handoff.enabled),
         }
+    }
+
+    /// Whether the coordinator keeps hints (Cassandra's `hinted_handoff_enabled`).
+    pub fn hints_enabled(&self) -> bool {
+        self.hints_enabled.load(Ordering::Relaxed)
+    }
+
+    /// `nodetool enablehandoff` / `disablehandoff`: hints kept from now on,
+    /// or none (those kept already are still delivered).
+    pub fn set_hints_enabled(&self, enabled: bool) {
+        self.hints_enabled.store(enabled, Ordering::Relaxed);
+    }
+
+    /// How a hint delivery pass goes, with `peers` other nodes in the
+    /// cluster (the throttle is divided among them).
+    pub fn hint_delivery(&self, peers: usize) -> delivery::Settings {
+        delivery::Settings::of(&self.handoff, peers)
     }
 
     /// The gossip state machine, locked.
@@ -55,15 +81,17 @@ impl Membership {
         self.gossip().state(addr).map(|s| s.app.host_id)
     }
 
-    /// Whether a replica should still get hints: always while it is not
-    /// marked down (a silent replica), else while it has been down for less
-    /// than the window.
+    /// Whether a replica should still get hints: never while hinted
+    /// handoff is disabled; else always while it is not marked down (a
+    /// silent replica), else while it has been down for less than the window.
     pub fn hintable(&self, addr: &IpAddr) -> bool {
-        self.down_since
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(addr)
-            .is_none_or(|since| since.elapsed() <= self.max_hint_window)
+        self.hints_enabled()
+            && self
+                .down_since
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(addr)
+                .is_none_or(|since| since.elapsed() <= self.max_hint_window)
     }
 
     /// Notes which peers went down or came up.

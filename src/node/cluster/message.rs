@@ -84,6 +84,21 @@ pub enum Body {
         update: Vec<u8>,
     },
     PaxosAccepted(bool),
+    /// Repair: the Merkle tree of a table's partitions in the token range
+    /// `(start, end]` with `2^depth` leaves, answered with
+    /// [`Body::MerkleLeaves`] (or [`Body::MutationFailed`]).
+    MerkleRequest {
+        table: [u8; 16],
+        start: i64,
+        end: i64,
+        depth: u8,
+    },
+    /// The leaves of a Merkle tree, in token order.
+    MerkleLeaves(Vec<[u8; 16]>),
+    /// Repair streaming: apply these partitions (mutations' wire form),
+    /// all or none; answered with [`Body::MutationAck`] or
+    /// [`Body::MutationFailed`].
+    Stream(Vec<Vec<u8>>),
 }
 
 impl Body {
@@ -106,6 +121,9 @@ impl Body {
             Body::PaxosPromise(_) => 15,
             Body::PaxosPropose { .. } => 16,
             Body::PaxosAccepted(_) => 17,
+            Body::MerkleRequest { .. } => 18,
+            Body::MerkleLeaves(_) => 19,
+            Body::Stream(_) => 20,
         }
     }
 
@@ -122,6 +140,7 @@ impl Body {
                 | Body::AdminReply { .. }
                 | Body::PaxosPromise(_)
                 | Body::PaxosAccepted(_)
+                | Body::MerkleLeaves(_)
         )
     }
 }
@@ -293,6 +312,29 @@ impl Message {
                 put_bytes(&mut out, update);
             }
             Body::PaxosAccepted(ok) => out.push(u8::from(*ok)),
+            Body::MerkleRequest {
+                table,
+                start,
+                end,
+                depth,
+            } => {
+                out.extend_from_slice(table);
+                out.extend_from_slice(&start.to_be_bytes());
+                out.extend_from_slice(&end.to_be_bytes());
+                out.push(*depth);
+            }
+            Body::MerkleLeaves(leaves) => {
+                out.extend_from_slice(&(leaves.len() as u32).to_be_bytes());
+                for l in leaves {
+                    out.extend_from_slice(l);
+                }
+            }
+            Body::Stream(ps) => {
+                out.extend_from_slice(&(ps.len() as u32).to_be_bytes());
+                for p in ps {
+                    put_bytes(&mut out, p);
+                }
+            }
         }
         let len = (out.len() - 4) as u32;
         out[..4].copy_from_slice(&len.to_be_bytes());
@@ -417,6 +459,28 @@ impl Message {
                 update: r.bytes("update")?.to_vec(),
             },
             17 => Body::PaxosAccepted(r.u8("accepted")? != 0),
+            18 => Body::MerkleRequest {
+                table: r.array16("table")?,
+                start: r.u64("start")? as i64,
+                end: r.u64("end")? as i64,
+                depth: r.u8("depth")?,
+            },
+            19 => {
+                let n = r.count(16, "leaves")?;
+                let mut leaves = Vec::with_capacity(n);
+                for _ in 0..n {
+                    leaves.push(r.array16("leaf")?);
+                }
+                Body::MerkleLeaves(leaves)
+            }
+            20 => {
+                let n = r.count(4, "partitions")?;
+                let mut ps = Vec::with_capacity(n);
+                for _ in 0..n {
+                    ps.push(r.bytes("partition")?.to_vec());
+                }
+                Body::Stream(ps)
+            }
             v => return Err(MessageError(format!("unknown verb {v}"))),
         };
         if r.pos != b.len() {
@@ -681,6 +745,14 @@ mod tests {
                 update: vec![1],
             },
             Body::PaxosAccepted(true),
+            Body::MerkleRequest {
+                table: [3; 16],
+                start: i64::MIN,
+                end: 42,
+                depth: 7,
+            },
+            Body::MerkleLeaves(vec![[1; 16], [0; 16]]),
+            Body::Stream(vec![vec![1, 2, 3], vec![]]),
         ];
         for body in bodies {
             let m = Message {

@@ -34,6 +34,8 @@
 //!   (`SERIAL`, `LOCAL_SERIAL`): the replica's state and the coordinator's
 //!   decisions; the coordinator runs the rounds ([`coordinator::cas`]).
 //! - [`hints`]: hinted handoff's durable store.
+//! - [`repair`]: anti-entropy repair (`nodetool repair`): Merkle trees of
+//!   each range compared across replicas, the differences streamed.
 //! - [`nodetool`]: the node side of `ccrsim nodetool`, on what
 //!   [`nodetool::Managed`] gives it (the running node implements it).
 //!
@@ -52,6 +54,7 @@ pub mod membership;
 pub mod message;
 pub mod nodetool;
 pub mod paxos;
+pub mod repair;
 pub mod replica;
 pub mod schema_sync;
 pub mod transport;

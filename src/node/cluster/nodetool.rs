@@ -33,6 +33,8 @@ pub trait Managed: Send + Sync {
     fn rebuild(&self, source_dc: &str) -> impl Future<Output = Result<String, String>> + Send;
     /// `nodetool decommission`.
     fn decommission(&self) -> impl Future<Output = Result<String, String>> + Send;
+    /// `nodetool repair [options] [KEYSPACE [TABLE ...]]`.
+    fn repair(&self, args: Vec<String>) -> impl Future<Output = Result<String, String>> + Send;
 }
 
 /// Each node's share of the ring's data under `strategy` (1.0 = all of it).
@@ -343,11 +345,21 @@ pub async fn run(node: &impl Managed, args: Vec<String>) -> (bool, String) {
         ["ring", ..] => Ok(ring_text(node)),
         ["getendpoints", ks, table, key] => getendpoints(node, ks, table, key),
         ["info"] => Ok(info(node)),
-        ["statushandoff"] => Ok(if node.hints_paused().load(Ordering::Relaxed) {
-            "Hinted handoff is not running\n".into()
-        } else {
-            "Hinted handoff is running\n".into()
-        }),
+        ["statushandoff"] => Ok(
+            if !node.membership().hints_enabled() || node.hints_paused().load(Ordering::Relaxed) {
+                "Hinted handoff is not running\n".into()
+            } else {
+                "Hinted handoff is running\n".into()
+            },
+        ),
+        ["disablehandoff"] => {
+            node.membership().set_hints_enabled(false);
+            Ok(String::new())
+        }
+        ["enablehandoff"] => {
+            node.membership().set_hints_enabled(true);
+            Ok(String::new())
+        }
         ["pausehandoff"] => {
             node.hints_paused().store(true, Ordering::Relaxed);
             Ok(String::new())
@@ -367,6 +379,10 @@ pub async fn run(node: &impl Managed, args: Vec<String>) -> (bool, String) {
                 .map(|()| String::new())
         }
         ["decommission"] | ["decommission", "--force"] => node.decommission().await,
+        ["repair", rest @ ..] => {
+            node.repair(rest.iter().map(|s| s.to_string()).collect())
+                .await
+        }
         [] => Err("nodetool: a command is required".into()),
         [cmd, ..] => Err(format!(
             "nodetool: Found unexpected parameters or unknown command: {cmd}"

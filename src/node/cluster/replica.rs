@@ -71,7 +71,8 @@ impl Replica {
     }
 
     /// Keeps hints for `replicas` (on a blocking thread): those `membership`
-    /// knows the host id of and that are still within the hint window.
+    /// knows the host id of and that are still within the hint window;
+    /// none while hinted handoff is disabled ([`Membership::hintable`]).
     pub fn store_hints(
         &self,
         membership: &Membership,

@@ -5,8 +5,11 @@
 //! send now: per host at most `window` in flight, at most `bytes_per_sec`
 //! of mutations per second (a token bucket on the caller's clock, in ms:
 //! Cassandra's `hinted_handoff_throttle`, which it divides among the other
-//! nodes of the cluster), and nothing to a host the caller says is not
-//! reachable. The caller sends each, and reports the outcome with
+//! nodes of the cluster), to at most `hosts` hosts at once (Cassandra's
+//! `max_hints_delivery_threads`: a host holds its slot from its first send
+//! until its queue is empty and its hints in flight answered, or it failed
+//! or went unreachable; waiting hosts start in the pass's host order), and
+//! nothing to a host the caller says is not reachable. The caller sends each, and reports the outcome with
 //! [`Delivery::step`]: a delivered hint is handed back to be deleted; a
 //! failed one (an error or no answer in time) stops delivery to that host
 //! for this pass, as Cassandra's dispatcher does, and the hint stays kept
@@ -15,7 +18,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::Hint;
+use super::{Hint, HintedHandoff};
 
 /// How fast a pass may go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,16 +27,32 @@ pub struct Settings {
     pub window: usize,
     /// Bytes of mutations per second per host (0: no limit).
     pub bytes_per_sec: u64,
+    /// Hosts delivered to at once (0: no limit).
+    pub hosts: usize,
 }
 
 impl Settings {
-    /// Cassandra's defaults: `hinted_handoff_throttle: 1024KiB` a second,
-    /// divided among the `peers` other nodes of the cluster.
-    pub fn cassandra(peers: usize) -> Settings {
+    /// A node's settings: `throttle_kib` KiB a second (0: no limit),
+    /// divided among the `peers` other nodes of the cluster, as Cassandra
+    /// divides `hinted_handoff_throttle`; `hosts` hosts at once (0: no limit).
+    pub fn new(throttle_kib: u64, hosts: usize, peers: usize) -> Settings {
         Settings {
             window: 128,
-            bytes_per_sec: 1024 * 1024 / peers.max(1) as u64,
+            bytes_per_sec: throttle_kib.saturating_mul(1024) / peers.max(1) as u64,
+            hosts,
         }
+    }
+
+    /// [`Settings::new`] from a node's [`HintedHandoff`] settings.
+    pub fn of(handoff: &HintedHandoff, peers: usize) -> Settings {
+        Settings::new(handoff.throttle_kib, handoff.max_delivery_threads, peers)
+    }
+
+    /// Cassandra's defaults: `hinted_handoff_throttle: 1024KiB` a second,
+    /// divided among the `peers` other nodes of the cluster, and
+    /// `max_hints_delivery_threads: 2`.
+    pub fn cassandra(peers: usize) -> Settings {
+        Settings::new(1024, 2, peers)
     }
 }
 
@@ -59,6 +78,8 @@ struct Host {
     queue: VecDeque<Hint>,
     in_flight: usize,
     failed: bool,
+    /// Whether it holds one of the `hosts` slots.
+    started: bool,
     /// Bytes the throttle allows now (may go below zero by one hint).
     budget: i64,
     refilled: u64,
@@ -84,6 +105,7 @@ impl Delivery {
                     queue: VecDeque::new(),
                     in_flight: 0,
                     failed: false,
+                    started: false,
                     budget: settings.bytes_per_sec as i64,
                     refilled: now,
                 })
@@ -102,9 +124,25 @@ impl Delivery {
     pub fn pump(&mut self, now: u64, reachable: &dyn Fn(&[u8; 16]) -> bool) -> Pump {
         let mut out = Pump::default();
         let (window, rate) = (self.settings.window.max(1), self.settings.bytes_per_sec);
+        // Hosts keep their slot while they have hints in flight, or more
+        // to send now (a throttled host keeps it while it waits); a failed
+        // or unreachable one gives it up.
+        let mut occupied = 0;
+        for (id, host) in self.hosts.iter_mut() {
+            host.started &=
+                !host.failed && (host.in_flight > 0 || (!host.queue.is_empty() && reachable(id)));
+            occupied += usize::from(host.started);
+        }
         for (id, host) in self.hosts.iter_mut() {
             if host.failed || host.queue.is_empty() || !reachable(id) {
                 continue;
+            }
+            if !host.started {
+                if self.settings.hosts > 0 && occupied >= self.settings.hosts {
+                    continue;
+                }
+                host.started = true;
+                occupied += 1;
             }
             if rate > 0 {
                 let elapsed = now.saturating_sub(host.refilled);
@@ -187,6 +225,7 @@ mod tests {
         let s = Settings {
             window: 2,
             bytes_per_sec: 0,
+            hosts: 0,
         };
         let mut d = Delivery::new(hints, s, 0);
         let p = d.pump(0, &all);
@@ -206,6 +245,7 @@ mod tests {
         let s = Settings {
             window: 1,
             bytes_per_sec: 0,
+            hosts: 0,
         };
         let mut d = Delivery::new(hints, s, 0);
         let p = d.pump(0, &all);
@@ -234,6 +274,7 @@ mod tests {
         let s = Settings {
             window: 100,
             bytes_per_sec: 1000,
+            hosts: 0,
         };
         let mut d = Delivery::new(hints, s, 0);
         let p = d.pump(0, &all);
@@ -256,5 +297,101 @@ mod tests {
     fn cassandra_divides_the_throttle_among_the_peers() {
         assert_eq!(Settings::cassandra(5).bytes_per_sec, 209_715);
         assert_eq!(Settings::cassandra(0).bytes_per_sec, 1024 * 1024);
+        assert_eq!(Settings::cassandra(5).hosts, 2);
+        let node = Settings::of(&HintedHandoff::default(), 2);
+        assert_eq!((node.bytes_per_sec, node.hosts), (8 << 20, 2));
+        assert_eq!(Settings::new(0, 1, 3).bytes_per_sec, 0, "0 KiB: no limit");
+        assert_eq!(Settings::new(u64::MAX, 1, 1).bytes_per_sec, u64::MAX);
+    }
+
+    fn slots(hosts: usize, window: usize) -> Settings {
+        Settings {
+            window,
+            bytes_per_sec: 0,
+            hosts,
+        }
+    }
+
+    #[test]
+    fn one_slot_delivers_to_one_host_at_a_time_in_order() {
+        let hints = vec![hint(1, 0, 1), hint(1, 1, 1), hint(2, 0, 1), hint(2, 1, 1)];
+        let mut d = Delivery::new(hints, slots(1, 1), 0);
+        let p = d.pump(0, &all);
+        assert_eq!(ids(&p), vec![vec![1, 0]], "host 2 waits for the slot");
+        d.step(p.sends[0].id, true).unwrap();
+        let p = d.pump(0, &all);
+        assert_eq!(ids(&p), vec![vec![1, 1]], "host 1 keeps its slot");
+        assert_eq!(d.pump(0, &all).sends, vec![], "its last hint is unanswered");
+        d.step(p.sends[0].id, true).unwrap();
+        let p = d.pump(0, &all);
+        assert_eq!(ids(&p), vec![vec![2, 0]], "host 1 is done: host 2 starts");
+        d.step(p.sends[0].id, true).unwrap();
+        assert_eq!(ids(&d.pump(0, &all)), vec![vec![2, 1]]);
+    }
+
+    #[test]
+    fn a_throttled_host_keeps_its_slot() {
+        // 1 000 bytes a second: host 1's first hint overdraws its budget.
+        let hints = vec![hint(1, 0, 1500), hint(1, 1, 1500), hint(2, 0, 1)];
+        let s = Settings {
+            window: 10,
+            bytes_per_sec: 1000,
+            hosts: 1,
+        };
+        let mut d = Delivery::new(hints, s, 0);
+        let p = d.pump(0, &all);
+        assert_eq!(ids(&p), vec![vec![1, 0]]);
+        d.step(p.sends[0].id, true).unwrap();
+        let p = d.pump(1, &all);
+        assert_eq!(
+            p.sends,
+            vec![],
+            "host 1 waits on the throttle, host 2 on host 1"
+        );
+        assert!(p.wake.is_some());
+    }
+
+    #[test]
+    fn a_failed_or_unreachable_host_frees_its_slot() {
+        let hints = vec![hint(1, 0, 1), hint(1, 1, 1), hint(2, 0, 1), hint(3, 0, 1)];
+        let mut d = Delivery::new(hints, slots(1, 1), 0);
+        let p = d.pump(0, &all);
+        assert_eq!(ids(&p), vec![vec![1, 0]]);
+        assert_eq!(d.step(p.sends[0].id, false), None);
+        let p = d.pump(0, &all);
+        assert_eq!(ids(&p), vec![vec![2, 0]], "host 1 failed: host 2 starts");
+        d.step(p.sends[0].id, true).unwrap();
+        // Host 3 is down: nothing to send, and it holds no slot.
+        let not_3 = |h: &[u8; 16]| h[0] != 3;
+        assert_eq!(d.pump(0, &not_3).sends, vec![]);
+        assert_eq!(ids(&d.pump(0, &all)), vec![vec![3, 0]]);
+    }
+
+    #[test]
+    fn an_unreachable_started_host_gives_its_slot_up() {
+        let hints = vec![hint(1, 0, 1), hint(1, 1, 1), hint(2, 0, 1), hint(2, 1, 1)];
+        let mut d = Delivery::new(hints, slots(1, 1), 0);
+        let p = d.pump(0, &all);
+        d.step(p.sends[0].id, true).unwrap();
+        let not_1 = |h: &[u8; 16]| h[0] != 1;
+        let p = d.pump(0, &not_1);
+        assert_eq!(ids(&p), vec![vec![2, 0]], "host 1 went down: host 2 starts");
+        assert_eq!(
+            d.pump(0, &all).sends,
+            vec![],
+            "host 1 is back but host 2 holds the slot"
+        );
+        d.step(p.sends[0].id, true).unwrap();
+        assert_eq!(ids(&d.pump(0, &all)), vec![vec![2, 1]]);
+    }
+
+    #[test]
+    fn no_host_limit_sends_to_every_host_at_once() {
+        let hints = (1..=5).map(|h| hint(h, 0, 1)).collect();
+        let mut d = Delivery::new(hints, slots(0, 1), 0);
+        assert_eq!(d.pump(0, &all).sends.len(), 5);
+        let hints = (1..=5).map(|h| hint(h, 0, 1)).collect();
+        let mut d = Delivery::new(hints, slots(2, 1), 0);
+        assert_eq!(ids(&d.pump(0, &all)), vec![vec![1, 0], vec![2, 0]]);
     }
 }

@@ -20,6 +20,34 @@ use crate::node::db::storage::{Storage, StorageError};
 
 const PREFIX: &[u8] = b"hint/";
 
+/// A node's hinted-handoff settings (the node's flags, named after
+/// Cassandra's in `node::config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HintedHandoff {
+    /// Cassandra's `hinted_handoff_enabled`: whether the coordinator keeps
+    /// hints at all (it can be changed at runtime, see
+    /// [`crate::node::cluster::membership::Membership::set_hints_enabled`]).
+    pub enabled: bool,
+    /// Cassandra's `hinted_handoff_throttle` in KiB a second (0: no
+    /// limit), divided among the other nodes of the cluster.
+    pub throttle_kib: u64,
+    /// Cassandra's `max_hints_delivery_threads`: how many replicas a pass
+    /// delivers to at once.
+    pub max_delivery_threads: usize,
+}
+
+impl Default for HintedHandoff {
+    /// ccrsim's node defaults: enabled, 16 MiB/s (Cassandra's is 1 MiB/s),
+    /// two replicas at once.
+    fn default() -> Self {
+        HintedHandoff {
+            enabled: true,
+            throttle_kib: 16 * 1024,
+            max_delivery_threads: 2,
+        }
+    }
+}
+
 /// A stored hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hint {
