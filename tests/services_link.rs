@@ -3,7 +3,8 @@
 //! request and its answer cross it), `--down` partitions the datacenters
 //! (LOCAL_QUORUM goes on, EACH_QUORUM is Unavailable, hints pile up) and
 //! `--up` reconnects them: the hints replay and every write made during the
-//! partition is readable in the other datacenter.
+//! partition is readable in the other datacenter. With hints paused,
+//! `ccr repair` brings what a partition kept from the other datacenter.
 
 mod common;
 
@@ -32,6 +33,16 @@ async fn write(s: &Session, k: i32, cl: Consistency) -> Result<(), DbError> {
 
 async fn count(s: &Session) -> usize {
     session::rows_num(s, session::at("SELECT k FROM net.t", Consistency::LocalOne)).await
+}
+
+/// How many of `keys` a LOCAL_ONE read finds.
+async fn present(s: &Session, keys: std::ops::Range<i32>) -> usize {
+    let mut n = 0;
+    for k in keys {
+        let st = session::at("SELECT k FROM net.t WHERE k = ?", Consistency::LocalOne);
+        n += session::rows(s, st, (k,)).await.rows_num();
+    }
+    n
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,6 +145,72 @@ async fn the_link_delays_partitions_and_reconnects_the_datacenters() {
         }
     })
     .await;
+
+    // Hints paused in lon: writes made during a partition reach nyc only
+    // through `ccr repair`.
+    for n in 1..=3 {
+        let (_, err, code) = common::nodetool(&format!("127.0.140.{n}"), &["pausehandoff"]).await;
+        assert_eq!(code, 0, "{err}");
+    }
+    cli("ccr link lon --down").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(
+        write(&lon, 3, Consistency::EachQuorum).await,
+        Err(DbError::Unavailable { .. })
+    ) {
+        assert!(Instant::now() < deadline, "nyc never seen down from lon");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for k in 200..230 {
+        write(&lon, k, Consistency::LocalQuorum).await.unwrap();
+    }
+    cli("ccr link lon --up").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while write(&lon, 4, Consistency::EachQuorum).await.is_err() {
+        assert!(Instant::now() < deadline, "nyc never seen up from lon");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        present(&nyc, 200..230).await,
+        0,
+        "hints are paused: nothing written during the partition is in nyc"
+    );
+    let (out, err, code) = common::cli(
+        &d.server.url(),
+        &d.server.token,
+        &["ccr", "repair", "lon", "--keyspace", "nosuch"],
+    )
+    .await;
+    assert_ne!(code, 0);
+    assert!(
+        format!("{out}{err}").contains("Keyspace [nosuch] does not exist."),
+        "{out}{err}"
+    );
+    let out = cli("ccr repair lon --keyspace net").await;
+    assert_eq!(
+        out.matches("Repair completed successfully").count(),
+        7,
+        "{out}"
+    );
+    for a in ["127.0.140.1", "127.0.140.3", "127.0.141.2"] {
+        assert!(
+            out.contains(&format!(
+                "== {} {a} ==",
+                if a.starts_with("127.0.140") {
+                    "lon"
+                } else {
+                    "nyc"
+                }
+            )),
+            "{out}"
+        );
+    }
+    assert!(out.contains("range(s) out of sync for t"), "{out}");
+    assert_eq!(
+        present(&nyc, 200..230).await,
+        30,
+        "every row in nyc after the repair"
+    );
     drop((lon, nyc));
     d.stop().await;
 }

@@ -292,6 +292,19 @@ pub enum CcrCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Anti-entropy repair across the pair: `nodetool repair -pr` on every
+    /// node of both datacenters, one at a time (every range once).
+    Repair {
+        service_name: String,
+        /// Only this keyspace (default: every replicated keyspace).
+        #[arg(long)]
+        keyspace: Option<String>,
+        /// Only these tables of the keyspace (repeatable).
+        #[arg(long = "table", requires = "keyspace")]
+        tables: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Write probe rows at LOCAL_QUORUM in each datacenter and read them at
     /// LOCAL_ONE in the other: pass/fail and the lag. With --contact-points,
     /// any two-datacenter Cassandra cluster.

@@ -1,4 +1,4 @@
-//! `ccrsim ccr`: a pair's status, split, simulated link, and the
+//! `ccrsim ccr`: a pair's status, split, simulated link, repair, and the
 //! replication check.
 
 use std::io::Write;
@@ -69,6 +69,37 @@ pub async fn ccr(
                 return json_out(out, &v["link"]);
             }
             w(out, &format!("link: {}\n", link_text(&v["link"])))
+        }
+        CcrCmd::Repair {
+            service_name,
+            keyspace,
+            tables,
+            json,
+        } => {
+            let mut body = json!({ "tables": tables });
+            if let Some(k) = keyspace {
+                body["keyspace"] = json!(k);
+            }
+            let v = api
+                .post(
+                    &format!("{p}/service/{}/ccr/repair", seg(service_name)),
+                    &body,
+                )
+                .await?;
+            if *json {
+                return json_out(out, &v);
+            }
+            let mut text = String::new();
+            for n in v["nodes"].as_array().into_iter().flatten() {
+                text.push_str(&format!(
+                    "== {} {} ==\n{}",
+                    field(n, "service_name"),
+                    field(n, "address"),
+                    field(n, "output")
+                ));
+            }
+            text.push_str(&format!("{}\n", field(&v, "message")));
+            w(out, &text)
         }
         CcrCmd::Verify {
             service_name,

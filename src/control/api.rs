@@ -95,6 +95,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(ccr_split),
         )
         .route(
+            "/v1/project/{project}/service/{service}/ccr/repair",
+            post(ccr_repair),
+        )
+        .route(
             "/v1/project/{project}/service/{service}/ccr/link",
             get(ccr_link).put(ccr_set_link),
         )
@@ -863,6 +867,78 @@ async fn ccr_split(
         ),
         "ccr": ccr_json(&s, &me, None, &splits),
         "other": ccr_json(&s, &other, None, &splits),
+    })))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RepairRequest {
+    keyspace: Option<String>,
+    #[serde(default)]
+    tables: Vec<String>,
+}
+
+/// `ccr repair`: `nodetool repair -pr [KS [TABLE ...]]` on every node of
+/// the service's datacenter, then of its peer's, one node at a time (each
+/// node repairs the ranges it is the first replica of: together, every
+/// range once).
+async fn ccr_repair(
+    State(s): State<Arc<AppState>>,
+    Path((project, name)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let req: RepairRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RepairRequest::default()
+    } else {
+        parse_body(&body)?
+    };
+    if req.keyspace.is_none() && !req.tables.is_empty() {
+        return Err(ApiError(ControlError::BadRequest(
+            "tables given without a keyspace".into(),
+        )));
+    }
+    let mut args = vec!["repair".to_string(), "-pr".to_string()];
+    args.extend(req.keyspace.iter().cloned());
+    args.extend(req.tables.iter().cloned());
+    let (store, runtime) = (s.store.clone(), s.runtime.clone());
+    let nodes = blocking(move || {
+        let me = store.service(&project, &name)?;
+        let peer = store.peer(&me)?;
+        let mut nodes = Vec::new();
+        for svc in std::iter::once(me).chain(peer) {
+            if !svc.powered {
+                return Err(ControlError::Conflict(format!(
+                    "Service '{}' is powered off: power it on to repair",
+                    svc.name
+                )));
+            }
+            let outputs = runtime
+                .nodetool(&svc, &args)
+                .map_err(|e| ControlError::Conflict(e.to_string()))?;
+            for o in outputs {
+                let failed = (!o.ok).then(|| o.text.clone());
+                nodes.push(json!({
+                    "service_name": svc.name,
+                    "address": o.address.to_string(),
+                    "ok": o.ok,
+                    "output": o.text,
+                }));
+                if let Some(text) = failed {
+                    return Err(ControlError::Conflict(format!(
+                        "repair failed on {} ({}): {}",
+                        o.address,
+                        svc.name,
+                        text.trim_end().lines().last().unwrap_or_default()
+                    )));
+                }
+            }
+        }
+        Ok(nodes)
+    })
+    .await?;
+    Ok(Json(json!({
+        "message": format!("Repair completed successfully on {} nodes", nodes.len()),
+        "nodes": nodes,
     })))
 }
 

@@ -105,6 +105,14 @@ pub struct Inspection {
     pub pending_hints: u64,
 }
 
+/// One node's answer to a nodetool command ([`NodeRuntime::nodetool`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeOutput {
+    pub address: std::net::IpAddr,
+    pub ok: bool,
+    pub text: String,
+}
+
 /// The other service of a CCR pair, as a runtime needs it: joining nodes
 /// take its first node as a seed and stream its data.
 #[derive(Debug, Clone)]
@@ -160,6 +168,23 @@ pub trait NodeRuntime: Send + Sync + 'static {
     /// when no node runs.
     fn inspect(&self, _service: &Service) -> Option<Inspection> {
         None
+    }
+
+    /// Runs a nodetool command (`repair -pr KS`) on each running node of
+    /// the service, one node after the other, and says what each answered.
+    /// Blocking; an error when none of the service's nodes runs here.
+    fn nodetool(
+        &self,
+        service: &Service,
+        _args: &[String],
+    ) -> Result<Vec<NodeOutput>, RuntimeError> {
+        Err(RuntimeError {
+            runtime: self.name(),
+            message: format!(
+                "cannot run nodetool on the nodes of '{}': this runtime runs no nodes",
+                service.name
+            ),
+        })
     }
 
     /// Whether this runtime simulates the link between the datacenters of

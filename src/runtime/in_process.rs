@@ -564,6 +564,41 @@ impl NodeRuntime for Arc<InProcess> {
         })
     }
 
+    fn nodetool(
+        &self,
+        service: &Service,
+        args: &[String],
+    ) -> Result<Vec<crate::control::runtime::NodeOutput>, RuntimeError> {
+        let cores: Vec<Arc<Core>> = {
+            let m = self.managed(service);
+            let v = m.view.lock().unwrap_or_else(|e| e.into_inner());
+            v.slots
+                .iter()
+                .filter_map(|s| s.core.as_ref().and_then(std::sync::Weak::upgrade))
+                .collect()
+        };
+        if cores.is_empty() {
+            return Err(RuntimeError {
+                runtime: self.name(),
+                message: format!("no node of service '{}' is running", service.name),
+            });
+        }
+        // Called from a blocking thread of the API.
+        Ok(cores
+            .iter()
+            .map(|c| {
+                let (ok, text) = self
+                    .handle
+                    .block_on(crate::node::cluster::nodetool::run(&**c, args.to_vec()));
+                crate::control::runtime::NodeOutput {
+                    address: crate::node::cluster::nodetool::Managed::me(&**c),
+                    ok,
+                    text,
+                }
+            })
+            .collect())
+    }
+
     fn link(
         &self,
         a: &Peer,

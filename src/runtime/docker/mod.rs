@@ -779,6 +779,43 @@ impl NodeRuntime for Arc<DockerRuntime> {
             .flatten()
     }
 
+    fn nodetool(
+        &self,
+        service: &Service,
+        args: &[String],
+    ) -> Result<Vec<crate::control::runtime::NodeOutput>, RuntimeError> {
+        let addrs = self
+            .managed(service)
+            .view
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .addrs
+            .clone();
+        if addrs.is_empty() || !service.powered {
+            return Err(err(format!(
+                "no node of service '{}' is running",
+                service.name
+            )));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // Called from a blocking thread of the API.
+        Ok(addrs
+            .iter()
+            .map(|a| {
+                let r = self.handle.block_on(nodetool(*a, &args));
+                let (ok, text) = match r {
+                    Ok(t) => (true, t),
+                    Err(e) => (false, e),
+                };
+                crate::control::runtime::NodeOutput {
+                    address: *a,
+                    ok,
+                    text,
+                }
+            })
+            .collect())
+    }
+
     fn link(
         &self,
         _a: &Peer,
