@@ -38,6 +38,14 @@
 //! dc1's nodes deliver them over a link of `CCRSIM_BENCH_HINT_LATENCY_MS`
 //! (default 46, the demo pair's Ireland to South Carolina) each way (0
 //! rows skip it).
+//!
+//! Then anti-entropy repair: `CCRSIM_BENCH_REPAIR_ROWS` (default 100 000)
+//! rows in table `rep`, of which `CCRSIM_BENCH_REPAIR_DIFF` percent
+//! (default 10) are written through dc1 while dc2 is cut off and hinted
+//! handoff is disabled, so dc2's replicas lack them; then `nodetool repair
+//! --full bench rep` on one dc1 node (every range of the node, compared on
+//! all six replicas) is timed, and once more with nothing left to repair
+//! (0 rows skip it).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -189,6 +197,129 @@ async fn hint_replay(
     );
 }
 
+/// Writes keys `from..to` of `bench.rep` through `s` at LOCAL_QUORUM, 64 in flight.
+async fn write_rep(s: &Arc<scylla::client::session::Session>, from: usize, to: usize) {
+    let mut stmt = s
+        .prepare("INSERT INTO bench.rep (k, v) VALUES (?, ?)")
+        .await
+        .unwrap();
+    stmt.set_consistency(scylla::statement::Consistency::LocalQuorum);
+    let mut tasks = Vec::new();
+    for t in 0..64 {
+        let (s, stmt) = (s.clone(), stmt.clone());
+        tasks.push(tokio::spawn(async move {
+            let value = "r".repeat(100);
+            let mut i = from + t;
+            while i < to {
+                s.execute_unpaged(&stmt, (i as i32, &value)).await.unwrap();
+                i += 64;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+/// Keys of `bench.rep` below `rows` that node `n` lacks.
+fn rep_missing(n: &Node, rows: usize) -> usize {
+    let t = n.engine.schema().table("bench", "rep").unwrap().clone();
+    (0..rows as i32)
+        .filter(|k| {
+            let key = k.to_be_bytes();
+            let token = ccrsim::node::locator::partitioner::token(&key);
+            n.engine
+                .storage
+                .read_partition(&t.id, token, &key)
+                .unwrap()
+                .is_none()
+        })
+        .count()
+}
+
+/// `nodetool repair --full bench rep` on dc1's first node: seconds, and
+/// the summary line.
+async fn timed_repair() -> (f64, String) {
+    let start = Instant::now();
+    let args = ["repair", "--full", "bench", "rep"]
+        .map(String::from)
+        .to_vec();
+    let addr = std::net::SocketAddr::new(NODES[0].0.parse().unwrap(), 7000);
+    let (ok, text) = ccrsim::node::cluster::transport::admin(addr, args)
+        .await
+        .unwrap();
+    assert!(ok, "{text}");
+    let took = start.elapsed().as_secs_f64();
+    let summary = text
+        .lines()
+        .find(|l| l.contains("ranges compared"))
+        .and_then(|l| l.split("bench.rep: ").nth(1))
+        .unwrap_or_default()
+        .to_string();
+    (took, summary)
+}
+
+/// A table of `rows` rows, `diff` percent of them missing on dc2's replicas
+/// (written while dc2 was cut off, no hints); times the repair.
+async fn repair(
+    nodes: &[Node],
+    addrs: &[IpAddr],
+    faults: &Faults,
+    dc1: &Arc<scylla::client::session::Session>,
+    rows: usize,
+    diff: usize,
+) {
+    if rows == 0 {
+        return;
+    }
+    dc1.query_unpaged("CREATE TABLE bench.rep (k int PRIMARY KEY, v text)", &[])
+        .await
+        .unwrap();
+    dc1.await_schema_agreement().await.unwrap();
+    let missing = rows * diff.min(100) / 100;
+    let shared = rows - missing;
+    write_rep(dc1, 0, shared).await;
+    wait_until(120, "dc2 holds the shared rows", || {
+        nodes[3..].iter().all(|n| rep_missing(n, shared) == 0)
+    })
+    .await;
+    for n in &nodes[..3] {
+        n.member.core.membership().set_hints_enabled(false);
+    }
+    for a in &addrs[..3] {
+        for b in &addrs[3..] {
+            faults.cut(*a, *b);
+        }
+    }
+    wait_until(60, "dc1 sees dc2 down", || {
+        nodes[..3]
+            .iter()
+            .all(|n| addrs[3..].iter().all(|a| !n.member.core.is_alive(a)))
+    })
+    .await;
+    write_rep(dc1, shared, rows).await;
+    faults.heal_all();
+    wait_until(60, "all six up again", || {
+        nodes
+            .iter()
+            .all(|n| addrs.iter().all(|a| n.member.core.is_alive(a)))
+    })
+    .await;
+    let lacking = rep_missing(&nodes[3], rows);
+    let (took, summary) = timed_repair().await;
+    println!(
+        "repair --full          {rows:>7} rows {took:>7.2} s  ({lacking} rows missing on each dc2 replica; {summary})"
+    );
+    for n in nodes {
+        assert_eq!(rep_missing(n, rows), 0, "a replica still lacks rows");
+    }
+    let (took, summary) = timed_repair().await;
+    println!("repair --full again    {rows:>7} rows {took:>7.2} s  ({summary})");
+    for n in &nodes[..3] {
+        n.member.core.membership().set_hints_enabled(true);
+    }
+}
+
 /// Polls `cond` until it holds; panics with `what` after `secs` seconds.
 async fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -275,6 +406,9 @@ fn main() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         hint_replay(&nodes, &addrs, &faults, &dc1, hint_rows).await;
+        let repair_rows = env_usize("CCRSIM_BENCH_REPAIR_ROWS", 100_000);
+        let repair_diff = env_usize("CCRSIM_BENCH_REPAIR_DIFF", 10);
+        repair(&nodes, &addrs, &faults, &dc1, repair_rows, repair_diff).await;
         drop((dc1, dc2));
         for n in nodes {
             n.stop().await;

@@ -849,12 +849,11 @@ impl Managed for Core {
 
     async fn repair(&self, args: Vec<String>) -> Result<String, String> {
         let node = repair::Node {
-            engine: &self.engine,
-            membership: &self.membership,
-            transport: self.transport(),
-            commands: &self.repairs,
+            engine: self.engine.clone(),
+            membership: self.membership.clone(),
+            transport: self.transport().clone(),
         };
-        repair::run(node, &args).await
+        repair::run(node, &self.repairs, &args).await
     }
 }
 

@@ -56,13 +56,22 @@ const STREAM_BYTES: usize = 4 * 1024 * 1024;
 /// How long a replica may take to answer one request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Ranges of one table repaired at once.
+const PARALLEL_RANGES: usize = 8;
+
 /// What a repair needs of the running node.
-pub struct Node<'a> {
-    pub engine: &'a Arc<Engine>,
-    pub membership: &'a Membership,
-    pub transport: &'a Arc<Transport>,
-    /// Numbers repair commands, per node.
-    pub commands: &'a AtomicU32,
+#[derive(Clone)]
+pub struct Node {
+    pub engine: Arc<Engine>,
+    pub membership: Arc<Membership>,
+    pub transport: Arc<Transport>,
+}
+
+/// What repairing one range of one table found and did.
+struct RangeDone {
+    reports: Vec<plan::PairReport>,
+    differed: bool,
+    streamed: usize,
 }
 
 /// The (token, hash) of every partition this node holds of `table` in
@@ -191,7 +200,7 @@ impl Out {
     }
 }
 
-impl Node<'_> {
+impl Node {
     fn me(&self) -> IpAddr {
         self.transport.me()
     }
@@ -334,7 +343,30 @@ impl Node<'_> {
         Ok(())
     }
 
-    /// Repairs one table over `jobs`; what it found and streamed.
+    /// Repairs one range of one table: trees, comparison, streams.
+    async fn range(self, table: [u8; 16], job: plan::RangeJob) -> Result<RangeDone, String> {
+        let trees = self.trees(table, &job.replicas, job.range).await?;
+        let (reports, tasks) = plan::sync(&trees);
+        let differed = !tasks.is_empty();
+        let mut streamed = 0;
+        for task in tasks {
+            let parts = self
+                .fetch(task.from, table, job.range, &task.ranges)
+                .await?;
+            streamed += parts.len();
+            if !parts.is_empty() {
+                self.send(task.to, parts).await?;
+            }
+        }
+        Ok(RangeDone {
+            reports,
+            differed,
+            streamed,
+        })
+    }
+
+    /// Repairs one table over `jobs` ([`PARALLEL_RANGES`] at a time); how
+    /// many partitions it streamed.
     async fn table(
         &self,
         t: &TableMeta,
@@ -343,25 +375,24 @@ impl Node<'_> {
         out: &mut Out,
     ) -> Result<usize, String> {
         let mut pairs: std::collections::BTreeMap<(IpAddr, IpAddr), usize> = Default::default();
-        let mut streamed = 0usize;
-        let mut out_of_sync = 0usize;
-        for job in jobs {
-            let trees = self.trees(t.id, &job.replicas, job.range).await?;
-            let (reports, tasks) = plan::sync(&trees);
-            for r in reports {
+        let (mut streamed, mut out_of_sync) = (0usize, 0usize);
+        let mut running = tokio::task::JoinSet::new();
+        let mut todo = jobs.iter().cloned();
+        loop {
+            while running.len() < PARALLEL_RANGES {
+                let Some(job) = todo.next() else { break };
+                running.spawn(self.clone().range(t.id, job));
+            }
+            let Some(done) = running.join_next().await else {
+                break;
+            };
+            let done = done.map_err(|e| e.to_string())??;
+            for r in done.reports {
                 let (a, b) = if r.a <= r.b { (r.a, r.b) } else { (r.b, r.a) };
                 *pairs.entry((a, b)).or_default() += r.out_of_sync;
             }
-            if !tasks.is_empty() {
-                out_of_sync += 1;
-            }
-            for task in tasks {
-                let parts = self.fetch(task.from, t.id, job.range, &task.ranges).await?;
-                streamed += parts.len();
-                if !parts.is_empty() {
-                    self.send(task.to, parts).await?;
-                }
-            }
+            out_of_sync += usize::from(done.differed);
+            streamed += done.streamed;
         }
         for ((a, b), n) in pairs {
             let what = if n == 0 {
@@ -388,13 +419,14 @@ impl Node<'_> {
     /// Repairs one keyspace: one repair command.
     async fn keyspace(
         &self,
+        commands: &AtomicU32,
         ks: &Keyspace,
         o: &plan::Options,
         dcs: Option<&[String]>,
         out: &mut Out,
     ) -> Result<(), String> {
         let started = Instant::now();
-        let cmd = self.commands.fetch_add(1, Ordering::Relaxed) + 1;
+        let cmd = commands.fetch_add(1, Ordering::Relaxed) + 1;
         let name = &ks.meta.name;
         let tables: Vec<&Arc<TableMeta>> = if o.tables.is_empty() {
             ks.tables.values().collect()
@@ -476,7 +508,7 @@ impl Node<'_> {
 
 /// `nodetool repair [options] [KEYSPACE [TABLE ...]]`: the text printed,
 /// or the text and the error that stopped it.
-pub async fn run(node: Node<'_>, args: &[String]) -> Result<String, String> {
+pub async fn run(node: Node, commands: &AtomicU32, args: &[String]) -> Result<String, String> {
     let o = plan::parse(args)?;
     let schema = node.engine.schema();
     let my_dc = node.engine.local_info().datacenter;
@@ -512,7 +544,10 @@ pub async fn run(node: Node<'_>, args: &[String]) -> Result<String, String> {
                 ks.meta.name
             ));
         }
-        if let Err(e) = node.keyspace(ks, &o, dcs.as_deref(), &mut out).await {
+        if let Err(e) = node
+            .keyspace(commands, ks, &o, dcs.as_deref(), &mut out)
+            .await
+        {
             if !out.text.contains(&e) {
                 out.text.push_str(&e);
             }
