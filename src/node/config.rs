@@ -184,6 +184,10 @@ pub struct NodeArgs {
         default_value_t = 2
     )]
     pub max_hints_delivery_threads: usize,
+    /// Opens the CQL port at once instead of waiting for gossip to settle
+    /// (Cassandra's `-Dcassandra.skip_wait_for_gossip_to_settle=0`).
+    #[arg(long, env = "CASSANDRA_SKIP_WAIT_FOR_GOSSIP_TO_SETTLE")]
+    pub skip_wait_for_gossip_to_settle: bool,
     /// Memory for each table's memtable before it is flushed, in MiB (the
     /// part of Cassandra's `memtable_heap_space` one table may hold).
     #[arg(long, env = "CASSANDRA_MEMTABLE_HEAP_SPACE_MB", default_value_t = 64)]
@@ -317,6 +321,8 @@ pub struct NodeConfig {
     pub max_hint_window: Duration,
     /// Hinted handoff: on or off, throttle, delivery threads.
     pub hints: HintConfig,
+    /// Serve clients before gossip has settled.
+    pub skip_wait_for_gossip_to_settle: bool,
     /// Seeds the random token draw (mixed with the broadcast address).
     pub token_seed: Option<u64>,
     /// Frame size, bytes in flight and connection limits.
@@ -370,6 +376,7 @@ impl NodeConfig {
             read_request_timeout: Duration::from_secs(5),
             max_hint_window: Duration::from_secs(3 * 3600),
             hints: HintConfig::default(),
+            skip_wait_for_gossip_to_settle: false,
             token_seed: None,
             transport: TransportLimits::default(),
             batch: BatchLimits::default(),
@@ -504,6 +511,7 @@ impl NodeArgs {
                 throttle_kib: self.hinted_handoff_throttle_kb,
                 max_delivery_threads: self.max_hints_delivery_threads,
             },
+            skip_wait_for_gossip_to_settle: self.skip_wait_for_gossip_to_settle,
             token_seed: self.token_seed,
             transport: TransportLimits {
                 max_frame_size: self.native_transport_max_frame_size,

@@ -62,6 +62,7 @@ impl Node {
         faults: Arc<Faults>,
         gossip: GossipSettings,
     ) -> Result<Node, NodeError> {
+        let gossip_settings = gossip;
         let dir = cfg.data_dir.clone();
         let sync = cfg.commitlog_sync;
         let limits = cfg.storage;
@@ -159,6 +160,13 @@ impl Node {
             addr: SocketAddr::new(cfg.listen_address, cfg.storage_port),
             reason: e.to_string(),
         })?;
+        if !cfg.skip_wait_for_gossip_to_settle {
+            let alone_ok = cfg.seeds.is_empty()
+                || cfg.seeds.contains(&cfg.listen_address)
+                || cfg.seeds.contains(&cfg.broadcast_address);
+            let took = member.core.wait_to_settle(alone_ok, gossip_settings).await;
+            tracing::info!("Gossip settled after {} ms; proceeding", took.as_millis());
+        }
         let dispatch = Arc::new(Dispatch::new(engine.clone(), events, member.core.clone()));
         let server =
             CqlServer::start(listener, dispatch, cfg.transport).map_err(|e| NodeError::Listen {

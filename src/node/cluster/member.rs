@@ -19,6 +19,7 @@ use crate::node::cluster::nodetool::{self, Managed};
 use crate::node::cluster::repair;
 use crate::node::cluster::replica::Replica;
 use crate::node::cluster::schema_sync;
+use crate::node::cluster::settle;
 use crate::node::cluster::transport::{Faults, Handler, Transport};
 use crate::node::cql::exec::Engine;
 use crate::node::db::schema::log::Absorbed;
@@ -590,6 +591,34 @@ impl Core {
         }
         self.membership.gossip().note_schema(&from, version);
         self.refresh_peers();
+    }
+
+    /// Waits until gossip has settled ([`settle`]), polling four times a
+    /// round; how long it took.
+    pub async fn wait_to_settle(&self, alone_ok: bool, settings: GossipSettings) -> Duration {
+        let started = tokio::time::Instant::now();
+        let mut rule = settle::Settle::new(alone_ok, settings.convict_after);
+        loop {
+            let seen = {
+                let g = self.membership.gossip();
+                let me = g.me();
+                let peers: Vec<IpAddr> = g
+                    .states()
+                    .filter(|s| s.address != me && s.app.status != Status::Left)
+                    .map(|s| s.address)
+                    .collect();
+                settle::Seen {
+                    peers: peers.len(),
+                    up: peers.iter().filter(|a| g.is_alive(a)).count(),
+                    round: self.rounds.load(std::sync::atomic::Ordering::Relaxed),
+                    waited: started.elapsed(),
+                }
+            };
+            if rule.poll(seen) {
+                return started.elapsed();
+            }
+            tokio::time::sleep(settings.interval / 4).await;
+        }
     }
 
     fn round(self: &Arc<Self>) {

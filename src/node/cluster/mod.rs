@@ -36,6 +36,8 @@
 //! - [`hints`]: hinted handoff's durable store.
 //! - [`repair`]: anti-entropy repair (`nodetool repair`): Merkle trees of
 //!   each range compared across replicas, the differences streamed.
+//! - [`settle`]: when a starting node has heard enough of its cluster to
+//!   serve clients (Cassandra's wait for gossip to settle).
 //! - [`nodetool`]: the node side of `ccrsim nodetool`, on what
 //!   [`nodetool::Managed`] gives it (the running node implements it).
 //!
@@ -57,4 +59,5 @@ pub mod paxos;
 pub mod repair;
 pub mod replica;
 pub mod schema_sync;
+pub mod settle;
 pub mod transport;
