@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::node::cluster::coordinator::Coordinator;
 use crate::node::cluster::gossip::{AppState, EndpointState, GossipEvent, Gossiper, Status};
-use crate::node::cluster::hints::{self, delivery::Delivery};
+use crate::node::cluster::hints;
 use crate::node::cluster::membership::Membership;
 use crate::node::cluster::message::{Body, Message};
 use crate::node::cluster::nodetool::{self, Managed};
@@ -139,86 +139,15 @@ impl Core {
         }
         let me = self.clone();
         tokio::spawn(async move {
-            me.hint_pass().await;
+            let replay = hints::replay::Replay {
+                engine: &me.engine,
+                membership: &me.membership,
+                transport: me.transport(),
+                paused: &me.hints_paused,
+            };
+            while replay.pass().await {}
             me.replaying.store(false, Ordering::Release);
         });
-    }
-
-    async fn hint_pass(self: &Arc<Self>) {
-        use std::sync::atomic::Ordering;
-        let storage = self.engine.storage.clone();
-        let hints = tokio::task::spawn_blocking(move || hints::all(&storage))
-            .await
-            .ok()
-            .and_then(|r| r.ok())
-            .unwrap_or_default();
-        if hints.is_empty() {
-            return;
-        }
-        let states = self.states();
-        let by_host: std::collections::HashMap<[u8; 16], IpAddr> =
-            states.iter().map(|s| (s.app.host_id, s.address)).collect();
-        let settings = self
-            .membership
-            .hint_delivery(states.len().saturating_sub(1));
-        let start = tokio::time::Instant::now();
-        let now = || start.elapsed().as_millis() as u64;
-        let mut pass = Delivery::new(hints, settings, now());
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, bool)>();
-        let mut delivered = Vec::new();
-        loop {
-            if self.hints_paused.load(Ordering::Relaxed) {
-                break;
-            }
-            let reachable = |h: &[u8; 16]| by_host.get(h).is_some_and(|a| self.is_alive(a));
-            let pump = pass.pump(now(), &reachable);
-            for s in pump.sends {
-                let Some(addr) = by_host.get(&s.hint.host).copied() else {
-                    continue;
-                };
-                let body = Body::Mutation {
-                    mutation: s.hint.mutation,
-                    durable: s.hint.durable,
-                    forward_to: Vec::new(),
-                    commit: None,
-                };
-                let (t, tx) = (self.transport().clone(), tx.clone());
-                tokio::spawn(async move {
-                    let r = t.request(addr, body, Duration::from_secs(2)).await;
-                    let ok = matches!(&r, Ok(m) if matches!(m.body, Body::MutationAck));
-                    let _ = tx.send((s.id, ok));
-                });
-            }
-            if pass.in_flight() == 0 && pump.wake.is_none() {
-                break;
-            }
-            let wake = pump
-                .wake
-                .map(|w| start + Duration::from_millis(w))
-                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
-            tokio::select! {
-                r = rx.recv() => {
-                    let mut next = r;
-                    while let Some((id, ok)) = next {
-                        delivered.extend(pass.step(id, ok));
-                        next = rx.try_recv().ok();
-                    }
-                }
-                _ = tokio::time::sleep_until(wake) => {}
-            }
-            if delivered.len() >= 512 {
-                self.delete_hints(std::mem::take(&mut delivered)).await;
-            }
-        }
-        self.delete_hints(delivered).await;
-    }
-
-    async fn delete_hints(&self, delivered: Vec<hints::Hint>) {
-        if delivered.is_empty() {
-            return;
-        }
-        let storage = self.engine.storage.clone();
-        let _ = tokio::task::spawn_blocking(move || hints::delete_all(&storage, &delivered)).await;
     }
 
     pub fn uptime_secs(&self) -> u64 {

@@ -80,27 +80,28 @@ impl Replica {
         mutation: &[u8],
         durable: bool,
     ) -> usize {
-        let mut n = 0;
-        for r in replicas {
-            let Some(host) = membership.host_id_of(r) else {
-                continue;
-            };
-            if !membership.hintable(r) {
-                continue;
-            }
-            let now = self.engine.now_micros();
-            match crate::node::cluster::hints::store(
-                &self.engine.storage,
-                host,
-                now,
-                durable,
-                mutation,
-            ) {
-                Ok(()) => n += 1,
-                Err(e) => tracing::warn!("cannot keep a hint for {r}: {e}"),
+        let hosts: Vec<[u8; 16]> = replicas
+            .iter()
+            .filter(|r| membership.hintable(r))
+            .filter_map(|r| membership.host_id_of(r))
+            .collect();
+        if hosts.is_empty() {
+            return 0;
+        }
+        let now = self.engine.now_micros();
+        match crate::node::cluster::hints::store_many(
+            &self.engine.storage,
+            &hosts,
+            now,
+            durable,
+            mutation,
+        ) {
+            Ok(()) => hosts.len(),
+            Err(e) => {
+                tracing::warn!("cannot keep hints for {replicas:?}: {e}");
+                0
             }
         }
-        n
     }
 
     /// Applies a mutation sent by a coordinator (off the async threads):

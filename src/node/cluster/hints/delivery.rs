@@ -32,12 +32,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// A node's settings: `throttle_kib` KiB a second (0: no limit),
+    /// A node's settings: 2 048 hints in flight per host (the node sends
+    /// them in pages, [`super::replay`]), `throttle_kib` KiB a second (0: no limit),
     /// divided among the `peers` other nodes of the cluster, as Cassandra
     /// divides `hinted_handoff_throttle`; `hosts` hosts at once (0: no limit).
     pub fn new(throttle_kib: u64, hosts: usize, peers: usize) -> Settings {
         Settings {
-            window: 128,
+            window: 2048,
             bytes_per_sec: throttle_kib.saturating_mul(1024) / peers.max(1) as u64,
             hosts,
         }
@@ -52,7 +53,10 @@ impl Settings {
     /// divided among the `peers` other nodes of the cluster, and
     /// `max_hints_delivery_threads: 2`.
     pub fn cassandra(peers: usize) -> Settings {
-        Settings::new(1024, 2, peers)
+        Settings {
+            window: 128,
+            ..Settings::new(1024, 2, peers)
+        }
     }
 }
 

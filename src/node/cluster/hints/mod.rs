@@ -13,6 +13,7 @@
 //! batches once acknowledged.
 
 pub mod delivery;
+pub mod replay;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -63,6 +64,14 @@ pub struct Hint {
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
+fn key_for(host: &[u8; 16], now_micros: i64) -> Vec<u8> {
+    let mut key = PREFIX.to_vec();
+    key.extend_from_slice(host);
+    key.extend_from_slice(&now_micros.to_be_bytes());
+    key.extend_from_slice(&SEQ.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    key
+}
+
 /// Keeps a hint for `host`.
 pub fn store(
     storage: &Storage,
@@ -71,51 +80,85 @@ pub fn store(
     durable: bool,
     mutation: &[u8],
 ) -> Result<(), StorageError> {
-    let mut key = PREFIX.to_vec();
-    key.extend_from_slice(&host);
-    key.extend_from_slice(&now_micros.to_be_bytes());
-    key.extend_from_slice(&SEQ.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-    let mut value = vec![u8::from(durable)];
+    store_many(storage, &[host], now_micros, durable, mutation)
+}
+
+/// Keeps one mutation as a hint for each of `hosts`, in one batch. Not
+/// synced at once: the periodic sync persists it, as Cassandra flushes
+/// its hint files every `hints_flush_period` (10 s).
+pub fn store_many(
+    storage: &Storage,
+    hosts: &[[u8; 16]],
+    now_micros: i64,
+    durable: bool,
+    mutation: &[u8],
+) -> Result<(), StorageError> {
+    let mut value = Vec::with_capacity(1 + mutation.len());
+    value.push(u8::from(durable));
     value.extend_from_slice(mutation);
-    storage.put_meta(&key, &value)?;
-    Ok(())
+    let entries: Vec<(Vec<u8>, Vec<u8>)> = hosts
+        .iter()
+        .map(|h| (key_for(h, now_micros), value.clone()))
+        .collect();
+    storage.put_meta_many(&entries)
+}
+
+fn decode(key: Vec<u8>, value: &[u8]) -> Option<Hint> {
+    let rest = &key[PREFIX.len()..];
+    if rest.len() != 16 + 8 + 4 || value.is_empty() {
+        return None;
+    }
+    Some(Hint {
+        host: rest[..16].try_into().ok()?,
+        written: i64::from_be_bytes(rest[16..24].try_into().ok()?),
+        durable: value[0] != 0,
+        mutation: value[1..].to_vec(),
+        key,
+    })
 }
 
 /// Every hint kept, oldest first per host.
 pub fn all(storage: &Storage) -> Result<Vec<Hint>, StorageError> {
-    let mut out = Vec::new();
-    for (key, value) in storage.meta_prefix(PREFIX)? {
-        let rest = &key[PREFIX.len()..];
-        if rest.len() != 16 + 8 + 4 || value.is_empty() {
-            continue;
-        }
-        out.push(Hint {
-            host: rest[..16].try_into().expect("16"),
-            written: i64::from_be_bytes(rest[16..24].try_into().expect("8")),
-            durable: value[0] != 0,
-            mutation: value[1..].to_vec(),
-            key,
-        });
-    }
-    Ok(out)
+    Ok(storage
+        .meta_prefix(PREFIX)?
+        .into_iter()
+        .filter_map(|(k, v)| decode(k, &v))
+        .collect())
 }
 
-/// How many hints are kept per host.
+/// The oldest `limit` hints kept for `host` (a delivery pass reads at most
+/// that many per host, so hints stay on disk, not in memory).
+pub fn for_host(
+    storage: &Storage,
+    host: &[u8; 16],
+    limit: usize,
+) -> Result<Vec<Hint>, StorageError> {
+    let mut prefix = PREFIX.to_vec();
+    prefix.extend_from_slice(host);
+    Ok(storage
+        .meta_prefix_limit(&prefix, limit)?
+        .into_iter()
+        .filter_map(|(k, v)| decode(k, &v))
+        .collect())
+}
+
+/// How many hints are kept per host (values left unread).
 pub fn pending(storage: &Storage) -> Result<Vec<([u8; 16], usize)>, StorageError> {
-    let mut counts: std::collections::BTreeMap<[u8; 16], usize> = Default::default();
-    for h in all(storage)? {
-        *counts.entry(h.host).or_default() += 1;
-    }
-    Ok(counts.into_iter().collect())
+    Ok(storage
+        .meta_prefix_counts(PREFIX, 16)?
+        .into_iter()
+        .filter_map(|(h, n)| Some((h.try_into().ok()?, n)))
+        .collect())
 }
 
 pub fn delete(storage: &Storage, hint: &Hint) -> Result<(), StorageError> {
     storage.delete_meta(&hint.key)
 }
 
-/// Deletes delivered hints (one blocking call for a batch).
+/// Deletes delivered hints in one batch (not synced at once).
 pub fn delete_all(storage: &Storage, hints: &[Hint]) -> Result<(), StorageError> {
-    hints.iter().try_for_each(|h| delete(storage, h))
+    let keys: Vec<Vec<u8>> = hints.iter().map(|h| h.key.clone()).collect();
+    storage.delete_meta_many(&keys)
 }
 
 #[cfg(test)]

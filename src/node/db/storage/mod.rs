@@ -543,6 +543,69 @@ impl Storage {
         Ok(())
     }
 
+    /// Writes metadata entries in one batch, not synced to disk at once:
+    /// the periodic sync (or the next synced write) persists them, as
+    /// Cassandra flushes hint files every `hints_flush_period` (hints).
+    pub fn put_meta_many(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StorageError> {
+        let mut batch = self.db.batch();
+        for (k, v) in entries {
+            check_key(k)?;
+            batch.insert(&self.meta, k.clone(), v.clone());
+        }
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// Deletes metadata entries in one batch, not synced to disk at once.
+    pub fn delete_meta_many(&self, keys: &[Vec<u8>]) -> Result<(), StorageError> {
+        let mut batch = self.db.batch();
+        for k in keys.iter().filter(|k| k.len() <= MAX_STORED_KEY) {
+            batch.remove(&self.meta, k.clone());
+        }
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// The first `limit` metadata entries whose key starts with `prefix`.
+    pub fn meta_prefix_limit(
+        &self,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<MetaEntry>, StorageError> {
+        if prefix.len() > MAX_STORED_KEY {
+            return Ok(Vec::new());
+        }
+        self.meta
+            .prefix(prefix)
+            .take(limit)
+            .map(|g| {
+                g.into_inner()
+                    .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(StorageError::from)
+            })
+            .collect()
+    }
+
+    /// How many metadata entries start with `prefix`, per the `group`
+    /// bytes that follow it (hints per host), values left unread.
+    pub fn meta_prefix_counts(
+        &self,
+        prefix: &[u8],
+        group: usize,
+    ) -> Result<std::collections::BTreeMap<Vec<u8>, usize>, StorageError> {
+        let mut out = std::collections::BTreeMap::new();
+        if prefix.len() > MAX_STORED_KEY {
+            return Ok(out);
+        }
+        for g in self.meta.prefix(prefix) {
+            let k = g.key()?;
+            if let Some(id) = k.get(prefix.len()..prefix.len() + group) {
+                *out.entry(id.to_vec()).or_default() += 1;
+            }
+        }
+        Ok(out)
+    }
+
     /// Every metadata entry whose key starts with `prefix`.
     pub fn meta_prefix(&self, prefix: &[u8]) -> Result<Vec<MetaEntry>, StorageError> {
         if prefix.len() > MAX_STORED_KEY {
