@@ -44,8 +44,8 @@
 //! (default 10) are written through dc1 while dc2 is cut off and hinted
 //! handoff is disabled, so dc2's replicas lack them; then `nodetool repair
 //! --full bench rep` on one dc1 node (every range of the node, compared on
-//! all six replicas) is timed, and once more with nothing left to repair
-//! (0 rows skip it).
+//! all six replicas, over the same link as the hints) is timed, and once
+//! more with nothing left to repair (0 rows skip it).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -276,6 +276,15 @@ async fn repair(
         .await
         .unwrap();
     dc1.await_schema_agreement().await.unwrap();
+    // The demo pair's link, as the hint phase leaves it (set here too, so
+    // that this phase runs alone the same way).
+    let spec = ccrsim::node::cluster::transport::LinkSpec {
+        latency: Duration::from_millis(env_usize("CCRSIM_BENCH_HINT_LATENCY_MS", 46) as u64),
+        jitter: Duration::ZERO,
+        loss: 0.0,
+        down: false,
+    };
+    faults.set_link(&addrs[..3], &addrs[3..], spec, 1);
     let missing = rows * diff.min(100) / 100;
     let shared = rows - missing;
     write_rep(dc1, 0, shared).await;

@@ -13,11 +13,12 @@
 //! 1. every replica builds a [`merkle::MerkleTree`] of its partitions in
 //!    the range (this node from its own storage, the others when asked
 //!    with [`Body::MerkleRequest`]); the depth follows this node's
-//!    partition count, about one leaf per partition;
+//!    partition count, about four leaves per partition;
 //! 2. the trees are compared ([`plan::sync`]): for each leaf where they
 //!    differ, every replica is sent that leaf's partitions from one
-//!    replica of each other version ([`Body::Scan`] to read, then
-//!    [`Body::Stream`] to apply, 4 MiB per message);
+//!    replica of each other version ([`Body::Scan`] to read, each source
+//!    once, then [`Body::Stream`] to apply, 4 MiB per message, to every
+//!    target at once); sixteen ranges of a table are repaired at once;
 //! 3. applying keeps the newest version of every cell, so after the
 //!    streams every replica holds the union of what any held.
 //!
@@ -57,7 +58,7 @@ const STREAM_BYTES: usize = 4 * 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Ranges of one table repaired at once.
-const PARALLEL_RANGES: usize = 8;
+const PARALLEL_RANGES: usize = 16;
 
 /// What a repair needs of the running node.
 #[derive(Clone)]
@@ -226,7 +227,7 @@ impl Node {
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
         let depth = depth_for(mine.len())
-            .saturating_add(1)
+            .saturating_add(2)
             .min(merkle::MAX_DEPTH);
         let mut asks = tokio::task::JoinSet::new();
         for (i, r) in replicas.iter().enumerate().skip(1) {
@@ -263,34 +264,37 @@ impl Node {
         Ok(out.into_iter().flatten().collect())
     }
 
-    /// One replica's partitions in `ranges` (all within `whole`).
+    /// One replica's partitions in `ranges` (all within `whole`), with
+    /// their tokens.
     async fn fetch(
         &self,
         from: IpAddr,
         table: [u8; 16],
         whole: Range,
         ranges: &[Range],
-    ) -> Result<Vec<Vec<u8>>, String> {
+    ) -> Result<Vec<(i64, Vec<u8>)>, String> {
         // Many short ranges: one read of the whole range, filtered here.
         let reads: Vec<Range> = if ranges.len() > 8 {
             vec![whole]
         } else {
             ranges.to_vec()
         };
+        let wanted = |t: i64| ranges.iter().any(|x| x.contains(t));
         let mut out = Vec::new();
         for r in reads {
-            let parts = if from == self.me() {
+            if from == self.me() {
                 let storage = self.engine.storage.clone();
-                tokio::task::spawn_blocking(move || {
+                let ps = tokio::task::spawn_blocking(move || {
                     storage.scan(&table, None, r.scan_start(), r.end, usize::MAX)
                 })
                 .await
                 .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .filter(|p| ranges.iter().any(|x| x.contains(p.token)))
-                .map(|p| p.into_mutation(table).encode())
-                .collect()
+                .map_err(|e| e.to_string())?;
+                out.extend(
+                    ps.into_iter()
+                        .filter(|p| wanted(p.token))
+                        .map(|p| (p.token, p.into_mutation(table).encode())),
+                );
             } else {
                 let body = Body::Scan {
                     table,
@@ -298,17 +302,14 @@ impl Node {
                     end: r.end,
                 };
                 match self.request(from, body).await? {
-                    Body::Partitions(ps) => ps
-                        .into_iter()
-                        .filter(|b| {
-                            Mutation::decode(b)
-                                .is_ok_and(|m| ranges.iter().any(|x| x.contains(m.token)))
-                        })
-                        .collect(),
+                    Body::Partitions(ps) => out.extend(ps.into_iter().filter_map(|b| {
+                        Mutation::peek_token(&b)
+                            .filter(|t| wanted(*t))
+                            .map(|t| (t, b))
+                    })),
                     other => return Err(format!("{from} answered {other:?}")),
                 }
-            };
-            out.extend::<Vec<Vec<u8>>>(parts);
+            }
         }
         Ok(out)
     }
@@ -343,20 +344,39 @@ impl Node {
         Ok(())
     }
 
-    /// Repairs one range of one table: trees, comparison, streams.
+    /// Repairs one range of one table: trees, comparison, then each
+    /// source read once and its streams sent to every target at once.
     async fn range(self, table: [u8; 16], job: plan::RangeJob) -> Result<RangeDone, String> {
         let trees = self.trees(table, &job.replicas, job.range).await?;
         let (reports, tasks) = plan::sync(&trees);
         let differed = !tasks.is_empty();
+        let mut by_source: std::collections::BTreeMap<IpAddr, Vec<plan::SyncTask>> =
+            Default::default();
+        for t in tasks {
+            by_source.entry(t.from).or_default().push(t);
+        }
         let mut streamed = 0;
-        for task in tasks {
-            let parts = self
-                .fetch(task.from, table, job.range, &task.ranges)
-                .await?;
-            streamed += parts.len();
-            if !parts.is_empty() {
-                self.send(task.to, parts).await?;
+        let mut sends = tokio::task::JoinSet::new();
+        for (from, tasks) in by_source {
+            let mut all: Vec<Range> = tasks.iter().flat_map(|t| t.ranges.clone()).collect();
+            all.sort();
+            all.dedup();
+            let parts = self.fetch(from, table, job.range, &all).await?;
+            for task in tasks {
+                let mine: Vec<Vec<u8>> = parts
+                    .iter()
+                    .filter(|(t, _)| task.ranges.iter().any(|r| r.contains(*t)))
+                    .map(|(_, b)| b.clone())
+                    .collect();
+                streamed += mine.len();
+                if !mine.is_empty() {
+                    let me = self.clone();
+                    sends.spawn(async move { me.send(task.to, mine).await });
+                }
             }
+        }
+        while let Some(r) = sends.join_next().await {
+            r.map_err(|e| e.to_string())??;
         }
         Ok(RangeDone {
             reports,

@@ -127,6 +127,14 @@ impl Mutation {
         out
     }
 
+    /// The token of an encoded mutation, read without decoding the rest.
+    pub fn peek_token(bytes: &[u8]) -> Option<i64> {
+        if bytes.first() != Some(&MUTATION_FORMAT) {
+            return None;
+        }
+        Some(i64::from_be_bytes(bytes.get(17..25)?.try_into().ok()?))
+    }
+
     /// Reads [`Mutation::encode`]'s bytes; never panics on bad input.
     pub fn decode(bytes: &[u8]) -> Result<Mutation, StorageError> {
         let mut r = Reader(bytes);
