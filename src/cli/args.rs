@@ -107,6 +107,29 @@ pub struct ServeArgs {
     /// docker) from this K up.
     #[arg(long, env = "CCRSIM_FIRST_SLOT", default_value_t = 1)]
     pub first_slot: u8,
+    #[command(flatten)]
+    pub node_memory: NodeMemoryArgs,
+}
+
+/// The memory of each node run in this process (they share it).
+#[derive(Debug, Args)]
+pub struct NodeMemoryArgs {
+    /// Each in-process node's memtable per table, in MiB (a `ccrsim node`
+    /// process: 64; Cassandra's `memtable_heap_space`, per table).
+    #[arg(long, env = "CCRSIM_NODE_MEMTABLE_SPACE_MB", default_value_t = crate::runtime::in_process::NODE_MEMTABLE_MB)]
+    pub node_memtable_space_mb: u64,
+    /// Each in-process node's block cache, in MiB (a process: 32).
+    #[arg(long, env = "CCRSIM_NODE_CACHE_SIZE_MB", default_value_t = crate::runtime::in_process::NODE_CACHE_MB)]
+    pub node_cache_size_mb: u64,
+}
+
+impl NodeMemoryArgs {
+    pub fn limits(&self) -> crate::node::db::storage::StorageLimits {
+        crate::node::db::storage::StorageLimits {
+            memtable_bytes: self.node_memtable_space_mb.max(1) << 20,
+            cache_bytes: self.node_cache_size_mb << 20,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +146,8 @@ pub struct BenchArgs {
     /// The second link latency measured (the first is 0 ms).
     #[arg(long, default_value = "40ms")]
     pub latency: String,
+    #[command(flatten)]
+    pub node_memory: NodeMemoryArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

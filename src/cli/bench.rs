@@ -348,7 +348,10 @@ pub async fn command(args: &BenchArgs, out: &mut (dyn Write + Send)) -> Result<(
     )?;
     let before = resident_bytes();
     let started = Instant::now();
-    let nodes = Arc::new(crate::runtime::in_process::InProcess::new(&state));
+    let nodes = Arc::new(
+        crate::runtime::in_process::InProcess::new(&state)
+            .with_storage_limits(args.node_memory.limits()),
+    );
     let server = Server::start(
         ServeConfig {
             state_dir: state.clone(),

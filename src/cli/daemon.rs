@@ -45,9 +45,10 @@ async fn start_daemon(
         first_slot: args.first_slot,
     };
     let runtime: Arc<dyn NodeRuntime> = match args.runtime {
-        RuntimeKind::InProcess => Arc::new(Arc::new(crate::runtime::in_process::InProcess::new(
-            &cli.state_dir,
-        ))),
+        RuntimeKind::InProcess => Arc::new(Arc::new(
+            crate::runtime::in_process::InProcess::new(&cli.state_dir)
+                .with_storage_limits(args.node_memory.limits()),
+        )),
         #[cfg(feature = "docker")]
         RuntimeKind::Docker => {
             std::fs::create_dir_all(&cli.state_dir).map_err(|e| {

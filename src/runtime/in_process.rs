@@ -29,6 +29,7 @@ use crate::node::cluster::member::{Core, GossipSettings};
 use crate::node::cluster::transport::Faults;
 use crate::node::config::{Authorizer, NodeConfig};
 use crate::node::cql::exec::{Options, Session};
+use crate::node::db::storage::StorageLimits;
 use crate::node::instance::Node;
 
 use crate::runtime::join;
@@ -92,7 +93,16 @@ pub struct InProcess {
     /// The network between every node of this runtime (split pairs are cut).
     faults: Arc<Faults>,
     services: Mutex<HashMap<String, Arc<Managed>>>,
+    /// Each node's memory for memtables and cache.
+    limits: StorageLimits,
 }
+
+/// An in-process node's memtable per table, by default (MiB): the nodes
+/// share the daemon's memory, so each holds less than a node process
+/// would (64).
+pub const NODE_MEMTABLE_MB: u64 = 8;
+/// An in-process node's block cache, by default (MiB; a process: 32).
+pub const NODE_CACHE_MB: u64 = 8;
 
 impl InProcess {
     /// Nodes keep their data under `state_dir/nodes`. Must be created inside
@@ -104,7 +114,17 @@ impl InProcess {
             gossip: GossipSettings::default(),
             faults: Arc::new(Faults::default()),
             services: Mutex::new(HashMap::new()),
+            limits: StorageLimits {
+                memtable_bytes: NODE_MEMTABLE_MB << 20,
+                cache_bytes: NODE_CACHE_MB << 20,
+            },
         }
+    }
+
+    /// Each node's memtable per table and block cache.
+    pub fn with_storage_limits(mut self, limits: StorageLimits) -> InProcess {
+        self.limits = limits;
+        self
     }
 
     /// Faster failure detection (tests).
@@ -345,7 +365,8 @@ impl InProcess {
             }
             set(&m.view, i, NodeState::SettingUpVm, None);
             let dir = base.join(l.index.to_string());
-            let cfg = node_config(&service, l, &dir, peer.as_ref(), first, &cluster);
+            let mut cfg = node_config(&service, l, &dir, peer.as_ref(), first, &cluster);
+            cfg.storage = self.limits;
             let (gossip, faults) = (self.gossip, self.faults.clone());
             starting.spawn(async move {
                 // A node stopped a moment ago may still hold its directory's
