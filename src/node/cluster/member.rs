@@ -90,6 +90,8 @@ pub struct Core {
     rounds: AtomicU64,
     /// Numbers `nodetool repair` commands.
     repairs: std::sync::atomic::AtomicU32,
+    /// Whether the node started from a ring saved on disk (a restart).
+    restored_ring: bool,
     load: Arc<AtomicU64>,
 }
 
@@ -526,7 +528,7 @@ impl Core {
     /// round; how long it took.
     pub async fn wait_to_settle(&self, alone_ok: bool, settings: GossipSettings) -> Duration {
         let started = tokio::time::Instant::now();
-        let mut rule = settle::Settle::new(alone_ok, settings.convict_after);
+        let mut rule = settle::Settle::new(alone_ok, self.restored_ring, settings.convict_after);
         loop {
             let seen = {
                 let g = self.membership.gossip();
@@ -848,6 +850,7 @@ impl Member {
             .and_then(|b| crate::node::cluster::message::decode_states(&b).ok())
             .unwrap_or_default();
         let mut gossip = gossip;
+        let restored_ring = !saved.is_empty();
         gossip.restore(saved);
         let membership = Arc::new(Membership::new(
             gossip,
@@ -866,6 +869,7 @@ impl Member {
             saving_ring: Arc::new(std::sync::Mutex::new(())),
             rounds: AtomicU64::new(0),
             repairs: std::sync::atomic::AtomicU32::new(0),
+            restored_ring,
             load: Arc::new(AtomicU64::new(0)),
         });
         let transport = Transport::start(listen, storage_port, faults, core.clone()).await?;

@@ -45,6 +45,8 @@ pub struct Settle {
     /// Whether this node waits for nobody when it knows nobody: it is a
     /// seed, or its only seed is itself.
     alone_ok: bool,
+    /// Whether the node started from a saved ring (a restart).
+    restarted: bool,
     /// How long to wait for a first answer.
     give_up: std::time::Duration,
     last: Option<(usize, usize)>,
@@ -53,9 +55,10 @@ pub struct Settle {
 }
 
 impl Settle {
-    pub fn new(alone_ok: bool, give_up: std::time::Duration) -> Settle {
+    pub fn new(alone_ok: bool, restarted: bool, give_up: std::time::Duration) -> Settle {
         Settle {
             alone_ok,
+            restarted,
             give_up,
             last: None,
             last_round: None,
@@ -73,6 +76,9 @@ impl Settle {
         }
         if seen.up == 0 {
             return seen.waited >= self.give_up;
+        }
+        if !self.restarted {
+            return true;
         }
         if self.last_round == Some(seen.round) {
             return false;
@@ -110,7 +116,7 @@ mod tests {
 
     #[test]
     fn a_restart_opens_once_every_known_peer_is_up() {
-        let mut s = Settle::new(false, GIVE_UP);
+        let mut s = Settle::new(false, true, GIVE_UP);
         assert!(!s.poll(seen(5, 0, 0)));
         assert!(!s.poll(seen(5, 0, 300)), "nobody answered yet");
         assert!(!s.poll(seen(5, 3, 400)));
@@ -119,13 +125,13 @@ mod tests {
 
     #[test]
     fn a_peer_that_stays_down_costs_three_rounds() {
-        let mut s = Settle::new(true, GIVE_UP);
+        let mut s = Settle::new(true, true, GIVE_UP);
         assert!(!s.poll(seen(5, 0, 0)));
         assert!(!s.poll(seen(5, 4, 100)));
         assert!(!s.poll(seen(5, 4, 200)));
         assert!(s.poll(seen(5, 4, 300)));
         // Polls within one round count once.
-        let mut s = Settle::new(true, GIVE_UP);
+        let mut s = Settle::new(true, true, GIVE_UP);
         let same = Seen {
             peers: 5,
             up: 1,
@@ -139,8 +145,8 @@ mod tests {
 
     #[test]
     fn a_first_node_opens_at_once_a_joining_one_waits_for_its_seed() {
-        assert!(Settle::new(true, GIVE_UP).poll(seen(0, 0, 0)));
-        let mut joining = Settle::new(false, GIVE_UP);
+        assert!(Settle::new(true, true, GIVE_UP).poll(seen(0, 0, 0)));
+        let mut joining = Settle::new(false, true, GIVE_UP);
         assert!(!joining.poll(seen(0, 0, 0)));
         assert!(
             joining.poll(seen(2, 2, 100)),
@@ -148,7 +154,7 @@ mod tests {
         );
         // Nobody ever answers: it serves what it can once a silent peer
         // would be convicted.
-        let mut lonely = Settle::new(false, GIVE_UP);
+        let mut lonely = Settle::new(false, true, GIVE_UP);
         assert!(!lonely.poll(seen(0, 0, 0)));
         assert!(!lonely.poll(seen(5, 0, 3_900)));
         assert!(lonely.poll(seen(5, 0, 4_000)));
