@@ -909,5 +909,17 @@ impl Member {
         let _ = self.stop.send(true);
         let _ = self.task.await;
         self.core.transport().shutdown();
+        // Hint replay holds the node until its pass ends, which a stopped
+        // transport makes immediate: wait for it (bounded), so that the
+        // node's storage is released when `stop` returns.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self
+            .core
+            .replaying
+            .load(std::sync::atomic::Ordering::Acquire)
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }

@@ -204,6 +204,8 @@ impl Faults {
 pub enum TransportError {
     #[error("no answer from {0} within {1:?}")]
     Timeout(IpAddr, Duration),
+    #[error("the node is stopping")]
+    Stopped,
 }
 
 pub struct Transport {
@@ -300,6 +302,14 @@ impl Transport {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, tx);
+        if self.is_stopped() {
+            // Stopped: no answer can come (shutdown dropped the others).
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            return Err(TransportError::Stopped);
+        }
         self.send(
             to,
             &Message {
@@ -316,8 +326,14 @@ impl Transport {
             .remove(&id);
         match r {
             Ok(Ok(m)) => Ok(m),
-            _ => Err(TransportError::Timeout(to, timeout)),
+            Ok(Err(_)) => Err(TransportError::Stopped),
+            Err(_) => Err(TransportError::Timeout(to, timeout)),
         }
+    }
+
+    /// Whether [`Transport::shutdown`] ran.
+    pub fn is_stopped(&self) -> bool {
+        *self.stop.borrow()
     }
 
     /// Registers interest in answers to `id` (for requests answered by several nodes).
@@ -337,12 +353,20 @@ impl Transport {
             .remove(&id);
     }
 
+    /// Stops: nothing more is sent, and every request waiting for an
+    /// answer fails at once (instead of waiting out its timeout while
+    /// holding what it was sent for).
     pub fn shutdown(&self) {
         let _ = self.stop.send(true);
         self.queues
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.multi.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     fn deliver_answer(&self, msg: Message) -> Option<Message> {

@@ -65,6 +65,9 @@ impl Replay<'_> {
     /// One pass; whether another should follow at once (some replica had
     /// more hints than the pass read, and the pass delivered some).
     pub async fn pass(&self) -> bool {
+        if self.transport.is_stopped() {
+            return false;
+        }
         let me = self.transport.me();
         let hosts: HashMap<[u8; 16], IpAddr> = self
             .membership
@@ -107,7 +110,7 @@ impl Replay<'_> {
         let mut delivered: Vec<Hint> = Vec::new();
         let mut any = false;
         loop {
-            if self.paused.load(Ordering::Relaxed) {
+            if self.paused.load(Ordering::Relaxed) || self.transport.is_stopped() {
                 break;
             }
             let reachable =
@@ -153,7 +156,7 @@ impl Replay<'_> {
         }
         any |= !delivered.is_empty();
         self.delete(delivered).await;
-        more && any && !self.paused.load(Ordering::Relaxed)
+        more && any && !self.paused.load(Ordering::Relaxed) && !self.transport.is_stopped()
     }
 
     async fn delete(&self, delivered: Vec<Hint>) {
