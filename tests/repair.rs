@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use ccrsim::node::cluster::transport::Faults;
 use ccrsim::node::instance::Node;
-use common::cluster::Layout;
+use common::cluster::{Layout, missing};
 use common::{eventually, nodetool, session};
 use scylla::client::session::Session;
 use scylla::statement::Consistency;
@@ -21,23 +21,6 @@ use scylla::statement::Consistency;
 async fn write(s: &Session, k: i32, cl: Consistency) {
     let st = session::at("INSERT INTO rep.t (k, v) VALUES (?, ?)", cl);
     s.query_unpaged(st, (k, format!("v{k}"))).await.unwrap();
-}
-
-/// The keys of `keys` node `n` does not hold.
-fn missing(n: &Node, keys: &[i32]) -> Vec<i32> {
-    let t = n.engine.schema().table("rep", "t").unwrap().clone();
-    keys.iter()
-        .copied()
-        .filter(|k| {
-            let key = k.to_be_bytes();
-            let token = ccrsim::node::locator::partitioner::token(&key);
-            n.engine
-                .storage
-                .read_partition(&t.id, token, &key)
-                .unwrap()
-                .is_none()
-        })
-        .collect()
 }
 
 fn cut(faults: &Faults, a: &[IpAddr], b: &[IpAddr], on: bool) {
@@ -129,8 +112,14 @@ async fn repair_brings_every_replica_every_acknowledged_write() {
     .await;
     let all: Vec<i32> = from_dc1.iter().chain(&from_dc2).copied().collect();
     // Without repair, each datacenter lacks the other's writes.
-    assert_eq!(missing(&nodes[4], &from_dc1).len(), from_dc1.len());
-    assert_eq!(missing(&nodes[1], &from_dc2).len(), from_dc2.len());
+    assert_eq!(
+        missing(&nodes[4], "rep", "t", &from_dc1).len(),
+        from_dc1.len()
+    );
+    assert_eq!(
+        missing(&nodes[1], "rep", "t", &from_dc2).len(),
+        from_dc2.len()
+    );
 
     let (out, err, code) = nodetool("127.0.126.1", &["repair", "--full", "rep"]).await;
     assert_eq!(code, 0, "{out}{err}");
@@ -141,7 +130,7 @@ async fn repair_brings_every_replica_every_acknowledged_write() {
     assert!(out.contains("range(s) out of sync for t"), "{out}");
     assert!(out.contains("Repair completed successfully"), "{out}");
     for (i, n) in nodes.iter().enumerate() {
-        let m = missing(n, &all);
+        let m = missing(n, "rep", "t", &all);
         assert!(
             m.is_empty(),
             "{} misses {} keys after repair: {m:?}\n{out}",
@@ -191,7 +180,7 @@ async fn repair_brings_every_replica_every_acknowledged_write() {
     assert_eq!(code, 0, "{out}{err}");
     let late: Vec<i32> = (2000..2050).collect();
     for (i, n) in nodes.iter().enumerate().take(5) {
-        assert!(missing(n, &late).is_empty(), "{}", addrs[i]);
+        assert!(missing(n, "rep", "t", &late).is_empty(), "{}", addrs[i]);
     }
     drop((s1, s2));
     for n in nodes {

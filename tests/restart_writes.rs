@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ccrsim::node::cluster::transport::Faults;
 use ccrsim::node::instance::Node;
-use common::cluster::Layout;
+use common::cluster::{Layout, missing};
 use common::{eventually, session};
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
@@ -38,23 +38,6 @@ async fn session_on(addr: &str) -> Session {
         .build()
         .await
         .unwrap()
-}
-
-/// The keys of `keys` node `n` does not hold.
-fn missing(n: &Node, keys: &[i32]) -> Vec<i32> {
-    let t = n.engine.schema().table("rs", "t").unwrap().clone();
-    keys.iter()
-        .copied()
-        .filter(|k| {
-            let key = k.to_be_bytes();
-            let token = ccrsim::node::locator::partitioner::token(&key);
-            n.engine
-                .storage
-                .read_partition(&t.id, token, &key)
-                .unwrap()
-                .is_none()
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,7 +126,7 @@ async fn writes_through_a_restarted_node_reach_every_replica() {
             .iter()
             .flatten()
             .enumerate()
-            .map(|(j, n)| (j, missing(n, &acked).len()))
+            .map(|(j, n)| (j, missing(n, "rs", "t", &acked).len()))
             .filter(|(_, m)| *m > 0)
             .collect();
         if lacking.is_empty() {

@@ -121,6 +121,16 @@ impl InProcess {
         }
     }
 
+    /// The service's nodes that run now.
+    fn running_cores(&self, service: &Service) -> Vec<Arc<Core>> {
+        let m = self.managed(service);
+        let v = m.view.lock().unwrap_or_else(|e| e.into_inner());
+        v.slots
+            .iter()
+            .filter_map(|s| s.core.as_ref().and_then(std::sync::Weak::upgrade))
+            .collect()
+    }
+
     /// Each node's memtable per table and block cache.
     pub fn with_storage_limits(mut self, limits: StorageLimits) -> InProcess {
         self.limits = limits;
@@ -563,20 +573,14 @@ impl NodeRuntime for Arc<InProcess> {
     }
 
     fn inspect(&self, service: &Service) -> Option<crate::control::runtime::Inspection> {
-        let cores: Vec<Arc<Core>> = {
-            let m = self.managed(service);
-            let v = m.view.lock().unwrap_or_else(|e| e.into_inner());
-            v.slots
-                .iter()
-                .filter_map(|s| s.core.as_ref().and_then(std::sync::Weak::upgrade))
-                .collect()
-        };
+        let cores = self.running_cores(service);
         let first = cores.first()?;
         let keyspaces = keyspace_infos(&first.engine().schema());
         let pending_hints = cores
             .iter()
             .map(|c| {
-                crate::node::cluster::hints::all(&c.engine().storage).map_or(0, |h| h.len() as u64)
+                crate::node::cluster::hints::pending(&c.engine().storage)
+                    .map_or(0, |p| p.iter().map(|(_, n)| *n as u64).sum())
             })
             .sum();
         Some(crate::control::runtime::Inspection {
@@ -590,14 +594,7 @@ impl NodeRuntime for Arc<InProcess> {
         service: &Service,
         args: &[String],
     ) -> Result<Vec<crate::control::runtime::NodeOutput>, RuntimeError> {
-        let cores: Vec<Arc<Core>> = {
-            let m = self.managed(service);
-            let v = m.view.lock().unwrap_or_else(|e| e.into_inner());
-            v.slots
-                .iter()
-                .filter_map(|s| s.core.as_ref().and_then(std::sync::Weak::upgrade))
-                .collect()
-        };
+        let cores = self.running_cores(service);
         if cores.is_empty() {
             return Err(RuntimeError {
                 runtime: self.name(),

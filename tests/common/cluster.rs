@@ -65,3 +65,21 @@ impl Layout {
         self.nodes.iter().map(|n| n.0.parse().unwrap()).collect()
     }
 }
+
+/// The int keys of `keys` that node `n` does not hold in `ks.table` (read
+/// from its own storage, not through a coordinator).
+pub fn missing(n: &Node, ks: &str, table: &str, keys: &[i32]) -> Vec<i32> {
+    let t = n.engine.schema().table(ks, table).unwrap().clone();
+    keys.iter()
+        .copied()
+        .filter(|k| {
+            let key = k.to_be_bytes();
+            let token = ccrsim::node::locator::partitioner::token(&key);
+            n.engine
+                .storage
+                .read_partition(&t.id, token, &key)
+                .unwrap()
+                .is_none()
+        })
+        .collect()
+}

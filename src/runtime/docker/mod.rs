@@ -127,6 +127,16 @@ impl DockerRuntime {
         format!("{}/{}", s.project, s.name)
     }
 
+    /// The addresses of the service's nodes, as last laid out.
+    fn node_addrs(&self, service: &Service) -> Vec<IpAddr> {
+        self.managed(service)
+            .view
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .addrs
+            .clone()
+    }
+
     fn managed(&self, s: &Service) -> Arc<Managed> {
         self.services
             .lock()
@@ -743,13 +753,7 @@ impl NodeRuntime for Arc<DockerRuntime> {
     }
 
     fn inspect(&self, service: &Service) -> Option<Inspection> {
-        let addrs = self
-            .managed(service)
-            .view
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .addrs
-            .clone();
+        let addrs = self.node_addrs(service);
         if addrs.is_empty() || !service.powered {
             return None;
         }
@@ -784,13 +788,7 @@ impl NodeRuntime for Arc<DockerRuntime> {
         service: &Service,
         args: &[String],
     ) -> Result<Vec<crate::control::runtime::NodeOutput>, RuntimeError> {
-        let addrs = self
-            .managed(service)
-            .view
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .addrs
-            .clone();
+        let addrs = self.node_addrs(service);
         if addrs.is_empty() || !service.powered {
             return Err(err(format!(
                 "no node of service '{}' is running",
