@@ -26,11 +26,7 @@ use std::time::{Duration, Instant};
 
 use common::process::{self, nodetool};
 use common::{poll, session};
-use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
-use scylla::client::session_builder::SessionBuilder;
-use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
-use scylla::policies::retry::FallthroughRetryPolicy;
 use scylla::statement::Consistency;
 use scylla::statement::prepared::PreparedStatement;
 use tokio::process::Child;
@@ -110,38 +106,6 @@ async fn dc1_session() -> Session {
         .connect(NODES[0].0)
         .await
         .expect("the dc1 session connects")
-}
-
-/// A session whose every request is coordinated by `addr`, connected
-/// within `secs` seconds (failed attempts are logged and retried).
-async fn session_on(addr: &str, secs: u64) -> Session {
-    let target: std::net::SocketAddr = format!("{addr}:9042").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let profile = ExecutionProfile::builder()
-            .load_balancing_policy(SingleTargetLoadBalancingPolicy::new(
-                NodeIdentifier::NodeAddress(target),
-                None,
-            ))
-            .retry_policy(Arc::new(FallthroughRetryPolicy::new()))
-            .build();
-        let e = match SessionBuilder::new()
-            .known_node(format!("{addr}:9042"))
-            .user("cassandra", "cassandra")
-            .default_execution_profile_handle(profile.into_handle())
-            .build()
-            .await
-        {
-            Ok(s) => return s,
-            Err(e) => e,
-        };
-        assert!(
-            Instant::now() < deadline,
-            "no session to {addr} within {secs} s: {e}"
-        );
-        eprintln!("connecting to {addr} failed, retrying: {e}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Reads `keys` (16 at a time) and returns those not found with `value k`,
@@ -353,7 +317,7 @@ async fn acknowledged_writes_survive_sigkill_of_a_replica() {
     // system_auth read) and its reads may time out until every peer has
     // sent it something. Wait until a read at ALL it coordinates (of a key
     // never written, so nothing is repaired) gets all six answers.
-    let on_victim = Arc::new(session_on(victim, 30).await);
+    let on_victim = Arc::new(session::through(victim.parse().unwrap(), 30).await);
     let mut all_on_victim = on_victim
         .prepare("SELECT v FROM kill.t WHERE k = ?")
         .await

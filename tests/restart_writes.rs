@@ -14,31 +14,7 @@ use ccrsim::node::cluster::transport::Faults;
 use ccrsim::node::instance::Node;
 use common::cluster::{Layout, missing};
 use common::{eventually, session};
-use scylla::client::execution_profile::ExecutionProfile;
-use scylla::client::session::Session;
-use scylla::client::session_builder::SessionBuilder;
-use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
-use scylla::policies::retry::FallthroughRetryPolicy;
 use scylla::statement::Consistency;
-
-/// A session whose every request is coordinated by `addr`, never retried.
-async fn session_on(addr: &str) -> Session {
-    let target: std::net::SocketAddr = format!("{addr}:9042").parse().unwrap();
-    let profile = ExecutionProfile::builder()
-        .load_balancing_policy(SingleTargetLoadBalancingPolicy::new(
-            NodeIdentifier::NodeAddress(target),
-            None,
-        ))
-        .retry_policy(Arc::new(FallthroughRetryPolicy::new()))
-        .build();
-    SessionBuilder::new()
-        .known_node(format!("{addr}:9042"))
-        .user("cassandra", "cassandra")
-        .default_execution_profile_handle(profile.into_handle())
-        .build()
-        .await
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_through_a_restarted_node_reach_every_replica() {
@@ -99,7 +75,7 @@ async fn writes_through_a_restarted_node_reach_every_replica() {
     );
     nodes[i] = Some(restarted);
 
-    let through = session_on("127.0.132.2").await;
+    let through = session::through("127.0.132.2".parse().unwrap(), 10).await;
     let st = session::at(
         "INSERT INTO rs.t (k, v) VALUES (?, 'x')",
         Consistency::LocalQuorum,

@@ -52,12 +52,8 @@ use common::{eventually, session};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom as _;
 use rand::{RngExt as _, SeedableRng};
-use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
-use scylla::client::session_builder::SessionBuilder;
 use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
-use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
-use scylla::policies::retry::FallthroughRetryPolicy;
 use scylla::response::query_result::QueryRowsResult;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::statement::{Consistency, SerialConsistency};
@@ -423,37 +419,6 @@ fn rss_kib() -> (u64, u64) {
             .unwrap_or(0)
     };
     (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// A session whose every request is coordinated by `addr`, connected
-/// within `secs` seconds.
-async fn session_on(addr: IpAddr, secs: u64) -> Session {
-    let target = std::net::SocketAddr::new(addr, 9042);
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let profile = ExecutionProfile::builder()
-            .load_balancing_policy(SingleTargetLoadBalancingPolicy::new(
-                NodeIdentifier::NodeAddress(target),
-                None,
-            ))
-            .retry_policy(Arc::new(FallthroughRetryPolicy::new()))
-            .build();
-        let e = match SessionBuilder::new()
-            .known_node(target.to_string())
-            .user("cassandra", "cassandra")
-            .default_execution_profile_handle(profile.into_handle())
-            .build()
-            .await
-        {
-            Ok(s) => return s,
-            Err(e) => e,
-        };
-        assert!(
-            Instant::now() < deadline,
-            "no session to {addr} within {secs} s: {e}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn cut(faults: &Faults, a: &[IpAddr], b: &[IpAddr], on: bool) {
@@ -913,7 +878,7 @@ async fn soak(secs: Duration, cut_for: Duration) {
         .map(|_| keys[rng.random_range(0..keys.len())])
         .collect();
     for a in &addrs {
-        let s = session_on(*a, 30).await;
+        let s = session::through(*a, 30).await;
         let mut get = s.prepare("SELECT v FROM soak.w WHERE k = ?").await.unwrap();
         get.set_consistency(Consistency::LocalOne);
         for k in &sample {

@@ -1,13 +1,17 @@
 //! Driver sessions and the queries tests repeat: a session pinned to one
 //! datacenter, a database error out of a driver error, rows counted.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::errors::{DbError, ExecutionError, NewSessionError, RequestAttemptError};
-use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::policies::load_balancing::{
+    DefaultPolicy, NodeIdentifier, SingleTargetLoadBalancingPolicy,
+};
 use scylla::policies::retry::FallthroughRetryPolicy;
 use scylla::response::query_result::QueryRowsResult;
 use scylla::serialize::row::SerializeRow;
@@ -22,6 +26,39 @@ pub struct Pinned {
     password: String,
     token_aware: bool,
     never_retry: bool,
+}
+
+/// A session whose every request is coordinated by the node at
+/// `addr`:9042 and never retried, connected within `secs` seconds (a failed
+/// attempt is logged and tried again every 100 ms).
+pub async fn through(addr: IpAddr, secs: u64) -> Session {
+    let target = SocketAddr::new(addr, 9042);
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let profile = ExecutionProfile::builder()
+            .load_balancing_policy(SingleTargetLoadBalancingPolicy::new(
+                NodeIdentifier::NodeAddress(target),
+                None,
+            ))
+            .retry_policy(Arc::new(FallthroughRetryPolicy::new()))
+            .build();
+        let e = match SessionBuilder::new()
+            .known_node(target.to_string())
+            .user("cassandra", "cassandra")
+            .default_execution_profile_handle(profile.into_handle())
+            .build()
+            .await
+        {
+            Ok(s) => return s,
+            Err(e) => e,
+        };
+        assert!(
+            Instant::now() < deadline,
+            "no session to {addr} within {secs} s: {e}"
+        );
+        eprintln!("connecting to {addr} failed, retrying: {e}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A session pinned to datacenter `dc`.
