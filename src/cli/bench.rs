@@ -320,10 +320,15 @@ pub async fn workload(
 
 /// This process's resident memory in bytes (Linux), if known.
 fn resident_bytes() -> Option<u64> {
+    status_bytes("VmRSS:")
+}
+
+/// A size line of `/proc/self/status` (`VmRSS:`, `VmHWM:`), in bytes.
+fn status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: u64 = status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
+        .find(|l| l.starts_with(field))?
         .split_whitespace()
         .nth(1)?
         .parse()
@@ -436,9 +441,11 @@ pub async fn command(args: &BenchArgs, out: &mut (dyn Write + Send)) -> Result<(
             w(
                 out,
                 &format!(
-                    "\nresident memory after the workload: {:.0} MiB, {:.0} MiB per node\n",
+                    "\nresident memory after the workload: {:.0} MiB, {:.0} MiB per node (the process's peak: {:.0} MiB, of which {:.0} MiB before the nodes started)\n",
                     a.saturating_sub(b) as f64 / 1048576.0,
-                    a.saturating_sub(b) as f64 / 6.0 / 1048576.0
+                    a.saturating_sub(b) as f64 / 6.0 / 1048576.0,
+                    status_bytes("VmHWM:").unwrap_or(0) as f64 / 1048576.0,
+                    b as f64 / 1048576.0
                 ),
             )?;
         }

@@ -100,7 +100,7 @@ pub struct InProcess {
 /// An in-process node's memtable per table, by default (MiB): the nodes
 /// share the daemon's memory, so each holds less than a node process
 /// would (64).
-pub const NODE_MEMTABLE_MB: u64 = 8;
+pub const NODE_MEMTABLE_MB: u64 = 4;
 /// An in-process node's block cache, by default (MiB; a process: 32).
 pub const NODE_CACHE_MB: u64 = 8;
 

@@ -104,21 +104,31 @@ impl Replica {
         }
     }
 
-    /// Applies a mutation sent by a coordinator (off the async threads):
-    /// the ack, or why it failed.
+    /// Applies a mutation sent by a coordinator (on the node's storage
+    /// writer): the ack, or why it failed.
     pub async fn mutation(
         self: Arc<Self>,
         mutation: Vec<u8>,
         durable: bool,
         commit: Option<Ballot>,
     ) -> Body {
-        let r = tokio::task::spawn_blocking(move || {
-            let m = Mutation::decode(&mutation).map_err(|e| e.to_string())?;
-            self.apply_commit(&m, durable, commit)
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()));
+        let r = match (Mutation::decode(&mutation), commit) {
+            (Err(e), _) => Err(e.to_string()),
+            // A plain write waits for the node's storage writer on no thread.
+            (Ok(m), None) => self
+                .engine
+                .storage
+                .apply_async(m, durable)
+                .await
+                .map_err(|e| e.to_string()),
+            // A Paxos commit also updates the Paxos state: off the async threads.
+            (Ok(m), Some(_)) => tokio::task::spawn_blocking(move || {
+                self.apply_commit(&m, durable, commit)
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string())),
+        };
         match r {
             Ok(()) => Body::MutationAck,
             Err(e) => Body::MutationFailed(e),

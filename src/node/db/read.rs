@@ -442,7 +442,7 @@ impl PartitionSource for Storage {
         token: i64,
         key: &[u8],
     ) -> Result<Option<PartitionData>, StorageError> {
-        Storage::read_partition(self, table, token, key)
+        crate::node::db::storage::StorageCore::read_partition(self, table, token, key)
     }
     fn scan(
         &self,
@@ -452,7 +452,14 @@ impl PartitionSource for Storage {
         end_token: i64,
         limit: usize,
     ) -> Result<Vec<PartitionData>, StorageError> {
-        Storage::scan(self, table, after, start_token, end_token, limit)
+        crate::node::db::storage::StorageCore::scan(
+            self,
+            table,
+            after,
+            start_token,
+            end_token,
+            limit,
+        )
     }
 }
 

@@ -23,9 +23,11 @@
 //!
 //! ## Writes
 //! [`Storage::apply`] writes one partition's [`Mutation`] as one atomic
-//! fjall batch, under a lock striped by partition, after reconciling each
-//! entry with the stored one ([`cell::reconcile`]), so the store holds the
-//! winning version of every cell whatever order writes arrive in.
+//! fjall batch, after reconciling each entry with the stored one
+//! ([`cell::reconcile`]), so the store holds the winning version of every
+//! cell whatever order writes arrive in. One thread per store applies every
+//! mutation (`writer.rs`): no two writes race between reading an entry and
+//! replacing it, and the journal is flushed once per group of writes.
 //! `mutation.rs` gives a [`Mutation`] its byte form, the one hints and
 //! internode messages carry ([`Mutation::encode`], [`Mutation::decode`]),
 //! and turns it into a partition's data and back.
@@ -38,11 +40,13 @@
 //! a keyspace with `durable_writes = false` skip the flush and may be lost by
 //! a crash, as in Cassandra.
 //!
-//! Everything here is blocking: async callers use `spawn_blocking`.
+//! Everything here is blocking (async callers use `spawn_blocking`), but
+//! [`Storage::apply_async`], which waits for the writer thread on none.
 
 pub mod cell;
 mod mutation;
 pub mod partition;
+mod writer;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -80,6 +84,10 @@ pub enum StorageError {
         "ccrsim cannot store a clustering of {0} values: it stores at most 255 clustering columns"
     )]
     ClusteringTooWide(usize),
+    /// The store's writer thread is gone (the store is closing, or a write
+    /// panicked the engine).
+    #[error("the storage writer has stopped")]
+    WriterStopped,
 }
 
 /// The longest key fjall stores: its keys carry a 16-bit length, and it
@@ -143,8 +151,6 @@ pub struct Mutation {
     pub rows: Vec<(Clustering, RowData)>,
 }
 
-const STRIPES: usize = 64;
-
 const SECTION_PARTITION_DELETION: u8 = 0x00;
 const SECTION_RANGE_TOMBSTONE: u8 = 0x01;
 const SECTION_STATIC_CELL: u8 = 0x02;
@@ -156,11 +162,20 @@ const ROW_DELETION: u8 = 0x01;
 const ROW_CELL: u8 = 0x02;
 const ROW_COMPLEX_DELETION: u8 = 0x03;
 
+/// A node's store: [`StorageCore`] (reads, metadata, everything but the
+/// data writes) and the one thread that applies every [`Mutation`]
+/// ([`Storage::apply`]).
 pub struct Storage {
+    // Declared first: dropped (its thread joined) before the core.
+    writer: writer::Writer,
+    core: Arc<StorageCore>,
+}
+
+/// Everything of a store but its writer thread; [`Storage`] derefs to it.
+pub struct StorageCore {
     db: Database,
     meta: Keyspace,
     tables: RwLock<HashMap<TableId, Keyspace>>,
-    stripes: Vec<Mutex<()>>,
     sync: CommitlogSync,
     stop: Arc<AtomicBool>,
     syncer: Mutex<Option<JoinHandle<()>>>,
@@ -203,19 +218,48 @@ impl Storage {
             }
             CommitlogSync::Batch => None,
         };
-        Ok(Storage {
+        let core = Arc::new(StorageCore {
             db,
             meta,
             tables: RwLock::new(HashMap::new()),
-            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             sync,
             stop,
             syncer: Mutex::new(syncer),
             dir: dir.to_path_buf(),
             memtable,
-        })
+        });
+        let writer = writer::Writer::start(core.clone())?;
+        Ok(Storage { writer, core })
     }
 
+    /// Writes a mutation atomically, keeping the winning version of every
+    /// entry: on the store's writer thread, which applies the mutations
+    /// queued behind each other as a group and flushes the journal once for
+    /// all of them (group commit); blocking until it is written.
+    pub fn apply(&self, m: &Mutation, durable: bool) -> Result<(), StorageError> {
+        self.writer.apply(m, durable)
+    }
+
+    /// [`Storage::apply`] for async callers: queues `m` on the writer thread
+    /// and resolves once it is written, holding no thread while it waits.
+    pub fn apply_async(
+        &self,
+        m: Mutation,
+        durable: bool,
+    ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send + 'static {
+        self.writer.apply_async(m, durable)
+    }
+}
+
+impl std::ops::Deref for Storage {
+    type Target = StorageCore;
+
+    fn deref(&self) -> &StorageCore {
+        &self.core
+    }
+}
+
+impl StorageCore {
     /// The bytes the store takes on disk (nodetool's "Load"); blocking.
     pub fn disk_usage(&self) -> u64 {
         fn walk(dir: &Path) -> u64 {
@@ -277,17 +321,10 @@ impl Storage {
         }
     }
 
-    fn stripe(&self, table: &TableId, key: &[u8]) -> &Mutex<()> {
-        // FNV-1a over table and key: cheap and good enough to spread locks.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in table.iter().chain(key) {
-            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        &self.stripes[(h % STRIPES as u64) as usize]
-    }
-
-    /// Writes a mutation atomically, keeping the winning version of every entry.
-    pub fn apply(&self, m: &Mutation, durable: bool) -> Result<(), StorageError> {
+    /// Writes a mutation atomically, keeping the winning version of every
+    /// entry, with the journal flushed as `durability` says (the writer
+    /// thread's part of [`Storage::apply`]).
+    fn apply_now(&self, m: &Mutation, durability: Option<PersistMode>) -> Result<(), StorageError> {
         let ks = self.table(&m.table)?;
         let bounds = m
             .range_tombstones
@@ -308,11 +345,7 @@ impl Storage {
             }
         }
         let prefix = partition_prefix(m.token, &m.key);
-        let _guard = self
-            .stripe(&m.table, &m.key)
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let mut batch: OwnedWriteBatch = self.db.batch().durability(self.persist_mode(durable));
+        let mut batch: OwnedWriteBatch = self.db.batch().durability(durability);
         let mut key = Vec::with_capacity(prefix.len() + 64);
 
         if let Some(d) = m.partition_deletion {
@@ -628,7 +661,7 @@ impl Storage {
     }
 }
 
-impl Drop for Storage {
+impl Drop for StorageCore {
     fn drop(&mut self) {
         self.stop.store(true, AtomicOrdering::Release);
         if let Some(h) = self.syncer.lock().unwrap_or_else(|e| e.into_inner()).take() {
