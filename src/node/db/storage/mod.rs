@@ -47,6 +47,8 @@ pub mod cell;
 mod mutation;
 pub mod partition;
 mod writer;
+#[cfg(test)]
+mod writer_tests;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -167,7 +169,7 @@ const ROW_COMPLEX_DELETION: u8 = 0x03;
 /// ([`Storage::apply`]).
 pub struct Storage {
     // Declared first: dropped (its thread joined) before the core.
-    writer: writer::Writer,
+    writer: writer::Writer<StorageCore>,
     core: Arc<StorageCore>,
 }
 
@@ -228,7 +230,7 @@ impl Storage {
             dir: dir.to_path_buf(),
             memtable,
         });
-        let writer = writer::Writer::start(core.clone())?;
+        let writer = writer::Writer::start(core.clone()).map_err(fjall::Error::from)?;
         Ok(Storage { writer, core })
     }
 
@@ -248,6 +250,34 @@ impl Storage {
         durable: bool,
     ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send + 'static {
         self.writer.apply_async(m, durable)
+    }
+}
+
+impl writer::GroupStore for StorageCore {
+    type Item = Mutation;
+    type Error = StorageError;
+
+    fn apply_one(&self, m: &Mutation) -> Result<(), StorageError> {
+        self.apply_now(m, None)
+    }
+
+    fn flush(&self) -> Result<(), String> {
+        match self.persist_mode(true) {
+            Some(mode) => self.db.persist(mode).map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    fn failure(why: writer::Failure) -> StorageError {
+        match why {
+            writer::Failure::Stopped => StorageError::WriterStopped,
+            writer::Failure::Panicked => {
+                StorageError::InvalidMutation("the storage engine failed on this mutation")
+            }
+            writer::Failure::FlushFailed(e) => {
+                StorageError::Engine(fjall::Error::Io(std::io::Error::other(e)))
+            }
+        }
     }
 }
 

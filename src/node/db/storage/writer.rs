@@ -1,6 +1,6 @@
 //! One writer thread per store.
 //!
-//! Every [`Mutation`] a node stores (from its clients, its peers, hints,
+//! Every mutation a node stores (from its clients, its peers, hints,
 //! read repair and repair streams) is applied by one thread, in the order
 //! the mutations reach it. A caller queues its mutation and waits for the
 //! outcome: a blocking thread blocks ([`Writer::apply`]), a task awaits a
@@ -27,27 +27,46 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use super::{Mutation, StorageCore, StorageError};
-
 /// The most mutations applied between two journal flushes.
 const GROUP: usize = 256;
 
-type Outcome = Result<(), StorageError>;
+/// What the writer thread writes to: the store's core.
+pub(super) trait GroupStore: Send + Sync + 'static {
+    /// One write (a partition's mutation).
+    type Item: Clone + Send + 'static;
+    type Error: Send + 'static;
+    /// Applies one write, its journal entry left in the process's buffer.
+    fn apply_one(&self, item: &Self::Item) -> Result<(), Self::Error>;
+    /// Makes the writes applied so far durable (flushed or synced).
+    fn flush(&self) -> Result<(), String>;
+    /// The error a caller gets when its write could not be done.
+    fn failure(why: Failure) -> Self::Error;
+}
 
-struct Job {
-    mutation: Mutation,
+/// Why a write could not be done, beyond what the store itself says.
+pub(super) enum Failure {
+    /// The writer thread has stopped (the store is closing).
+    Stopped,
+    /// Applying the write panicked inside the storage engine.
+    Panicked,
+    /// The write was applied but its group's journal flush failed.
+    FlushFailed(String),
+}
+
+struct Job<S: GroupStore> {
+    item: S::Item,
     durable: bool,
-    done: Done,
+    done: Done<S::Error>,
 }
 
 /// Where a job's outcome goes: a blocked thread, or a task.
-enum Done {
-    Thread(SyncSender<Outcome>),
-    Task(tokio::sync::oneshot::Sender<Outcome>),
+enum Done<E> {
+    Thread(SyncSender<Result<(), E>>),
+    Task(tokio::sync::oneshot::Sender<Result<(), E>>),
 }
 
-impl Done {
-    fn send(self, outcome: Outcome) {
+impl<E> Done<E> {
+    fn send(self, outcome: Result<(), E>) {
         // The caller may have stopped waiting (a task cancelled): nothing to do.
         let _ = match self {
             Done::Thread(tx) => tx.send(outcome).map_err(drop),
@@ -56,59 +75,62 @@ impl Done {
     }
 }
 
-pub(super) struct Writer {
-    queue: Mutex<Option<Sender<Job>>>,
+pub(super) struct Writer<S: GroupStore> {
+    queue: Mutex<Option<Sender<Job<S>>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl Writer {
-    pub(super) fn start(core: Arc<StorageCore>) -> Result<Writer, StorageError> {
+impl<S: GroupStore> Writer<S> {
+    pub(super) fn start(store: Arc<S>) -> std::io::Result<Writer<S>> {
         let (queue, jobs) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("storage-writer".into())
-            .spawn(move || run(&core, &jobs))
-            .map_err(fjall::Error::from)?;
+            .spawn(move || run(&*store, &jobs))?;
         Ok(Writer {
             queue: Mutex::new(Some(queue)),
             thread: Mutex::new(Some(thread)),
         })
     }
 
-    /// Queues `m` and blocks until it is applied (and flushed, if durable).
-    pub(super) fn apply(&self, m: &Mutation, durable: bool) -> Outcome {
+    /// Queues `item` and blocks until it is applied (and flushed, if durable).
+    pub(super) fn apply(&self, item: &S::Item, durable: bool) -> Result<(), S::Error> {
         let (done, outcome) = mpsc::sync_channel(1);
-        self.queue(m.clone(), durable, Done::Thread(done))?;
-        outcome.recv().unwrap_or(Err(StorageError::WriterStopped))
+        self.queue(item.clone(), durable, Done::Thread(done))?;
+        outcome
+            .recv()
+            .unwrap_or_else(|_| Err(S::failure(Failure::Stopped)))
     }
 
-    /// Queues `m`; the future resolves once it is applied (and flushed).
+    /// Queues `item`; the future resolves once it is applied (and flushed).
     pub(super) fn apply_async(
         &self,
-        m: Mutation,
+        item: S::Item,
         durable: bool,
-    ) -> impl std::future::Future<Output = Outcome> + Send + 'static {
+    ) -> impl std::future::Future<Output = Result<(), S::Error>> + Send + 'static {
         let (done, outcome) = tokio::sync::oneshot::channel();
-        let queued = self.queue(m, durable, Done::Task(done));
+        let queued = self.queue(item, durable, Done::Task(done));
         async move {
             queued?;
-            outcome.await.unwrap_or(Err(StorageError::WriterStopped))
+            outcome
+                .await
+                .unwrap_or_else(|_| Err(S::failure(Failure::Stopped)))
         }
     }
 
-    fn queue(&self, mutation: Mutation, durable: bool, done: Done) -> Outcome {
+    fn queue(&self, item: S::Item, durable: bool, done: Done<S::Error>) -> Result<(), S::Error> {
         let job = Job {
-            mutation,
+            item,
             durable,
             done,
         };
         match &*self.queue.lock().unwrap_or_else(|e| e.into_inner()) {
-            Some(queue) => queue.send(job).map_err(|_| StorageError::WriterStopped),
-            None => Err(StorageError::WriterStopped),
+            Some(queue) => queue.send(job).map_err(|_| S::failure(Failure::Stopped)),
+            None => Err(S::failure(Failure::Stopped)),
         }
     }
 }
 
-impl Drop for Writer {
+impl<S: GroupStore> Drop for Writer<S> {
     fn drop(&mut self) {
         // Closing the queue ends the thread once it has applied what is queued.
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -118,9 +140,9 @@ impl Drop for Writer {
     }
 }
 
-fn run(core: &StorageCore, jobs: &Receiver<Job>) {
-    let mut group: Vec<Job> = Vec::with_capacity(GROUP);
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(GROUP);
+fn run<S: GroupStore>(store: &S, jobs: &Receiver<Job<S>>) {
+    let mut group: Vec<Job<S>> = Vec::with_capacity(GROUP);
+    let mut outcomes: Vec<Result<(), S::Error>> = Vec::with_capacity(GROUP);
     while let Ok(first) = jobs.recv() {
         group.push(first);
         while group.len() < GROUP {
@@ -131,125 +153,18 @@ fn run(core: &StorageCore, jobs: &Receiver<Job>) {
         }
         let mut flush = false;
         for job in &group {
-            let applied = catch_unwind(AssertUnwindSafe(|| core.apply_now(&job.mutation, None)))
-                .unwrap_or(Err(StorageError::InvalidMutation(
-                    "the storage engine failed on this mutation",
-                )));
+            let applied = catch_unwind(AssertUnwindSafe(|| store.apply_one(&job.item)))
+                .unwrap_or_else(|_| Err(S::failure(Failure::Panicked)));
             flush |= job.durable && applied.is_ok();
             outcomes.push(applied);
         }
-        let flushed = match core.persist_mode(flush) {
-            Some(mode) => core.db.persist(mode).map_err(StorageError::from),
-            None => Ok(()),
-        };
+        let flushed = if flush { store.flush() } else { Ok(()) };
         for (job, applied) in group.drain(..).zip(outcomes.drain(..)) {
             let outcome = match (applied, &flushed) {
-                (Ok(()), Err(e)) if job.durable => Err(StorageError::Engine(fjall::Error::Io(
-                    std::io::Error::other(e.to_string()),
-                ))),
+                (Ok(()), Err(e)) if job.durable => Err(S::failure(Failure::FlushFailed(e.clone()))),
                 (applied, _) => applied,
             };
             job.done.send(outcome);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::partition::{ColumnData, RowData};
-    use super::super::{CommitlogSync, Storage, cell::Cell};
-    use super::*;
-
-    const T: [u8; 16] = [9; 16];
-
-    fn cell_write(key: &[u8], ts: i64) -> Mutation {
-        let mut row = RowData::default();
-        row.columns.insert(
-            "v".into(),
-            ColumnData::Simple(Cell::live(ts, ts.to_be_bytes().to_vec())),
-        );
-        Mutation {
-            table: T,
-            token: 1,
-            key: key.to_vec(),
-            rows: vec![(vec![], row)],
-            ..Default::default()
-        }
-    }
-
-    fn stored_timestamp(s: &Storage, key: &[u8]) -> i64 {
-        let p = s
-            .read_partition(&T, 1, key)
-            .unwrap()
-            .expect("the partition");
-        match &p.rows[0].1.columns["v"] {
-            ColumnData::Simple(c) => c.timestamp,
-            other => panic!("not a simple cell: {other:?}"),
-        }
-    }
-
-    /// Writers racing on one cell, from threads and from tasks, in every
-    /// order: the store keeps the highest timestamp, as it did when each
-    /// write took a lock of its own; nothing is lost from the groups.
-    #[test]
-    fn racing_writes_keep_the_winner_and_every_partition() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Arc::new(Storage::open(dir.path(), CommitlogSync::default()).unwrap());
-        let threads: Vec<_> = (0..8i64)
-            .map(|t| {
-                let s = s.clone();
-                std::thread::spawn(move || {
-                    for i in 0..200i64 {
-                        // Timestamps interleave across threads: 8 * i + t.
-                        s.apply(&cell_write(b"hot", 8 * i + t), true).unwrap();
-                        s.apply(&cell_write(format!("k{t}-{i}").as_bytes(), 1), i % 2 == 0)
-                            .unwrap();
-                    }
-                })
-            })
-            .collect();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let writes: Vec<_> = (0..400i64)
-                .map(|i| s.apply_async(cell_write(b"hot", 8 * 200 + i), true))
-                .collect();
-            for w in writes {
-                w.await.unwrap();
-            }
-        });
-        for t in threads {
-            t.join().unwrap();
-        }
-        assert_eq!(stored_timestamp(&s, b"hot"), 8 * 200 + 399);
-        for t in 0..8 {
-            for i in 0..200 {
-                assert_eq!(stored_timestamp(&s, format!("k{t}-{i}").as_bytes()), 1);
-            }
-        }
-    }
-
-    /// A refused mutation fails alone: the others of its group are written.
-    #[test]
-    fn a_refused_mutation_fails_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Storage::open(dir.path(), CommitlogSync::default()).unwrap();
-        let mut wide = cell_write(b"wide", 5);
-        wide.rows[0].0 = vec![vec![1]; 256];
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let (a, b, c) = rt.block_on(async {
-            let a = s.apply_async(cell_write(b"before", 5), true);
-            let b = s.apply_async(wide, true);
-            let c = s.apply_async(cell_write(b"after", 5), true);
-            (a.await, b.await, c.await)
-        });
-        assert!(a.is_ok() && c.is_ok());
-        assert!(matches!(b, Err(StorageError::ClusteringTooWide(256))));
-        assert_eq!(stored_timestamp(&s, b"before"), 5);
-        assert_eq!(stored_timestamp(&s, b"after"), 5);
-        assert!(s.read_partition(&T, 1, b"wide").unwrap().is_none());
     }
 }
