@@ -40,8 +40,8 @@
 //! a keyspace with `durable_writes = false` skip the flush and may be lost by
 //! a crash, as in Cassandra.
 //!
-//! Everything here is blocking (async callers use `spawn_blocking`), but
-//! [`Storage::apply_async`], which waits for the writer thread on none.
+//! Everything here blocks (async callers use `spawn_blocking`) except
+//! [`Storage::apply_async`], whose future holds no thread while it waits.
 
 pub mod cell;
 mod mutation;
@@ -86,10 +86,13 @@ pub enum StorageError {
         "ccrsim cannot store a clustering of {0} values: it stores at most 255 clustering columns"
     )]
     ClusteringTooWide(usize),
-    /// The store's writer thread is gone (the store is closing, or a write
-    /// panicked the engine).
+    /// The store's writer thread is gone (the store is closing).
     #[error("the storage writer has stopped")]
     WriterStopped,
+    /// The storage engine panicked applying this mutation (the writer
+    /// thread goes on with the next ones).
+    #[error("the storage engine failed on this mutation")]
+    EnginePanicked,
 }
 
 /// The longest key fjall stores: its keys carry a 16-bit length, and it
@@ -258,7 +261,7 @@ impl writer::GroupStore for StorageCore {
     type Error = StorageError;
 
     fn apply_one(&self, m: &Mutation) -> Result<(), StorageError> {
-        self.apply_now(m, None)
+        self.apply_now(m)
     }
 
     fn flush(&self) -> Result<(), String> {
@@ -271,9 +274,7 @@ impl writer::GroupStore for StorageCore {
     fn failure(why: writer::Failure) -> StorageError {
         match why {
             writer::Failure::Stopped => StorageError::WriterStopped,
-            writer::Failure::Panicked => {
-                StorageError::InvalidMutation("the storage engine failed on this mutation")
-            }
+            writer::Failure::Panicked => StorageError::EnginePanicked,
             writer::Failure::FlushFailed(e) => {
                 StorageError::Engine(fjall::Error::Io(std::io::Error::other(e)))
             }
@@ -352,9 +353,9 @@ impl StorageCore {
     }
 
     /// Writes a mutation atomically, keeping the winning version of every
-    /// entry, with the journal flushed as `durability` says (the writer
-    /// thread's part of [`Storage::apply`]).
-    fn apply_now(&self, m: &Mutation, durability: Option<PersistMode>) -> Result<(), StorageError> {
+    /// entry, its journal entry left in the process's buffer (the writer
+    /// thread's part of [`Storage::apply`], which flushes once per group).
+    fn apply_now(&self, m: &Mutation) -> Result<(), StorageError> {
         let ks = self.table(&m.table)?;
         let bounds = m
             .range_tombstones
@@ -375,7 +376,7 @@ impl StorageCore {
             }
         }
         let prefix = partition_prefix(m.token, &m.key);
-        let mut batch: OwnedWriteBatch = self.db.batch().durability(durability);
+        let mut batch: OwnedWriteBatch = self.db.batch();
         let mut key = Vec::with_capacity(prefix.len() + 64);
 
         if let Some(d) = m.partition_deletion {
