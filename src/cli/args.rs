@@ -109,6 +109,8 @@ pub struct ServeArgs {
     pub first_slot: u8,
     #[command(flatten)]
     pub node_memory: NodeMemoryArgs,
+    #[command(flatten)]
+    pub node_gossip: NodeGossipArgs,
 }
 
 /// The memory of each node run in this process (they share it).
@@ -121,6 +123,27 @@ pub struct NodeMemoryArgs {
     /// Each in-process node's block cache, in MiB (a process: 32).
     #[arg(long, env = "CCRSIM_NODE_CACHE_SIZE_MB", default_value_t = crate::runtime::in_process::NODE_CACHE_MB)]
     pub node_cache_size_mb: u64,
+}
+
+/// The gossip of each node run in this process.
+#[derive(Debug, Args)]
+pub struct NodeGossipArgs {
+    /// Each in-process node's gossip round, in ms. The nodes share one
+    /// machine's loopback, so they gossip every 100 ms and a pair is ready
+    /// in about a second; 1000 is Cassandra's round (a `ccrsim node`
+    /// process keeps it).
+    #[arg(long, env = "CCRSIM_NODE_GOSSIP_INTERVAL_MS", default_value_t = crate::runtime::in_process::NODE_GOSSIP_INTERVAL_MS,
+          value_parser = clap::value_parser!(u64).range(10..=10_000))]
+    pub node_gossip_interval_ms: u64,
+}
+
+impl NodeGossipArgs {
+    pub fn settings(&self) -> crate::node::cluster::member::GossipSettings {
+        crate::node::cluster::member::GossipSettings {
+            interval: std::time::Duration::from_millis(self.node_gossip_interval_ms),
+            ..Default::default()
+        }
+    }
 }
 
 impl NodeMemoryArgs {
@@ -148,6 +171,8 @@ pub struct BenchArgs {
     pub latency: String,
     #[command(flatten)]
     pub node_memory: NodeMemoryArgs,
+    #[command(flatten)]
+    pub node_gossip: NodeGossipArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

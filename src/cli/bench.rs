@@ -355,7 +355,8 @@ pub async fn command(args: &BenchArgs, out: &mut (dyn Write + Send)) -> Result<(
     let started = Instant::now();
     let nodes = Arc::new(
         crate::runtime::in_process::InProcess::new(&state)
-            .with_storage_limits(args.node_memory.limits()),
+            .with_storage_limits(args.node_memory.limits())
+            .with_gossip(args.node_gossip.settings()),
     );
     let server = Server::start(
         ServeConfig {
@@ -390,17 +391,6 @@ pub async fn command(args: &BenchArgs, out: &mut (dyn Write + Send)) -> Result<(
             await_running(&api, &p, name, Duration::from_secs(300), &mut quiet).await?;
         }
         let target = service_target(&api, &p, "bench-eu", true).await?;
-        cql_client::apply(
-            &target,
-            &[(
-                "bench keyspace".into(),
-                "CREATE KEYSPACE IF NOT EXISTS bench WITH replication = {'class': 'NetworkTopologyStrategy', 'bench-eu': 3, 'bench-us': 3}; \
-                 CREATE TABLE IF NOT EXISTS bench.kv (k int PRIMARY KEY, v text);"
-                    .into(),
-            )],
-            &mut quiet,
-        )
-        .await?;
         let dirs = cql_client::verify(&target, 5, Duration::from_secs(30)).await?;
         if !dirs.iter().all(cql_client::Direction::passed) {
             return Err(CliError::Io(format!(
@@ -415,6 +405,17 @@ pub async fn command(args: &BenchArgs, out: &mut (dyn Write + Send)) -> Result<(
                 started.elapsed().as_secs_f64()
             ),
         )?;
+        cql_client::apply(
+            &target,
+            &[(
+                "bench keyspace".into(),
+                "CREATE KEYSPACE IF NOT EXISTS bench WITH replication = {'class': 'NetworkTopologyStrategy', 'bench-eu': 3, 'bench-us': 3}; \
+                 CREATE TABLE IF NOT EXISTS bench.kv (k int PRIMARY KEY, v text);"
+                    .into(),
+            )],
+            &mut quiet,
+        )
+        .await?;
         if let (Some(b), Some(a)) = (before, resident_bytes()) {
             w(
                 out,

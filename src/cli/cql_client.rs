@@ -30,7 +30,9 @@ async fn connect(t: &Target, dc: Option<&str>) -> Result<Session, CliError> {
     let mut b = SessionBuilder::new()
         .known_nodes(&t.contact_points)
         .user(&t.username, &t.password)
-        .connection_timeout(Duration::from_secs(10));
+        .connection_timeout(Duration::from_secs(10))
+        // The driver's default, 200 ms, is most of a DDL's wait on a pair.
+        .schema_agreement_interval(Duration::from_millis(10));
     if let Some(dc) = dc {
         let policy = DefaultPolicy::builder()
             .prefer_datacenter(dc.to_string())
@@ -138,53 +140,77 @@ pub async fn verify(
     any.await_schema_agreement()
         .await
         .map_err(|e| cql_err("waiting for schema agreement", e))?;
-    let mut sessions = Vec::new();
-    for (dc, _) in &dcs {
-        sessions.push(connect(t, Some(dc)).await?);
-    }
+    let sessions =
+        futures_util::future::try_join_all(dcs.iter().map(|(dc, _)| connect(t, Some(dc)))).await?;
     let run = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros())
         .unwrap_or(0);
-    let mut out = Vec::new();
-    for (a, b) in [(0usize, 1usize), (1, 0)] {
-        let mut lags = Vec::with_capacity(probes);
-        for i in 0..probes {
+    // Every probe of both directions at once: each waits about a link's
+    // one-way delay, and one after another they added up.
+    let directions = [(0usize, 1usize), (1, 0)].map(|(a, b)| {
+        let (sessions, dcs) = (&sessions, &dcs);
+        futures_util::future::try_join_all((0..probes).map(move |i| {
             let id = format!("{run}-{}-{i}", dcs[a].0);
-            let mut w = Statement::new(
-                "INSERT INTO ccrsim_verify.probes (id, origin, written_at) VALUES (?, ?, ?)",
-            );
-            w.set_consistency(Consistency::LocalQuorum);
-            sessions[a]
-                .query_unpaged(w, (&id, &dcs[a].0, run as i64))
+            async move {
+                probe(
+                    &sessions[a],
+                    &sessions[b],
+                    &id,
+                    &dcs[a].0,
+                    run as i64,
+                    deadline,
+                )
                 .await
-                .map_err(|e| cql_err(&format!("writing a probe in {}", dcs[a].0), e))?;
-            let acked = Instant::now();
-            let mut seen = None;
-            while acked.elapsed() < deadline {
-                let mut r = Statement::new("SELECT origin FROM ccrsim_verify.probes WHERE id = ?");
-                r.set_consistency(Consistency::LocalOne);
-                let found = sessions[b]
-                    .query_unpaged(r, (&id,))
-                    .await
-                    .ok()
-                    .and_then(|r| r.into_rows_result().ok())
-                    .is_some_and(|r| r.rows_num() > 0);
-                if found {
-                    seen = Some(acked.elapsed());
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            lags.push(seen);
-        }
-        out.push(Direction {
+        }))
+    });
+    let [there, back] = directions;
+    let (there, back) = futures_util::future::try_join(there, back).await?;
+    let out = [(0, 1, there), (1, 0, back)]
+        .into_iter()
+        .map(|(a, b, lags)| Direction {
             from: dcs[a].0.clone(),
             to: dcs[b].0.clone(),
             lags,
-        });
-    }
+        })
+        .collect();
     Ok(out)
+}
+
+/// Writes probe `id` through `from` at LOCAL_QUORUM and reads it through
+/// `to` at LOCAL_ONE until it is there (its lag) or `deadline` passes (`None`).
+async fn probe(
+    from: &Session,
+    to: &Session,
+    id: &str,
+    origin: &str,
+    run: i64,
+    deadline: Duration,
+) -> Result<Option<Duration>, CliError> {
+    let mut w = Statement::new(
+        "INSERT INTO ccrsim_verify.probes (id, origin, written_at) VALUES (?, ?, ?)",
+    );
+    w.set_consistency(Consistency::LocalQuorum);
+    from.query_unpaged(w, (id, origin, run))
+        .await
+        .map_err(|e| cql_err(&format!("writing a probe in {origin}"), e))?;
+    let acked = Instant::now();
+    while acked.elapsed() < deadline {
+        let mut r = Statement::new("SELECT origin FROM ccrsim_verify.probes WHERE id = ?");
+        r.set_consistency(Consistency::LocalOne);
+        let found = to
+            .query_unpaged(r, (id,))
+            .await
+            .ok()
+            .and_then(|r| r.into_rows_result().ok())
+            .is_some_and(|r| r.rows_num() > 0);
+        if found {
+            return Ok(Some(acked.elapsed()));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(None)
 }
 
 /// A line per direction: pass/fail, and the lag's median and maximum.

@@ -47,7 +47,8 @@ async fn start_daemon(
     let runtime: Arc<dyn NodeRuntime> = match args.runtime {
         RuntimeKind::InProcess => Arc::new(Arc::new(
             crate::runtime::in_process::InProcess::new(&cli.state_dir)
-                .with_storage_limits(args.node_memory.limits()),
+                .with_storage_limits(args.node_memory.limits())
+                .with_gossip(args.node_gossip.settings()),
         )),
         #[cfg(feature = "docker")]
         RuntimeKind::Docker => {
@@ -324,7 +325,7 @@ pub async fn await_running(
                 timeout.as_secs()
             )));
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

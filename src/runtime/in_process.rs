@@ -101,6 +101,9 @@ pub struct InProcess {
 /// share the daemon's memory, so each holds less than a node process
 /// would (64).
 pub const NODE_MEMTABLE_MB: u64 = 4;
+/// An in-process node's gossip round, by default (ms; a process, as
+/// Cassandra: 1000).
+pub const NODE_GOSSIP_INTERVAL_MS: u64 = 100;
 /// An in-process node's block cache, by default (MiB; a process: 32).
 pub const NODE_CACHE_MB: u64 = 8;
 
@@ -111,7 +114,10 @@ impl InProcess {
         InProcess {
             root: state_dir.join("nodes"),
             handle: tokio::runtime::Handle::current(),
-            gossip: GossipSettings::default(),
+            gossip: GossipSettings {
+                interval: Duration::from_millis(NODE_GOSSIP_INTERVAL_MS),
+                ..GossipSettings::default()
+            },
             faults: Arc::new(Faults::default()),
             services: Mutex::new(HashMap::new()),
             limits: StorageLimits {
@@ -137,7 +143,7 @@ impl InProcess {
         self
     }
 
-    /// Faster failure detection (tests).
+    /// Each node's gossip round and failure detection.
     pub fn with_gossip(mut self, gossip: GossipSettings) -> InProcess {
         self.gossip = gossip;
         self
@@ -251,7 +257,7 @@ async fn until(core: &Core, deadline: tokio::time::Instant, cond: impl Fn(&Core)
         if tokio::time::Instant::now() > deadline {
             return false;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

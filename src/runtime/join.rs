@@ -15,6 +15,7 @@
 
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -156,11 +157,21 @@ pub(crate) async fn join(
         .map_err(|e| format!("schema agreement after altering the keyspaces timed out: {e}"))?;
     let total = j.mine.len() as u64;
     progress(join_steps("stream", 0, total));
-    for (done, a) in j.mine.iter().enumerate() {
-        dc.rebuild(*a, j.mine, j.their_dc, deadline).await?;
-        progress(join_steps("stream", done as u64 + 1, total));
-    }
-    Ok(())
+    // The new nodes stream at once, each from the whole other datacenter.
+    let (done, progress) = (&AtomicU64::new(0), &progress);
+    let rebuilds = j.mine.iter().map(|a| async move {
+        let r = dc.rebuild(*a, j.mine, j.their_dc, deadline).await;
+        if r.is_ok() {
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            progress(join_steps("stream", n, total));
+        }
+        r
+    });
+    futures_util::future::join_all(rebuilds)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<()>, String>>()
+        .map(|_| ())
 }
 
 /// Grows a datacenter: once its nodes are up and agree, each new node
@@ -183,12 +194,15 @@ pub(crate) async fn grow(
     if let Err(e) = dc.await_agreement(mine, false, deadline).await {
         tracing::error!(service, "bootstrap: {e}");
     }
-    for (done, a) in new.iter().enumerate() {
+    let (done, progress) = (&AtomicU64::new(0), &progress);
+    let rebuilds = new.iter().map(|a| async move {
         if let Err(e) = dc.rebuild(*a, mine, my_dc, deadline).await {
             tracing::error!(service, "bootstrap of {a}: {e}");
         }
-        progress(Some(stream_steps(done as u64 + 1, new.len() as u64)));
-    }
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        progress(Some(stream_steps(n, new.len() as u64)));
+    });
+    futures_util::future::join_all(rebuilds).await;
     progress(None);
 }
 

@@ -46,6 +46,9 @@ fn save_ring_now(membership: &Membership, engine: &Engine, me: IpAddr) {
     }
 }
 
+/// A rebuild's scans in flight at once.
+const REBUILD_STREAMS: usize = 32;
+
 /// Gossip timing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GossipSettings {
@@ -288,55 +291,68 @@ impl Core {
         let me = self.transport().me();
         let schema = self.engine.schema();
         let ring = self.ring();
-        let mut streamed = 0usize;
+        // Every table from every source at once (at most REBUILD_STREAMS
+        // in flight): the sources are across the pair's link, and one
+        // request after another cost a round trip each.
+        let mut asks = Vec::new();
         for ks in schema.keyspaces.values() {
             if matches!(ks.meta.strategy, crate::node::db::schema::Strategy::Local) {
                 continue;
             }
             for t in ks.tables.values() {
-                for src in &sources {
-                    let reply = self
-                        .transport()
-                        .request(
-                            *src,
-                            Body::Scan {
-                                table: t.id,
-                                start: i64::MIN,
-                                end: i64::MAX,
-                            },
-                            Duration::from_secs(120),
-                        )
-                        .await
-                        .map_err(|e| {
-                            format!(
-                                "rebuild: streaming {}.{} from {src}: {e}",
-                                t.keyspace, t.name
-                            )
-                        })?;
-                    let Body::Partitions(ps) = reply.body else {
-                        return Err(format!(
-                            "rebuild: {src} did not send {}.{}",
-                            t.keyspace, t.name
-                        ));
-                    };
-                    let mine: Vec<crate::node::db::storage::Mutation> = ps
-                        .iter()
-                        .filter_map(|b| Mutation::decode(b).ok())
-                        .filter(|m| ring.replicas(&ks.meta.strategy, m.token).contains(&me))
-                        .collect();
-                    streamed += mine.len();
-                    let (engine, durable) = (self.engine.clone(), ks.meta.durable_writes);
-                    tokio::task::spawn_blocking(move || {
-                        for m in &mine {
-                            engine.storage.apply(m, durable)?;
-                        }
-                        Ok::<_, crate::node::db::storage::StorageError>(())
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?;
-                }
+                asks.extend(sources.iter().map(|src| (*src, ks, t)));
             }
+        }
+        let slots = Arc::new(tokio::sync::Semaphore::new(REBUILD_STREAMS));
+        let mut scans = tokio::task::JoinSet::new();
+        for (i, (src, _, t)) in asks.iter().enumerate() {
+            let (transport, slots, (src, table)) =
+                (self.transport().clone(), slots.clone(), (*src, t.id));
+            scans.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                let scan = Body::Scan {
+                    table,
+                    start: i64::MIN,
+                    end: i64::MAX,
+                };
+                (
+                    i,
+                    transport.request(src, scan, Duration::from_secs(120)).await,
+                )
+            });
+        }
+        let mut streamed = 0usize;
+        while let Some(done) = scans.join_next().await {
+            let (i, reply) = done.map_err(|e| format!("rebuild: {e}"))?;
+            let (src, ks, t) = asks[i];
+            let reply = reply.map_err(|e| {
+                format!(
+                    "rebuild: streaming {}.{} from {src}: {e}",
+                    t.keyspace, t.name
+                )
+            })?;
+            let Body::Partitions(ps) = reply.body else {
+                return Err(format!(
+                    "rebuild: {src} did not send {}.{}",
+                    t.keyspace, t.name
+                ));
+            };
+            let mine: Vec<Mutation> = ps
+                .iter()
+                .filter_map(|b| Mutation::decode(b).ok())
+                .filter(|m| ring.replicas(&ks.meta.strategy, m.token).contains(&me))
+                .collect();
+            streamed += mine.len();
+            let (engine, durable) = (self.engine.clone(), ks.meta.durable_writes);
+            tokio::task::spawn_blocking(move || {
+                for m in &mine {
+                    engine.storage.apply(m, durable)?;
+                }
+                Ok::<_, crate::node::db::storage::StorageError>(())
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
         }
         tracing::info!("rebuild from {source_dc}: {streamed} partitions streamed");
         Ok(String::new())
