@@ -123,6 +123,10 @@ pub struct NodeMemoryArgs {
     /// Each in-process node's block cache, in MiB (a process: 32).
     #[arg(long, env = "CCRSIM_NODE_CACHE_SIZE_MB", default_value_t = crate::runtime::in_process::NODE_CACHE_MB)]
     pub node_cache_size_mb: u64,
+    /// The size each in-process node's compactions make its tables, in MiB
+    /// (a process: 64; leveled compaction's `sstable_size_in_mb`).
+    #[arg(long, env = "CCRSIM_NODE_SSTABLE_SIZE_MB", default_value_t = crate::runtime::in_process::NODE_SSTABLE_MB)]
+    pub node_sstable_size_mb: u64,
 }
 
 /// The gossip of each node run in this process.
@@ -151,6 +155,7 @@ impl NodeMemoryArgs {
         crate::node::db::storage::StorageLimits {
             memtable_bytes: self.node_memtable_space_mb.max(1) << 20,
             cache_bytes: self.node_cache_size_mb << 20,
+            table_bytes: self.node_sstable_size_mb.max(1) << 20,
         }
     }
 }

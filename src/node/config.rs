@@ -195,6 +195,11 @@ pub struct NodeArgs {
     /// The storage's block cache, in MiB (Cassandra's `key_cache_size`).
     #[arg(long, env = "CASSANDRA_KEY_CACHE_SIZE_MB", default_value_t = 32)]
     pub cache_size_mb: u64,
+    /// The size compaction makes each table on disk, in MiB (leveled
+    /// compaction's `sstable_size_in_mb`); smaller tables, smaller
+    /// compactions in memory.
+    #[arg(long, env = "CASSANDRA_SSTABLE_SIZE_MB", default_value_t = 64)]
+    pub sstable_size_mb: u64,
     /// Draws the node's tokens (and host id) from this seed mixed with its
     /// broadcast address, so that a cluster's ring can be replayed (first
     /// start only: tokens are kept in the data directory).
@@ -532,6 +537,7 @@ impl NodeArgs {
             storage: StorageLimits {
                 memtable_bytes: self.memtable_space_mb.max(1) << 20,
                 cache_bytes: self.cache_size_mb << 20,
+                table_bytes: self.sstable_size_mb.max(1) << 20,
             },
         })
     }
@@ -565,13 +571,16 @@ mod tests {
             "8",
             "--cache-size-mb",
             "2",
+            "--sstable-size-mb",
+            "16",
         ])
         .unwrap();
         assert_eq!(
             c.storage,
             StorageLimits {
                 memtable_bytes: 8 << 20,
-                cache_bytes: 2 << 20
+                cache_bytes: 2 << 20,
+                table_bytes: 16 << 20,
             }
         );
     }

@@ -105,7 +105,10 @@ pub const NODE_MEMTABLE_MB: u64 = 4;
 /// Cassandra: 1000).
 pub const NODE_GOSSIP_INTERVAL_MS: u64 = 100;
 /// An in-process node's block cache, by default (MiB; a process: 32).
-pub const NODE_CACHE_MB: u64 = 8;
+pub const NODE_CACHE_MB: u64 = 4;
+/// The tables an in-process node's compactions write, by default (MiB; a
+/// process: 64).
+pub const NODE_SSTABLE_MB: u64 = 8;
 
 impl InProcess {
     /// Nodes keep their data under `state_dir/nodes`. Must be created inside
@@ -123,6 +126,7 @@ impl InProcess {
             limits: StorageLimits {
                 memtable_bytes: NODE_MEMTABLE_MB << 20,
                 cache_bytes: NODE_CACHE_MB << 20,
+                table_bytes: NODE_SSTABLE_MB << 20,
             },
         }
     }

@@ -127,12 +127,17 @@ impl Default for CommitlogSync {
 /// `memtable_bytes` (Cassandra bounds all memtables together with
 /// `memtable_heap_space`; the LSM engine bounds each table), and the block
 /// cache keeps at most `cache_bytes` (Cassandra's `key_cache_size` and
-/// chunk cache). The defaults are the LSM engine's own (64 MiB, 32 MiB):
-/// smaller ones trade read speed for memory (README, "Memory").
+/// chunk cache). Compaction writes tables of about `table_bytes` each
+/// (Cassandra's `sstable_size_in_mb` of leveled compaction): a compaction
+/// holds a table's index and filter in memory until the table is written,
+/// so smaller tables lower the memory a compaction briefly adds. The
+/// defaults are the LSM engine's own (64, 32 and 64 MiB): smaller ones
+/// trade speed for memory (README, "Memory").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StorageLimits {
     pub memtable_bytes: u64,
     pub cache_bytes: u64,
+    pub table_bytes: u64,
 }
 
 impl Default for StorageLimits {
@@ -140,7 +145,19 @@ impl Default for StorageLimits {
         StorageLimits {
             memtable_bytes: 64 << 20,
             cache_bytes: 32 << 20,
+            table_bytes: 64 << 20,
         }
+    }
+}
+
+impl StorageLimits {
+    /// A table's (or the meta keyspace's) options in the LSM engine.
+    fn keyspace_options(&self) -> KeyspaceCreateOptions {
+        let leveled = fjall::compaction::Leveled::default()
+            .with_table_target_size(self.table_bytes.max(1 << 20));
+        KeyspaceCreateOptions::default()
+            .max_memtable_size(self.memtable_bytes.max(1 << 20))
+            .compaction_strategy(Arc::new(leveled))
     }
 }
 
@@ -185,8 +202,8 @@ pub struct StorageCore {
     stop: Arc<AtomicBool>,
     syncer: Mutex<Option<JoinHandle<()>>>,
     dir: std::path::PathBuf,
-    /// Each table's memtable size before it is flushed.
-    memtable: u64,
+    /// Each table's memtable and compaction sizes.
+    limits: StorageLimits,
 }
 
 impl Storage {
@@ -204,10 +221,7 @@ impl Storage {
         let db = Database::builder(dir)
             .cache_size(limits.cache_bytes)
             .open()?;
-        let memtable = limits.memtable_bytes.max(1 << 20);
-        let meta = db.keyspace("meta", || {
-            KeyspaceCreateOptions::default().max_memtable_size(memtable)
-        })?;
+        let meta = db.keyspace("meta", || limits.keyspace_options())?;
         let stop = Arc::new(AtomicBool::new(false));
         let syncer = match sync {
             CommitlogSync::Periodic(period) => {
@@ -231,7 +245,7 @@ impl Storage {
             stop,
             syncer: Mutex::new(syncer),
             dir: dir.to_path_buf(),
-            memtable,
+            limits,
         });
         let writer = writer::Writer::start(core.clone()).map_err(fjall::Error::from)?;
         Ok(Storage { writer, core })
@@ -336,9 +350,8 @@ impl StorageCore {
             ),
             None => 0,
         };
-        let memtable = self.memtable;
         let ks = self.db.keyspace(&keyspace_name(table, generation), || {
-            KeyspaceCreateOptions::default().max_memtable_size(memtable)
+            self.limits.keyspace_options()
         })?;
         tables.insert(*table, ks.clone());
         Ok(ks)
