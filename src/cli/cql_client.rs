@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures_util::{StreamExt, TryStreamExt};
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
@@ -146,11 +147,12 @@ pub async fn verify(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros())
         .unwrap_or(0);
-    // Every probe of both directions at once: each waits about a link's
-    // one-way delay, and one after another they added up.
+    // Both directions at once, and up to PROBES_IN_FLIGHT probes of each:
+    // a probe waits about a link's one-way delay, and one after another
+    // they added up.
     let directions = [(0usize, 1usize), (1, 0)].map(|(a, b)| {
         let (sessions, dcs) = (&sessions, &dcs);
-        futures_util::future::try_join_all((0..probes).map(move |i| {
+        let probes = futures_util::stream::iter((0..probes).map(move |i| {
             let id = format!("{run}-{}-{i}", dcs[a].0);
             async move {
                 probe(
@@ -163,7 +165,8 @@ pub async fn verify(
                 )
                 .await
             }
-        }))
+        }));
+        probes.buffered(PROBES_IN_FLIGHT).try_collect::<Vec<_>>()
     });
     let [there, back] = directions;
     let (there, back) = futures_util::future::try_join(there, back).await?;
@@ -177,6 +180,9 @@ pub async fn verify(
         .collect();
     Ok(out)
 }
+
+/// Probes of one direction in flight at once (`--probes` may ask for many).
+const PROBES_IN_FLIGHT: usize = 16;
 
 /// Writes probe `id` through `from` at LOCAL_QUORUM and reads it through
 /// `to` at LOCAL_ONE until it is there (its lag) or `deadline` passes (`None`).
