@@ -371,21 +371,19 @@ async fn two_datacenters_gossip_into_one_cluster() {
     // Written through 127.0.1.1, which already sees the node down (a
     // driver could still pick the cut-off node as coordinator).
     let engine = nodes[0].as_ref().unwrap().engine.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut session = ccrsim::node::cql::exec::Session::user("cassandra");
-        let o = ccrsim::node::cql::exec::Options {
-            consistency: ccrsim::node::db::consistency::Consistency::LocalQuorum,
-            ..Default::default()
-        };
-        engine.query(
+    let mut session = ccrsim::node::cql::exec::Session::user("cassandra");
+    let o = ccrsim::node::cql::exec::Options {
+        consistency: ccrsim::node::db::consistency::Consistency::LocalQuorum,
+        ..Default::default()
+    };
+    engine
+        .query(
             &mut session,
             "INSERT INTO spread.t (k, v) VALUES (10, 'missed by one')",
             &o,
         )
-    })
-    .await
-    .unwrap()
-    .unwrap();
+        .await
+        .unwrap();
     faults.heal_all();
     eventually(30, "healed again", || {
         nodes.iter().flatten().all(|n| sees_all_up(n, &addrs))
@@ -409,17 +407,15 @@ async fn two_datacenters_gossip_into_one_cluster() {
             .is_none()
     );
     let engine = lagging.engine.clone();
-    let got = tokio::task::spawn_blocking(move || {
-        let mut session = ccrsim::node::cql::exec::Session::user("cassandra");
-        let o = ccrsim::node::cql::exec::Options {
-            consistency: ccrsim::node::db::consistency::Consistency::LocalQuorum,
-            ..Default::default()
-        };
-        engine.query(&mut session, "SELECT v FROM spread.t WHERE k = 10", &o)
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let mut session = ccrsim::node::cql::exec::Session::user("cassandra");
+    let o = ccrsim::node::cql::exec::Options {
+        consistency: ccrsim::node::db::consistency::Consistency::LocalQuorum,
+        ..Default::default()
+    };
+    let got = engine
+        .query(&mut session, "SELECT v FROM spread.t WHERE k = 10", &o)
+        .await
+        .unwrap();
     let ccrsim::node::transport::protocol::frame::ResultBody::Rows(rows) = got else {
         panic!("{got:?}")
     };

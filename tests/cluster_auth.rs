@@ -20,23 +20,17 @@ use ccrsim::node::error::QueryError;
 use ccrsim::node::instance::Node;
 use ccrsim::replication::{Replication, alter_keyspace};
 
-/// Runs CQL as the superuser on `node` (on a blocking thread, as the server does).
+/// Runs CQL as the superuser on `node`, as the server does.
 async fn cql(node: &Node, text: &str) -> Result<(), QueryError> {
-    let engine = node.engine.clone();
-    let text = text.to_string();
-    tokio::task::spawn_blocking(move || {
-        let mut s = Session::user("cassandra");
-        engine.query(&mut s, &text, &Options::default()).map(|_| ())
-    })
-    .await
-    .unwrap()
+    let mut s = Session::user("cassandra");
+    node.engine
+        .query(&mut s, text, &Options::default())
+        .await
+        .map(|_| ())
 }
 
 async fn login(node: &Node, user: &str, pw: &str) -> Result<(), QueryError> {
-    let (engine, user, pw) = (node.engine.clone(), user.to_string(), pw.to_string());
-    tokio::task::spawn_blocking(move || engine.login(&user, &pw))
-        .await
-        .unwrap()
+    node.engine.login(user, pw).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

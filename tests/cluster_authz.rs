@@ -17,19 +17,14 @@ use ccrsim::node::error::QueryError;
 use ccrsim::node::instance::Node;
 use common::{FAST, eventually};
 
-/// Runs `text` as `user` on `node` (on a blocking thread, as the server does).
+/// Runs `text` as `user` on `node`, as the server does.
 async fn cql(node: &Node, user: &str, text: &str) -> Result<(), QueryError> {
-    let (engine, user, text) = (node.engine.clone(), user.to_string(), text.to_string());
-    tokio::task::spawn_blocking(move || {
-        let mut s = Session::user(&user);
-        let o = Options {
-            consistency: ccrsim::node::db::consistency::Consistency::LocalOne,
-            ..Default::default()
-        };
-        engine.query(&mut s, &text, &o).map(|_| ())
-    })
-    .await
-    .unwrap()
+    let mut s = Session::user(user);
+    let o = Options {
+        consistency: ccrsim::node::db::consistency::Consistency::LocalOne,
+        ..Default::default()
+    };
+    node.engine.query(&mut s, text, &o).await.map(|_| ())
 }
 
 /// Polls until `text` run as `user` on `node` answers as `want` says.

@@ -18,15 +18,17 @@
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use ccrsim::node::cql::exec::{Engine, Options, Session};
+use ccrsim::node::cql::wait::wait;
 use ccrsim::node::cql::warn;
 use ccrsim::node::error::QueryError;
 use ccrsim::node::transport::protocol::frame::{ResultBody, SchemaChangeTarget};
 use ccrsim::node::value::CqlValue;
 use common::golden;
 
-fn open(dir: &Path, authorization: bool) -> Engine {
+fn open(dir: &Path, authorization: bool) -> Arc<Engine> {
     common::engine::open(dir, "Test Cluster", 7, authorization)
 }
 
@@ -128,15 +130,18 @@ fn run_script(path: &Path) {
         let line = block.input.as_str();
         let mut out: Vec<String> = Vec::new();
         if let Some(stmt) = line.strip_prefix("> ") {
-            let (r, warnings) =
-                warn::capture(|| engine.query(&mut session, stmt, &Options::default()));
+            let (r, warnings) = wait(warn::capture_async(engine.query(
+                &mut session,
+                stmt,
+                &Options::default(),
+            )));
             render(&r, &mut out);
             // Client warnings, as drivers log them after the result.
             out.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
         } else if let Some(rest) = line.strip_prefix("@login ") {
             let mut it = rest.split_whitespace();
             let (u, p) = (it.next().unwrap(), it.next().unwrap_or(""));
-            match engine.login(u, p) {
+            match wait(engine.login(u, p)) {
                 Ok(()) => {
                     session = Session {
                         keyspace: session.keyspace.clone(),
@@ -161,7 +166,7 @@ fn run_script(path: &Path) {
                     paging_state: state.as_deref(),
                     ..Default::default()
                 };
-                let r = engine.query(&mut session, stmt, &o);
+                let r = wait(engine.query(&mut session, stmt, &o));
                 out.push(format!("page {page}:"));
                 render(&r, &mut out);
                 match r {

@@ -9,14 +9,16 @@
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use ccrsim::node::cql::ast::BatchType;
 use ccrsim::node::cql::exec::{Engine, Options, Session};
+use ccrsim::node::cql::wait::wait;
 use ccrsim::node::error::QueryError;
 use ccrsim::node::transport::protocol::frame::ResultBody;
 use ccrsim::node::transport::protocol::primitives::Value;
 
-fn open(dir: &Path) -> Engine {
+fn open(dir: &Path) -> Arc<Engine> {
     common::engine::open(dir, "Hostile", 9, false)
 }
 
@@ -26,7 +28,7 @@ fn superuser() -> Session {
 
 /// Runs `text` with `values` bound (prepared when there are values).
 fn run(
-    e: &Engine,
+    e: &Arc<Engine>,
     s: &mut Session,
     text: &str,
     values: &[&[u8]],
@@ -36,10 +38,10 @@ fn run(
         ..Default::default()
     };
     if values.is_empty() {
-        return e.query(s, text, &o);
+        return wait(e.query(s, text, &o));
     }
     let p = e.prepare(s, text)?;
-    e.execute(s, &p.statement, &p.bind, &o)
+    wait(e.execute(s, &p.statement, &p.bind, &o))
 }
 
 fn invalid(r: Result<ResultBody, QueryError>) -> String {
@@ -56,14 +58,14 @@ fn rows(r: Result<ResultBody, QueryError>) -> usize {
     }
 }
 
-fn setup(e: &Engine, s: &mut Session) {
+fn setup(e: &Arc<Engine>, s: &mut Session) {
     for q in [
         "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
         "USE ks",
         "CREATE TABLE t (k text, c text, v int, s set<text>, m map<text, int>, PRIMARY KEY (k, c))",
         "CREATE TABLE multi (p1 text, p2 text, c1 text, c2 text, v int, PRIMARY KEY ((p1, p2), c1, c2))",
     ] {
-        e.query(s, q, &Options::default()).unwrap();
+        wait(e.query(s, q, &Options::default())).unwrap();
     }
 }
 
@@ -244,7 +246,7 @@ fn paging_states_naming_huge_keys_answer() {
                     paging_state: Some(&st[..cut]),
                     ..Default::default()
                 };
-                match e.query(&mut s, q, &o) {
+                match wait(e.query(&mut s, q, &o)) {
                     Ok(ResultBody::Rows(_)) => answered += 1,
                     Err(QueryError::Protocol(_)) => {}
                     other => panic!("{q} with a paging state of {cut} bytes: {other:?}"),
@@ -266,7 +268,7 @@ fn a_huge_username_is_refused_with_cassandras_message() {
     // Cassandra reads the role's row with the name as its key, and the key
     // check answers before any password is compared.
     assert_eq!(
-        e.login(&user, "pw"),
+        wait(e.login(&user, "pw")),
         Err(QueryError::Invalid(
             "Key length of 70000 is longer than maximum of 65535".into()
         ))
@@ -277,7 +279,7 @@ fn a_huge_username_is_refused_with_cassandras_message() {
         invalid(run(&e, &mut s, &create, &[])),
         "Key length of 70000 is longer than maximum of 65535"
     );
-    e.login("cassandra", "cassandra").unwrap();
+    wait(e.login("cassandra", "cassandra")).unwrap();
 }
 
 #[test]
@@ -293,7 +295,7 @@ fn statements_nested_ten_thousand_deep_are_syntax_errors() {
             format!("SELECT * FROM t WHERE k = {deep}"),
             format!("BEGIN BATCH UPDATE t SET v = {deep} WHERE k = 'k' AND c = 'c' APPLY BATCH"),
         ] {
-            match e.query(&mut s, &q, &Options::default()) {
+            match wait(e.query(&mut s, &q, &Options::default())) {
                 Err(QueryError::Syntax(m)) => assert!(m.contains("too deeply nested"), "{m}"),
                 other => panic!("{other:?}"),
             }
@@ -364,11 +366,11 @@ fn a_value_multiplied_into_too_many_rows_is_refused_before_it_fills_memory() {
     let e = open(dir.path());
     let mut s = superuser();
     setup(&e, &mut s);
-    e.query(
+    wait(e.query(
         &mut s,
         "CREATE TABLE big (k int, c int, v blob, PRIMARY KEY (k, c))",
         &Options::default(),
-    )
+    ))
     .unwrap();
     // One 2 MB value, 200 partitions x 1 row: 400 MB of mutations.
     let value = vec![7u8; 2 << 20];
@@ -401,7 +403,7 @@ fn a_value_multiplied_into_too_many_rows_is_refused_before_it_fills_memory() {
             )
         })
         .collect();
-    let r = e.batch_message(&mut s, BatchType::Logged, &items, None, Default::default());
+    let r = wait(e.batch_message(&mut s, BatchType::Logged, &items, None, Default::default()));
     assert!(invalid(r).starts_with("Rejected an oversized request"));
     assert_eq!(rows(run(&e, &mut s, "SELECT k FROM big", &[])), 0);
     // Well under the limit, it is written.
@@ -423,7 +425,7 @@ fn the_deepest_types_and_terms_allowed_run_within_a_threads_stack() {
     let list = (0..depth).fold("int".to_string(), |t, _| format!("frozen<list<{t}>>"));
     let keyed = (0..depth).fold("int".to_string(), |t, _| format!("frozen<map<{t}, int>>"));
     let q = format!("CREATE TABLE deep (k int PRIMARY KEY, l {list}, m {keyed}, s set<{keyed}>)");
-    e.query(&mut s, &q, &Options::default()).unwrap();
+    wait(e.query(&mut s, &q, &Options::default())).unwrap();
     let l = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
     let m = (0..depth).fold("1".to_string(), |t, _| format!("{{{t}: 1}}"));
     let q = format!("INSERT INTO deep (k, l, m, s) VALUES (1, {l}, {m}, {{{m}, {m}}})");
@@ -518,7 +520,7 @@ fn extreme_timestamps_ttls_and_limits_answer() {
                 ..Default::default()
             };
             assert!(
-                matches!(e.query(&mut s, q, &o), Ok(ResultBody::Rows(_))),
+                matches!(wait(e.query(&mut s, q, &o)), Ok(ResultBody::Rows(_))),
                 "{q}"
             );
         }

@@ -39,6 +39,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::node::cql;
 use crate::node::cql::ast::{BatchType, Statement};
 use crate::node::cql::exec::{Engine, EngineConfig, Options, Session};
+use crate::node::cql::wait::wait;
 use crate::node::db::schema::SYSTEM_KEYSPACE_NAMES;
 use crate::node::db::storage::{CommitlogSync, Storage};
 use crate::node::db::system::NodeInfo;
@@ -225,7 +226,7 @@ const MAX_CHURN: usize = 64;
 
 /// A live engine that runs fuzz inputs (see the module docs).
 pub struct EngineFuzzer {
-    engine: Engine,
+    engine: Arc<Engine>,
     /// Where the engines keep their data: one subdirectory per engine.
     dir: PathBuf,
     /// The current engine's subdirectory.
@@ -276,7 +277,7 @@ impl EngineFuzzer {
         self.create_schema();
     }
 
-    fn engine(dir: &Path) -> Engine {
+    fn engine(dir: &Path) -> Arc<Engine> {
         std::fs::create_dir_all(dir).expect("the fuzz engine's directory");
         let storage = Storage::open(
             dir,
@@ -304,7 +305,7 @@ impl EngineFuzzer {
             superuser_password: "cassandra".into(),
             batch_limits: Default::default(),
         };
-        Engine::open(Arc::new(storage), info, cfg).expect("the fuzz engine opens")
+        Arc::new(Engine::open(Arc::new(storage), info, cfg).expect("the fuzz engine opens"))
     }
 
     fn create_schema(&mut self) {
@@ -313,8 +314,7 @@ impl EngineFuzzer {
             ..Session::internal()
         };
         for q in ENGINE_SCHEMA {
-            self.engine
-                .query(&mut s, q, &Options::default())
+            wait(self.engine.query(&mut s, q, &Options::default()))
                 .expect("the fuzz schema is valid");
         }
         self.baseline = self.engine.schema().version();
@@ -431,7 +431,7 @@ impl EngineFuzzer {
             values: owned.iter().map(Owned::value).collect(),
             ..Default::default()
         };
-        let r = self.engine.query(s, text, &o);
+        let r = wait(self.engine.query(s, text, &o));
         self.ran(text, parsed.as_ref(), &r);
     }
 
@@ -448,7 +448,7 @@ impl EngineFuzzer {
             }),
             ..Default::default()
         };
-        let r = self.engine.execute(s, &p.statement, &p.bind, &o);
+        let r = wait(self.engine.execute(s, &p.statement, &p.bind, &o));
         self.ran(text, Some(&p.statement), &r);
     }
 
@@ -472,7 +472,7 @@ impl EngineFuzzer {
                 paging_state: state.as_deref(),
                 ..Default::default()
             };
-            let r = self.engine.execute(s, &p.statement, &p.bind, &o);
+            let r = wait(self.engine.execute(s, &p.statement, &p.bind, &o));
             self.ran(text, Some(&p.statement), &r);
             match r {
                 Ok(ResultBody::Rows(rows)) if rows.paging_state.is_some() => {
@@ -505,9 +505,10 @@ impl EngineFuzzer {
             Some(2) => BatchType::Counter,
             _ => BatchType::Logged,
         };
-        let r = self
-            .engine
-            .batch_message(s, kind, &items, ts, Default::default());
+        let r = wait(
+            self.engine
+                .batch_message(s, kind, &items, ts, Default::default()),
+        );
         self.ran("(protocol batch)", None, &r);
     }
 
@@ -526,19 +527,19 @@ impl EngineFuzzer {
             ..Session::internal()
         };
         let o = Options::default();
-        let _ = self.engine.query(
+        let _ = wait(self.engine.query(
             &mut s,
             "UPDATE system_auth.roles SET is_superuser = true, can_login = true WHERE role = 'cassandra'",
             &o,
-        );
-        if !self.engine.is_superuser("cassandra").unwrap_or(false) {
+        ));
+        if !wait(self.engine.is_superuser("cassandra")).unwrap_or(false) {
             // Beyond repair (a write stamped far in the future): start over.
             self.renew();
             return;
         }
         for role in std::mem::take(&mut self.roles) {
             let q = format!("DROP ROLE IF EXISTS '{}'", role.replace('\'', "''"));
-            let _ = self.engine.query(&mut s, &q, &o);
+            let _ = wait(self.engine.query(&mut s, &q, &o));
         }
         if self.engine.schema().version() != self.baseline {
             let schema = self.engine.schema();
@@ -548,19 +549,19 @@ impl EngineFuzzer {
                 .filter(|(k, _)| !SYSTEM_KEYSPACE_NAMES.contains(&k.as_str()) && *k != "fz");
             for (name, ks) in created {
                 let q = format!("DROP KEYSPACE IF EXISTS \"{}\"", name.replace('"', "\"\""));
-                let _ = self.engine.query(&mut s, &q, &o);
+                let _ = wait(self.engine.query(&mut s, &q, &o));
                 self.churn += ks.tables.len();
             }
         }
         if self.engine.schema().version() != self.baseline {
             // The input changed the schema's own keyspace (or a system one).
-            let _ = self.engine.query(&mut s, "DROP KEYSPACE IF EXISTS fz", &o);
+            let _ = wait(self.engine.query(&mut s, "DROP KEYSPACE IF EXISTS fz", &o));
             self.churn += ENGINE_TABLES.len();
             self.create_schema();
         } else {
             for (t, wrote) in ENGINE_TABLES.iter().zip(self.wrote) {
                 if wrote {
-                    let _ = self.engine.query(&mut s, &format!("TRUNCATE fz.{t}"), &o);
+                    let _ = wait(self.engine.query(&mut s, &format!("TRUNCATE fz.{t}"), &o));
                     self.churn += 1;
                 }
             }

@@ -35,29 +35,26 @@ use crate::node::instance::Node;
 use crate::runtime::join;
 use crate::runtime::plans::{keyspace_infos, leave_plan};
 
-/// Runs statements on a node's engine as the node's own work (blocking pool).
+/// Runs statements on a node's engine as the node's own work.
 async fn run_cql(
     engine: Arc<crate::node::cql::exec::Engine>,
     plan: Vec<String>,
 ) -> Result<(), String> {
-    tokio::task::spawn_blocking(move || {
-        // The runtime's own work on its nodes, as Cassandra's internal
-        // calls: no role is read from system_auth, which may be mid-move.
-        let mut session = Session::internal();
-        let o = Options {
-            consistency: crate::node::db::consistency::Consistency::LocalQuorum,
-            ..Default::default()
-        };
-        for cql in &plan {
-            tracing::info!("{cql}");
-            engine
-                .query(&mut session, cql, &o)
-                .map_err(|e| format!("{cql}: {e}"))?;
-        }
-        Ok::<_, String>(())
-    })
-    .await
-    .map_err(|e| e.to_string())?
+    // The runtime's own work on its nodes, as Cassandra's internal
+    // calls: no role is read from system_auth, which may be mid-move.
+    let mut session = Session::internal();
+    let o = Options {
+        consistency: crate::node::db::consistency::Consistency::LocalQuorum,
+        ..Default::default()
+    };
+    for cql in &plan {
+        tracing::info!("{cql}");
+        engine
+            .query(&mut session, cql, &o)
+            .await
+            .map_err(|e| format!("{cql}: {e}"))?;
+    }
+    Ok(())
 }
 
 #[derive(Default)]

@@ -11,7 +11,7 @@ use ccrsim::node::db::system::NodeInfo;
 
 /// Opens an engine on `dir` for a cluster named `cluster_name`, its host id
 /// all `host_id` bytes, checking permissions when `authorization` is set.
-pub fn open(dir: &Path, cluster_name: &str, host_id: u8, authorization: bool) -> Engine {
+pub fn open(dir: &Path, cluster_name: &str, host_id: u8, authorization: bool) -> Arc<Engine> {
     let storage = Arc::new(Storage::open(dir, CommitlogSync::Batch).unwrap());
     let info = NodeInfo {
         host_id: [host_id; 16],
@@ -26,17 +26,19 @@ pub fn open(dir: &Path, cluster_name: &str, host_id: u8, authorization: bool) ->
         schema_version: [0; 16],
         release_version: "4.1.3".into(),
     };
-    Engine::open(
-        storage,
-        info,
-        EngineConfig {
-            cluster_name: cluster_name.into(),
-            auth_enabled: true,
-            authorization,
-            superuser_name: "cassandra".into(),
-            superuser_password: "cassandra".into(),
-            batch_limits: Default::default(),
-        },
+    Arc::new(
+        Engine::open(
+            storage,
+            info,
+            EngineConfig {
+                cluster_name: cluster_name.into(),
+                auth_enabled: true,
+                authorization,
+                superuser_name: "cassandra".into(),
+                superuser_password: "cassandra".into(),
+                batch_limits: Default::default(),
+            },
+        )
+        .unwrap(),
     )
-    .unwrap()
 }

@@ -895,7 +895,6 @@ impl Member {
             replica: Arc::downgrade(&replica),
             membership,
             transport,
-            runtime: tokio::runtime::Handle::current(),
             write_timeout: timeouts.write,
             read_timeout: timeouts.read,
         }));

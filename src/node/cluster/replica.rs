@@ -56,24 +56,43 @@ impl Replica {
         Ok(r)
     }
 
-    /// Applies a mutation; with a ballot, also records it as a Paxos commit.
-    pub fn apply_commit(
-        &self,
-        m: &Mutation,
+    /// [`Replica::with_paxos`] on the store's read stage, for async callers.
+    pub async fn paxos<R: Send + 'static>(
+        self: &Arc<Self>,
+        table: [u8; 16],
+        token: i64,
+        key: Vec<u8>,
+        f: impl FnOnce(&mut paxos::State) -> R + Send + 'static,
+    ) -> Result<R, StorageError> {
+        let me = self.clone();
+        self.engine
+            .storage
+            .off_runtime(move |_| me.with_paxos(&table, token, &key, f))
+            .await?
+    }
+
+    /// Applies a mutation (on the store's writer); with a ballot, also
+    /// records it as a Paxos commit.
+    pub async fn apply_commit(
+        self: &Arc<Self>,
+        m: Mutation,
         durable: bool,
         commit: Option<Ballot>,
     ) -> Result<(), StorageError> {
-        self.engine.storage.apply(m, durable)?;
-        if let Some(b) = commit {
-            self.with_paxos(&m.table, m.token, &m.key, |s| s.commit(b, m.encode()))?;
+        let committed = commit.map(|b| (b, m.table, m.token, m.key.clone(), m.encode()));
+        self.engine.storage.apply_async(m, durable).await?;
+        if let Some((b, table, token, key, update)) = committed {
+            self.paxos(table, token, key, move |s| s.commit(b, update))
+                .await?;
         }
         Ok(())
     }
 
-    /// Keeps hints for `replicas` (on a blocking thread): those `membership`
-    /// knows the host id of and that are still within the hint window;
-    /// none while hinted handoff is disabled ([`Membership::hintable`]).
-    pub fn store_hints(
+    /// Keeps hints for `replicas` (on the store's read stage): those
+    /// `membership` knows the host id of and that are still within the hint
+    /// window; none while hinted handoff is disabled ([`Membership::hintable`]).
+    /// How many were kept.
+    pub async fn store_hints(
         &self,
         membership: &Membership,
         replicas: &[IpAddr],
@@ -89,15 +108,17 @@ impl Replica {
             return 0;
         }
         let now = self.engine.now_micros();
-        match crate::node::cluster::hints::store_many(
-            &self.engine.storage,
-            &hosts,
-            now,
-            durable,
-            mutation,
-        ) {
-            Ok(()) => hosts.len(),
-            Err(e) => {
+        let (n, mutation) = (hosts.len(), mutation.to_vec());
+        let stored = self
+            .engine
+            .storage
+            .off_runtime(move |core| {
+                crate::node::cluster::hints::store_many(core, &hosts, now, durable, &mutation)
+            })
+            .await;
+        match stored {
+            Ok(Ok(())) => n,
+            Ok(Err(e)) | Err(e) => {
                 tracing::warn!("cannot keep hints for {replicas:?}: {e}");
                 0
             }
@@ -112,22 +133,12 @@ impl Replica {
         durable: bool,
         commit: Option<Ballot>,
     ) -> Body {
-        let r = match (Mutation::decode(&mutation), commit) {
-            (Err(e), _) => Err(e.to_string()),
-            // A plain write waits for the node's storage writer on no thread.
-            (Ok(m), None) => self
-                .engine
-                .storage
-                .apply_async(m, durable)
+        let r = match Mutation::decode(&mutation) {
+            Err(e) => Err(e.to_string()),
+            Ok(m) => self
+                .apply_commit(m, durable, commit)
                 .await
                 .map_err(|e| e.to_string()),
-            // A Paxos commit also updates the Paxos state: off the async threads.
-            (Ok(m), Some(_)) => tokio::task::spawn_blocking(move || {
-                self.apply_commit(&m, durable, commit)
-                    .map_err(|e| e.to_string())
-            })
-            .await
-            .unwrap_or_else(|e| Err(e.to_string())),
         };
         match r {
             Ok(()) => Body::MutationAck,
@@ -142,24 +153,25 @@ impl Replica {
         token: i64,
         key: Vec<u8>,
     ) -> Option<Body> {
-        let engine = self.engine.clone();
-        let p =
-            tokio::task::spawn_blocking(move || engine.storage.read_partition(&table, token, &key))
-                .await
-                .ok()?
-                .ok()?;
+        let p = self
+            .engine
+            .storage
+            .off_runtime(move |core| core.read_partition(&table, token, &key))
+            .await
+            .ok()?
+            .ok()?;
         Some(Body::Partition(p.map(|p| p.into_mutation(table).encode())))
     }
 
     /// Every partition of a table in a token range this replica holds.
     pub async fn scan(self: Arc<Self>, table: [u8; 16], start: i64, end: i64) -> Option<Body> {
-        let engine = self.engine.clone();
-        let ps = tokio::task::spawn_blocking(move || {
-            engine.storage.scan(&table, None, start, end, usize::MAX)
-        })
-        .await
-        .ok()?
-        .ok()?;
+        let ps = self
+            .engine
+            .storage
+            .off_runtime(move |core| core.scan(&table, None, start, end, usize::MAX))
+            .await
+            .ok()?
+            .ok()?;
         Some(Body::Partitions(
             ps.into_iter()
                 .map(|p| p.into_mutation(table).encode())
@@ -175,12 +187,10 @@ impl Replica {
         key: Vec<u8>,
         ballot: Ballot,
     ) -> Option<Body> {
-        let p = tokio::task::spawn_blocking(move || {
-            self.with_paxos(&table, token, &key, |s| s.prepare(ballot))
-        })
-        .await
-        .ok()?
-        .ok()?;
+        let p = self
+            .paxos(table, token, key, move |s| s.prepare(ballot))
+            .await
+            .ok()?;
         Some(Body::PaxosPromise(p))
     }
 
@@ -193,12 +203,10 @@ impl Replica {
         ballot: Ballot,
         update: Vec<u8>,
     ) -> Option<Body> {
-        let ok = tokio::task::spawn_blocking(move || {
-            self.with_paxos(&table, token, &key, |s| s.propose(ballot, update))
-        })
-        .await
-        .ok()?
-        .ok()?;
+        let ok = self
+            .paxos(table, token, key, move |s| s.propose(ballot, update))
+            .await
+            .ok()?;
         Some(Body::PaxosAccepted(ok))
     }
 }

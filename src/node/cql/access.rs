@@ -23,6 +23,7 @@
 //! the cache at once; one made through another node is seen here within
 //! the validity.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::node::auth::resource::{Permission, Permissions, Resource};
@@ -41,6 +42,26 @@ use crate::node::db::system::tables::LOCAL_KEYSPACES;
 use crate::node::error::QueryError;
 use crate::node::locator::partitioner;
 use crate::node::transport::protocol::frame::{ResultBody, SchemaChangeTarget};
+
+/// The role a page of `system_auth.roles` holds, with its password hash.
+fn role_of(name: &str, page: &read::Page) -> Option<(RoleRecord, Option<String>)> {
+    let row = page.rows.first()?;
+    let get = |c: &str| match row.columns.get(c) {
+        Some(LiveColumn::Simple(cell)) => cell.value.clone(),
+        _ => None,
+    };
+    let b = |c: &str| get(c).is_some_and(|v| v == [1]);
+    let hash = get("salted_hash").and_then(|v| String::from_utf8(v).ok());
+    Some((
+        RoleRecord {
+            name: name.to_string(),
+            is_superuser: b("is_superuser"),
+            can_login: b("can_login"),
+            member_of: text_set(row.columns.get("member_of")).into_iter().collect(),
+        },
+        hash,
+    ))
+}
 
 /// Tables every logged-in role may read.
 fn readable_system(r: &Resource) -> bool {
@@ -70,36 +91,90 @@ fn text_set(c: Option<&LiveColumn>) -> Vec<String> {
     }
 }
 
-/// The engine's reads of `system_auth`, through its cache.
-struct Cached<'e>(&'e Engine);
+/// The roles and grants read so far for one decision of
+/// [`crate::node::auth::roles`] (which does no I/O): a decision that meets
+/// one not read yet names it ([`Missing`]), the engine reads it, and the
+/// decision is made again ([`Engine::walk_roles`]).
+#[derive(Default)]
+pub(super) struct Fetched {
+    roles: HashMap<String, Option<Arc<RoleRecord>>>,
+    grants: HashMap<String, Arc<Grants>>,
+}
 
-impl AuthSource for Cached<'_> {
-    type Error = QueryError;
-    fn role(&self, name: &str) -> Result<Option<Arc<RoleRecord>>> {
-        let e = self.0;
-        cached(&e.auth_cache.roles, name, e.now_micros(), || {
-            Ok(e.load_role(name)?.map(|(r, _)| Arc::new(r)))
-        })
+/// What a decision needs and [`Fetched`] does not hold yet.
+pub(super) enum Missing {
+    Role(String),
+    Grants(String),
+}
+
+impl AuthSource for Fetched {
+    type Error = Missing;
+    fn role(&self, name: &str) -> std::result::Result<Option<Arc<RoleRecord>>, Missing> {
+        self.roles
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Missing::Role(name.to_string()))
     }
-    fn grants(&self, role: &str) -> Result<Arc<Grants>> {
-        let e = self.0;
-        cached(&e.auth_cache.grants, role, e.now_micros(), || {
-            Ok(Arc::new(e.load_grants(role)?))
-        })
+    fn grants(&self, role: &str) -> std::result::Result<Arc<Grants>, Missing> {
+        self.grants
+            .get(role)
+            .cloned()
+            .ok_or_else(|| Missing::Grants(role.to_string()))
     }
 }
 
 impl Engine {
-    /// Reads a `system_auth` table at LOCAL_ONE, as the role manager and
-    /// the authorizer do.
-    pub(super) fn auth_read(&self, table: &str, partitions: Partitions) -> Result<read::Page> {
+    /// Makes a decision over the role graph, reading the roles and grants
+    /// it asks for: through the caches, or (`fresh`) straight from
+    /// `system_auth`, for checks that must see the latest state. Each pass
+    /// reads one more role or grant set, so it ends after at most twice as
+    /// many passes as there are roles.
+    pub(super) async fn walk_roles<R>(
+        &self,
+        fresh: bool,
+        decide: impl Fn(&Fetched) -> std::result::Result<R, Missing>,
+    ) -> Result<R> {
+        let mut f = Fetched::default();
+        loop {
+            match decide(&f) {
+                Ok(r) => return Ok(r),
+                Err(Missing::Role(n)) => {
+                    let r = if fresh {
+                        self.load_role(&n).await?.map(|(r, _)| Arc::new(r))
+                    } else {
+                        let now = self.now_micros();
+                        cached(&self.auth_cache.roles, &n, now, async {
+                            Ok(self.load_role(&n).await?.map(|(r, _)| Arc::new(r)))
+                        })
+                        .await?
+                    };
+                    f.roles.insert(n, r);
+                }
+                Err(Missing::Grants(n)) => {
+                    let g = if fresh {
+                        Arc::new(self.load_grants(&n).await?)
+                    } else {
+                        let now = self.now_micros();
+                        cached(&self.auth_cache.grants, &n, now, async {
+                            Ok(Arc::new(self.load_grants(&n).await?))
+                        })
+                        .await?
+                    };
+                    f.grants.insert(n, g);
+                }
+            }
+        }
+    }
+
+    /// The read of a `system_auth` table's partitions.
+    fn auth_command(&self, table: &str, partitions: Partitions) -> Result<ReadCommand> {
         let t = self
             .schema()
             .table("system_auth", table)
             .cloned()
             .ok_or_else(|| QueryError::Server(format!("system_auth.{table} is missing")))?;
-        let cmd = ReadCommand {
-            table: t.clone(),
+        Ok(ReadCommand {
+            table: t,
             partitions,
             slices: Vec::new(),
             filters: Vec::new(),
@@ -108,61 +183,68 @@ impl Engine {
             per_partition_limit: None,
             distinct: false,
             now: self.now_micros() / 1_000_000,
-        };
-        let source = self.source("system_auth", &t.id, &cmd.partitions, Consistency::LocalOne)?;
-        Ok(read::execute(
-            &*source,
+        })
+    }
+
+    /// Reads a `system_auth` table at LOCAL_ONE, as the role manager and
+    /// the authorizer do.
+    pub(super) async fn auth_read(
+        &self,
+        table: &str,
+        partitions: Partitions,
+    ) -> Result<read::Page> {
+        let cmd = self.auth_command(table, partitions)?;
+        self.read_page(&cmd, Consistency::LocalOne, None, None)
+            .await
+    }
+
+    /// A role as this node's own storage holds it, read on the calling
+    /// thread: for start-up, before the node takes requests or joins.
+    pub(super) fn load_role_here(&self, name: &str) -> Result<Option<RoleRecord>> {
+        let key = name.as_bytes().to_vec();
+        let token = partitioner::token(&key);
+        let cmd = self.auth_command(ROLES, Partitions::Keys(vec![(token, key)]))?;
+        let page = read::execute(
+            &**self.storage,
             &cmd,
             crate::node::value::compare,
             None,
             None,
-        )?)
+        )?;
+        Ok(role_of(name, &page).map(|(r, _)| r))
     }
 
     /// One partition of a `system_auth` table keyed by text.
-    pub(super) fn auth_partition(&self, table: &str, key: &str) -> Result<read::Page> {
+    pub(super) async fn auth_partition(&self, table: &str, key: &str) -> Result<read::Page> {
         partitioner::check_key_lengths(&[key.as_bytes()]).map_err(QueryError::Invalid)?;
         let key = key.as_bytes().to_vec();
         let token = partitioner::token(&key);
         self.auth_read(table, Partitions::Keys(vec![(token, key)]))
+            .await
     }
 
     /// Writes to `system_auth` at LOCAL_ONE (which drops the cache).
-    pub(super) fn auth_write(&self, ms: Vec<Mutation>) -> Result<()> {
+    pub(super) async fn auth_write(&self, ms: Vec<Mutation>) -> Result<()> {
         let writes: Vec<_> = ms
             .into_iter()
             .map(|m| (m, true, "system_auth".to_string()))
             .collect();
-        self.apply_all(&writes, Consistency::LocalOne, false)
+        self.apply_all(&writes, Consistency::LocalOne, false).await
     }
 
     /// A role's row and its password hash, read (not cached).
-    pub(super) fn load_role(&self, name: &str) -> Result<Option<(RoleRecord, Option<String>)>> {
-        let page = self.auth_partition(ROLES, name)?;
-        let Some(row) = page.rows.first() else {
-            return Ok(None);
-        };
-        let get = |c: &str| match row.columns.get(c) {
-            Some(LiveColumn::Simple(cell)) => cell.value.clone(),
-            _ => None,
-        };
-        let b = |c: &str| get(c).is_some_and(|v| v == [1]);
-        let hash = get("salted_hash").and_then(|v| String::from_utf8(v).ok());
-        Ok(Some((
-            RoleRecord {
-                name: name.to_string(),
-                is_superuser: b("is_superuser"),
-                can_login: b("can_login"),
-                member_of: text_set(row.columns.get("member_of")).into_iter().collect(),
-            },
-            hash,
-        )))
+    pub(super) async fn load_role(
+        &self,
+        name: &str,
+    ) -> Result<Option<(RoleRecord, Option<String>)>> {
+        let page = self.auth_partition(ROLES, name).await?;
+        Ok(role_of(name, &page))
     }
 
     /// The permissions granted directly to `role`, read (not cached).
     /// Rows naming a resource this build does not know are skipped.
-    pub(super) fn load_grants(&self, role: &str) -> Result<Grants> {
-        let page = self.auth_partition(ROLE_PERMISSIONS, role)?;
+    pub(super) async fn load_grants(&self, role: &str) -> Result<Grants> {
+        let page = self.auth_partition(ROLE_PERMISSIONS, role).await?;
         Ok(page
             .rows
             .iter()
@@ -179,10 +261,14 @@ impl Engine {
     }
 
     /// What `role` holds: its roles, superuser status and grants (cached).
-    pub(super) fn effective(&self, role: &str) -> Result<Arc<Effective>> {
-        cached(&self.auth_cache.effective, role, self.now_micros(), || {
-            Effective::of(&Cached(self), role).map(Arc::new)
+    pub(super) async fn effective(&self, role: &str) -> Result<Arc<Effective>> {
+        let now = self.now_micros();
+        cached(&self.auth_cache.effective, role, now, async {
+            self.walk_roles(false, |f| Effective::of(f, role))
+                .await
+                .map(Arc::new)
         })
+        .await
         .map_err(|e| match e {
             // As Cassandra answers when system_auth cannot be read.
             QueryError::Unavailable { .. } | QueryError::ReadTimeout { .. } => {
@@ -195,41 +281,50 @@ impl Engine {
     }
 
     /// Whether `role` is a superuser now, itself or through a role granted to it.
-    pub fn is_superuser(&self, role: &str) -> Result<bool> {
-        Ok(self.effective(role)?.is_superuser)
+    pub async fn is_superuser(&self, role: &str) -> Result<bool> {
+        Ok(self.effective(role).await?.is_superuser)
     }
 
     /// Whether the session's role is a superuser now (always, with authentication off).
-    pub(super) fn is_super(&self, s: &Session) -> Result<bool> {
+    pub(super) async fn is_super(&self, s: &Session) -> Result<bool> {
         if !self.auth_enabled || s.internal {
             return Ok(true);
         }
         match &s.user {
-            Some(u) => self.is_superuser(u),
+            Some(u) => self.is_superuser(u).await,
             None => Ok(false),
         }
     }
 
     /// The permissions the session's role holds on `resource` itself
     /// (every applicable one without authorization, as `AllowAllAuthorizer` answers).
-    pub(super) fn permissions_on(&self, s: &Session, resource: &Resource) -> Result<Permissions> {
+    pub(super) async fn permissions_on(
+        &self,
+        s: &Session,
+        resource: &Resource,
+    ) -> Result<Permissions> {
         if !self.authorization || !self.auth_enabled || s.internal {
             return Ok(resource.applicable());
         }
         match &s.user {
-            Some(u) => Ok(self.effective(u)?.on(resource)),
+            Some(u) => Ok(self.effective(u).await?.on(resource)),
             None => Ok(Permissions::NONE),
         }
     }
 
     /// Cassandra's `ensurePermission(perm, resource)`: held on the resource
     /// or a parent, with the authorizer on; always without it.
-    pub(super) fn ensure(&self, s: &Session, perm: Permission, resource: &Resource) -> Result<()> {
+    pub(super) async fn ensure(
+        &self,
+        s: &Session,
+        perm: Permission,
+        resource: &Resource,
+    ) -> Result<()> {
         if !self.authorization || !self.auth_enabled || s.internal {
             return Ok(());
         }
         let user = s.user.as_deref().unwrap_or("anonymous");
-        if self.effective(user)?.may(perm, resource) {
+        if self.effective(user).await?.may(perm, resource) {
             return Ok(());
         }
         Err(QueryError::Unauthorized(format!(
@@ -240,7 +335,7 @@ impl Engine {
     /// A permission on a data resource: the system keyspaces' protection
     /// first, then the readable system tables, then the protected auth
     /// tables, then the authorizer.
-    fn ensure_data(&self, s: &Session, perm: Permission, resource: Resource) -> Result<()> {
+    async fn ensure_data(&self, s: &Session, perm: Permission, resource: Resource) -> Result<()> {
         let ks = resource.keyspace().unwrap_or_default();
         if matches!(
             perm,
@@ -273,7 +368,7 @@ impl Engine {
                 "{resource} schema is protected"
             )));
         }
-        self.ensure(s, perm, &resource)
+        self.ensure(s, perm, &resource).await
     }
 
     /// The table a statement names, if it can be resolved and exists (a
@@ -292,7 +387,7 @@ impl Engine {
 
     /// Checks that the session may run `stmt` (Cassandra's `authorize`).
     /// Role and permission statements check their own rules as they run.
-    pub(super) fn authorize(&self, s: &Session, stmt: &Statement) -> Result<()> {
+    pub(super) async fn authorize(&self, s: &Session, stmt: &Statement) -> Result<()> {
         if s.internal {
             return Ok(());
         }
@@ -312,12 +407,12 @@ impl Engine {
             // only schema changes meet the system keyspaces' protection.
             return Ok(());
         }
-        let table = |q: &QualifiedName, perm: Permission| match self.named_table(s, q) {
-            Some(r) => self.ensure_data(s, perm, r),
+        let table = async |q: &QualifiedName, perm: Permission| match self.named_table(s, q) {
+            Some(r) => self.ensure_data(s, perm, r).await,
             None => Ok(()),
         };
         match stmt {
-            Statement::Select(sel) => table(&sel.table, Permission::Select),
+            Statement::Select(sel) => table(&sel.table, Permission::Select).await,
             Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
                 let q = match stmt {
                     Statement::Insert(i) => &i.table,
@@ -325,36 +420,49 @@ impl Engine {
                     Statement::Delete(d) => &d.table,
                     _ => unreachable!("matched above"),
                 };
-                table(q, Permission::Modify)?;
+                table(q, Permission::Modify).await?;
                 if has_condition(stmt) {
-                    table(q, Permission::Select)?;
+                    table(q, Permission::Select).await?;
                 }
                 Ok(())
             }
-            Statement::Batch(b) => b.statements.iter().try_for_each(|st| self.authorize(s, st)),
-            Statement::Truncate(q) => table(q, Permission::Modify),
+            Statement::Batch(b) => {
+                for st in &b.statements {
+                    Box::pin(self.authorize(s, st)).await?;
+                }
+                Ok(())
+            }
+            Statement::Truncate(q) => table(q, Permission::Modify).await,
             Statement::CreateKeyspace { .. } => {
                 self.ensure_data(s, Permission::Create, Resource::AllKeyspaces)
+                    .await
             }
             Statement::AlterKeyspace { name, .. } => {
                 self.ensure_data(s, Permission::Alter, Resource::Keyspace(name.clone()))
+                    .await
             }
             Statement::DropKeyspace { name, .. } => {
                 self.ensure_data(s, Permission::Drop, Resource::Keyspace(name.clone()))
+                    .await
             }
             Statement::CreateTable(ct) => match self.named_keyspace(s, &ct.name) {
-                Some(ks) => self.ensure_data(s, Permission::Create, Resource::Keyspace(ks)),
+                Some(ks) => {
+                    self.ensure_data(s, Permission::Create, Resource::Keyspace(ks))
+                        .await
+                }
                 None => Ok(()),
             },
             Statement::AlterTable { name, .. } => match self.named_keyspace(s, name) {
                 Some(ks) => {
                     self.ensure_data(s, Permission::Alter, Resource::Table(ks, name.name.clone()))
+                        .await
                 }
                 None => Ok(()),
             },
             Statement::DropTable { name, .. } => match self.named_keyspace(s, name) {
                 Some(ks) => {
                     self.ensure_data(s, Permission::Drop, Resource::Table(ks, name.name.clone()))
+                        .await
                 }
                 None => Ok(()),
             },
@@ -365,7 +473,7 @@ impl Engine {
     /// After a schema change: the creator of a keyspace or table gets every
     /// permission on it; what was granted on a dropped one is dropped
     /// (`dropped_tables`: the tables a dropped keyspace had).
-    pub(super) fn after_ddl(
+    pub(super) async fn after_ddl(
         &self,
         s: &Session,
         result: &ResultBody,
@@ -397,8 +505,13 @@ impl Engine {
             }
         };
         match c.change {
-            "CREATED" => self.grant_to_creator(s, &on),
-            "DROPPED" => on.iter().try_for_each(|r| self.revoke_all_on(r)),
+            "CREATED" => self.grant_to_creator(s, &on).await,
+            "DROPPED" => {
+                for r in &on {
+                    self.revoke_all_on(r).await?;
+                }
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
@@ -406,7 +519,7 @@ impl Engine {
     /// Grants every applicable permission on resources a statement created
     /// to the role that created them, as Cassandra does (with
     /// `CassandraAuthorizer` and a logged-in role).
-    pub(super) fn grant_to_creator(&self, s: &Session, created: &[Resource]) -> Result<()> {
+    pub(super) async fn grant_to_creator(&self, s: &Session, created: &[Resource]) -> Result<()> {
         let Some(user) = s.user.as_deref() else {
             return Ok(());
         };
@@ -414,7 +527,7 @@ impl Engine {
             return Ok(());
         }
         for r in created {
-            self.modify_grants(user, r, r.applicable(), true)?;
+            self.modify_grants(user, r, r.applicable(), true).await?;
         }
         Ok(())
     }

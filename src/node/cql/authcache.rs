@@ -39,19 +39,23 @@ impl AuthCache {
     }
 }
 
-pub(super) fn cached<V: Clone>(
+/// The value kept for `key` if still valid, else what `load` reads (kept).
+pub(super) async fn cached<V: Clone>(
     map: &Stamped<V>,
     key: &str,
     now: i64,
-    load: impl FnOnce() -> Result<V>,
+    load: impl std::future::Future<Output = Result<V>>,
 ) -> Result<V> {
-    if let Some((at, v)) = map.lock().unwrap_or_else(|e| e.into_inner()).get(key)
-        && now - at < VALIDITY_MICROS
-        && now >= *at
-    {
-        return Ok(v.clone());
+    let kept = map
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(key)
+        .filter(|(at, _)| now - at < VALIDITY_MICROS && now >= *at)
+        .map(|(_, v)| v.clone());
+    if let Some(v) = kept {
+        return Ok(v);
     }
-    let v = load()?;
+    let v = load.await?;
     let mut m = map.lock().unwrap_or_else(|e| e.into_inner());
     if m.len() > 10_000 {
         m.clear();

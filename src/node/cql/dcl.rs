@@ -10,11 +10,10 @@
 //! to whom), so a new object of the same name starts with no grants.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use crate::node::auth::hash_password;
 use crate::node::auth::resource::{Permission, Permissions, Resource};
-use crate::node::auth::roles::{RoleRecord, roles_of};
+use crate::node::auth::roles::roles_of;
 use crate::node::cql::ast::*;
 use crate::node::cql::exec::Engine;
 use crate::node::cql::session::{Result, Session};
@@ -29,20 +28,6 @@ use crate::node::locator::partitioner;
 use crate::node::transport::protocol::frame::{ColumnSpec, ResultBody, Rows};
 use crate::node::value::CqlValue;
 use crate::node::value::types::CqlType;
-
-/// Reads of roles for the graph walk, uncached (existence checks and
-/// membership changes must see the latest state this node can read).
-struct Fresh<'e>(&'e Engine);
-
-impl crate::node::auth::roles::AuthSource for Fresh<'_> {
-    type Error = QueryError;
-    fn role(&self, name: &str) -> Result<Option<Arc<RoleRecord>>> {
-        Ok(self.0.load_role(name)?.map(|(r, _)| Arc::new(r)))
-    }
-    fn grants(&self, role: &str) -> Result<Arc<crate::node::auth::roles::Grants>> {
-        Ok(Arc::new(self.0.load_grants(role)?))
-    }
-}
 
 fn column(table: &str, name: &str, ty: CqlType) -> ColumnSpec {
     ColumnSpec {
@@ -94,7 +79,29 @@ impl Engine {
 
     /// Creates or changes a role's row; `ts` 0 for the default superuser,
     /// so that any later change wins, as Cassandra writes it.
-    pub(super) fn write_role(&self, name: &str, o: &RoleOptions, ts: Option<i64>) -> Result<()> {
+    pub(super) async fn write_role(
+        &self,
+        name: &str,
+        o: &RoleOptions,
+        ts: Option<i64>,
+    ) -> Result<()> {
+        // bcrypt takes tens of milliseconds: on the store's stage.
+        let hash = match o.password.clone() {
+            Some(p) => Some(self.storage.off_runtime(move |_| hash_password(&p)).await?),
+            None => None,
+        };
+        let m = self.role_mutation(name, o, hash, ts)?;
+        self.auth_write(vec![m]).await
+    }
+
+    /// A role's row as `o` sets it, its password already hashed.
+    pub(super) fn role_mutation(
+        &self,
+        name: &str,
+        o: &RoleOptions,
+        hash: Option<String>,
+        ts: Option<i64>,
+    ) -> Result<Mutation> {
         let mut b = self.builder_at(ROLES, name, ts.unwrap_or_else(|| self.timestamp()))?;
         let ck = Vec::new();
         b.marker(&ck);
@@ -104,18 +111,14 @@ impl Engine {
         if let Some(s) = o.superuser {
             b.set(Some(&ck), "is_superuser", Some(vec![u8::from(s)]));
         }
-        if let Some(p) = &o.password {
-            b.set(
-                Some(&ck),
-                "salted_hash",
-                Some(hash_password(p).into_bytes()),
-            );
+        if let Some(h) = hash {
+            b.set(Some(&ck), "salted_hash", Some(h.into_bytes()));
         }
-        self.auth_write(vec![b.build()])
+        Ok(b.build())
     }
 
-    fn exists(&self, role: &str) -> Result<bool> {
-        Ok(self.load_role(role)?.is_some())
+    async fn exists(&self, role: &str) -> Result<bool> {
+        Ok(self.load_role(role).await?.is_some())
     }
 
     /// Cassandra's `ensureNotAnonymous`: role statements need a login.
@@ -129,8 +132,8 @@ impl Engine {
     }
 
     /// A role-management permission, with the friendlier message role statements give.
-    fn check_role_permission(&self, s: &Session, p: Permission, r: Resource) -> Result<()> {
-        self.ensure(s, p, &r).map_err(|e| match e {
+    async fn check_role_permission(&self, s: &Session, p: Permission, r: Resource) -> Result<()> {
+        self.ensure(s, p, &r).await.map_err(|e| match e {
             QueryError::Unauthorized(_) => QueryError::Unauthorized(format!(
                 "User {} does not have sufficient privileges to perform the requested operation",
                 s.user.as_deref().unwrap_or("anonymous")
@@ -140,59 +143,73 @@ impl Engine {
     }
 
     /// Runs a role or permission statement.
-    pub(super) fn dcl(&self, s: &Session, stmt: &Statement) -> Result<ResultBody> {
+    pub(super) async fn dcl(&self, s: &Session, stmt: &Statement) -> Result<ResultBody> {
         match stmt {
             Statement::CreateRole {
                 name,
                 if_not_exists,
                 options,
-            } => self.create_role(s, name, *if_not_exists, options),
+            } => self.create_role(s, name, *if_not_exists, options).await,
             Statement::AlterRole {
                 name,
                 if_exists,
                 options,
-            } => self.alter_role(s, name, *if_exists, options),
-            Statement::DropRole { name, if_exists } => self.drop_role(s, name, *if_exists),
-            Statement::ListRoles { of, recursive } => self.list_roles(s, of.as_deref(), *recursive),
-            Statement::GrantRole { role, grantee } => self.grant_role(s, role, grantee, true),
-            Statement::RevokeRole { role, revokee } => self.grant_role(s, role, revokee, false),
+            } => self.alter_role(s, name, *if_exists, options).await,
+            Statement::DropRole { name, if_exists } => self.drop_role(s, name, *if_exists).await,
+            Statement::ListRoles { of, recursive } => {
+                self.list_roles(s, of.as_deref(), *recursive).await
+            }
+            Statement::GrantRole { role, grantee } => self.grant_role(s, role, grantee, true).await,
+            Statement::RevokeRole { role, revokee } => {
+                self.grant_role(s, role, revokee, false).await
+            }
             Statement::GrantPermissions {
                 permissions,
                 resource,
                 grantee,
-            } => self.grant_permissions(s, *permissions, resource, grantee, true),
+            } => {
+                self.grant_permissions(s, *permissions, resource, grantee, true)
+                    .await
+            }
             Statement::RevokePermissions {
                 permissions,
                 resource,
                 revokee,
-            } => self.grant_permissions(s, *permissions, resource, revokee, false),
+            } => {
+                self.grant_permissions(s, *permissions, resource, revokee, false)
+                    .await
+            }
             Statement::ListPermissions {
                 permissions,
                 resource,
                 of,
                 recursive,
-            } => self.list_permissions(
-                s,
-                *permissions,
-                resource.as_ref(),
-                of.as_deref(),
-                *recursive,
-            ),
+            } => {
+                self.list_permissions(
+                    s,
+                    *permissions,
+                    resource.as_ref(),
+                    of.as_deref(),
+                    *recursive,
+                )
+                .await
+            }
             _ => Err(QueryError::Server(
                 "not a role or permission statement".into(),
             )),
         }
     }
 
-    fn create_role(
+    async fn create_role(
         &self,
         s: &Session,
         name: &str,
         if_not_exists: bool,
         options: &RoleOptions,
     ) -> Result<ResultBody> {
-        self.check_role_permission(s, Permission::Create, Resource::AllRoles)?;
-        if options.superuser == Some(true) && !self.is_super(s)? {
+        self.check_role_permission(s, Permission::Create, Resource::AllRoles)
+            .await?;
+        if options.superuser == Some(true) && !self.is_super(s).await? {
             return Err(QueryError::Unauthorized(
                 "Only superusers can create a role with superuser status".into(),
             ));
@@ -203,7 +220,7 @@ impl Engine {
             ));
         }
         self.not_anonymous(s)?;
-        if self.exists(name)? {
+        if self.exists(name).await? {
             if if_not_exists {
                 return Ok(ResultBody::Void);
             }
@@ -214,13 +231,14 @@ impl Engine {
             login: Some(options.login.unwrap_or(false)),
             superuser: Some(options.superuser.unwrap_or(false)),
         };
-        self.write_role(name, &o, None)?;
+        self.write_role(name, &o, None).await?;
         let created = Resource::Role(name.to_string());
-        self.grant_to_creator(s, std::slice::from_ref(&created))?;
+        self.grant_to_creator(s, std::slice::from_ref(&created))
+            .await?;
         Ok(ResultBody::Void)
     }
 
-    fn alter_role(
+    async fn alter_role(
         &self,
         s: &Session,
         name: &str,
@@ -228,8 +246,11 @@ impl Engine {
         options: &RoleOptions,
     ) -> Result<ResultBody> {
         let user = s.user.as_deref().unwrap_or("anonymous");
-        let is_super = self.is_super(s)?;
-        if options.superuser.is_some() && self.auth_enabled && self.effective(user)?.holds(name) {
+        let is_super = self.is_super(s).await?;
+        if options.superuser.is_some()
+            && self.auth_enabled
+            && self.effective(user).await?.holds(name)
+        {
             return Err(QueryError::Unauthorized(
                 "You aren't allowed to alter your own superuser status or that of a role granted to you".into(),
             ));
@@ -247,7 +268,8 @@ impl Engine {
                     ));
                 }
             } else {
-                self.check_role_permission(s, Permission::Alter, Resource::Role(name.into()))?;
+                self.check_role_permission(s, Permission::Alter, Resource::Role(name.into()))
+                    .await?;
             }
         }
         if *options == RoleOptions::default() {
@@ -256,21 +278,24 @@ impl Engine {
             ));
         }
         self.not_anonymous(s)?;
-        if !self.exists(name)? {
+        if !self.exists(name).await? {
             if if_exists {
                 return Ok(ResultBody::Void);
             }
             return Err(QueryError::Invalid(format!("{name} doesn't exist")));
         }
-        self.write_role(name, options, None)?;
+        self.write_role(name, options, None).await?;
         Ok(ResultBody::Void)
     }
 
-    fn drop_role(&self, s: &Session, name: &str, if_exists: bool) -> Result<ResultBody> {
-        self.check_role_permission(s, Permission::Drop, Resource::Role(name.into()))?;
-        let existing = self.load_role(name)?;
-        if existing.is_some() && !self.is_super(s)? {
-            let target_super = roles_of(&Fresh(self), name, true)?
+    async fn drop_role(&self, s: &Session, name: &str, if_exists: bool) -> Result<ResultBody> {
+        self.check_role_permission(s, Permission::Drop, Resource::Role(name.into()))
+            .await?;
+        let existing = self.load_role(name).await?;
+        if existing.is_some() && !self.is_super(s).await? {
+            let target_super = self
+                .walk_roles(true, |f| roles_of(f, name, true))
+                .await?
                 .iter()
                 .any(|r| r.is_superuser);
             if target_super {
@@ -296,7 +321,7 @@ impl Engine {
         b.delete_partition();
         ms.push(b.build());
         // The roles this one was granted to lose it (Cassandra's removeAllMembers)...
-        for member in self.members_of(name)? {
+        for member in self.members_of(name).await? {
             ms.push(self.membership(&member, name, false)?);
         }
         let mut b = self.builder(ROLE_MEMBERS, name)?;
@@ -308,16 +333,17 @@ impl Engine {
             b.delete_row(&vec![name.as_bytes().to_vec()]);
             ms.push(b.build());
         }
-        self.auth_write(ms)?;
-        self.revoke_all_from(name)?;
-        self.revoke_all_on(&Resource::Role(name.into()))?;
+        self.auth_write(ms).await?;
+        self.revoke_all_from(name).await?;
+        self.revoke_all_on(&Resource::Role(name.into())).await?;
         Ok(ResultBody::Void)
     }
 
     /// The roles `role` is granted to (its `role_members` partition).
-    fn members_of(&self, role: &str) -> Result<Vec<String>> {
+    async fn members_of(&self, role: &str) -> Result<Vec<String>> {
         Ok(self
-            .auth_partition(ROLE_MEMBERS, role)?
+            .auth_partition(ROLE_MEMBERS, role)
+            .await?
             .rows
             .iter()
             .filter_map(first_clustering)
@@ -340,10 +366,15 @@ impl Engine {
         Ok(b.build())
     }
 
-    fn list_roles(&self, s: &Session, of: Option<&str>, recursive: bool) -> Result<ResultBody> {
+    async fn list_roles(
+        &self,
+        s: &Session,
+        of: Option<&str>,
+        recursive: bool,
+    ) -> Result<ResultBody> {
         self.not_anonymous(s)?;
         if let Some(g) = of
-            && !self.exists(g)?
+            && !self.exists(g).await?
         {
             return Err(QueryError::Invalid(format!(
                 "{} doesn't exist",
@@ -352,7 +383,8 @@ impl Engine {
         }
         let user = s.user.as_deref().unwrap_or_default();
         let names: Vec<String> = if self
-            .permissions_on(s, &Resource::AllRoles)?
+            .permissions_on(s, &Resource::AllRoles)
+            .await?
             .contains(Permission::Describe)
         {
             match of {
@@ -363,18 +395,19 @@ impl Engine {
                             start: std::ops::Bound::Unbounded,
                             end: std::ops::Bound::Unbounded,
                         },
-                    )?
+                    )
+                    .await?
                     .rows
                     .iter()
                     .filter_map(|r| String::from_utf8(r.key.clone()).ok())
                     .collect(),
-                Some(g) => self.role_names(g, recursive)?,
+                Some(g) => self.role_names(g, recursive).await?,
             }
         } else {
             match of {
-                None => self.role_names(user, recursive)?,
-                Some(g) if self.role_names(user, true)?.iter().any(|r| r == g) => {
-                    self.role_names(g, recursive)?
+                None => self.role_names(user, recursive).await?,
+                Some(g) if self.role_names(user, true).await?.iter().any(|r| r == g) => {
+                    self.role_names(g, recursive).await?
                 }
                 Some(g) => {
                     return Err(QueryError::Unauthorized(format!(
@@ -385,7 +418,7 @@ impl Engine {
         };
         let mut records = Vec::new();
         for n in names.into_iter().collect::<BTreeSet<_>>() {
-            if let Some((r, _)) = self.load_role(&n)? {
+            if let Some((r, _)) = self.load_role(&n).await? {
                 records.push(r);
             }
         }
@@ -419,39 +452,57 @@ impl Engine {
     }
 
     /// `role` and the roles granted to it (all of them, or only directly).
-    fn role_names(&self, role: &str, recursive: bool) -> Result<Vec<String>> {
-        Ok(roles_of(&Fresh(self), role, recursive)?
+    async fn role_names(&self, role: &str, recursive: bool) -> Result<Vec<String>> {
+        Ok(self
+            .walk_roles(true, |f| roles_of(f, role, recursive))
+            .await?
             .iter()
             .map(|r| r.name.clone())
             .collect())
     }
 
-    fn grant_role(
+    async fn grant_role(
         &self,
         s: &Session,
         role: &str,
         grantee: &str,
         grant: bool,
     ) -> Result<ResultBody> {
-        self.check_role_permission(s, Permission::Authorize, Resource::Role(role.into()))?;
+        self.check_role_permission(s, Permission::Authorize, Resource::Role(role.into()))
+            .await?;
         self.not_anonymous(s)?;
         for r in [role, grantee] {
-            if !self.exists(r)? {
+            if !self.exists(r).await? {
                 return Err(QueryError::Invalid(format!("{r} doesn't exist")));
             }
         }
         if grant {
-            if self.role_names(grantee, true)?.iter().any(|r| r == role) {
+            if self
+                .role_names(grantee, true)
+                .await?
+                .iter()
+                .any(|r| r == role)
+            {
                 return Err(QueryError::Invalid(format!(
                     "{grantee} is a member of {role}"
                 )));
             }
-            if self.role_names(role, true)?.iter().any(|r| r == grantee) {
+            if self
+                .role_names(role, true)
+                .await?
+                .iter()
+                .any(|r| r == grantee)
+            {
                 return Err(QueryError::Invalid(format!(
                     "{role} is a member of {grantee}"
                 )));
             }
-        } else if !self.role_names(grantee, false)?.iter().any(|r| r == role) {
+        } else if !self
+            .role_names(grantee, false)
+            .await?
+            .iter()
+            .any(|r| r == role)
+        {
             return Err(QueryError::Invalid(format!(
                 "{grantee} is not a member of {role}"
             )));
@@ -463,7 +514,8 @@ impl Engine {
         } else {
             b.delete_row(&ck);
         }
-        self.auth_write(vec![self.membership(grantee, role, grant)?, b.build()])?;
+        self.auth_write(vec![self.membership(grantee, role, grant)?, b.build()])
+            .await?;
         Ok(ResultBody::Void)
     }
 
@@ -496,7 +548,7 @@ impl Engine {
     }
 
     /// Whether a resource exists (ccrsim has no user functions and no MBeans).
-    fn resource_exists(&self, r: &Resource) -> Result<bool> {
+    async fn resource_exists(&self, r: &Resource) -> Result<bool> {
         let schema = self.schema();
         let keyspace = |k: &str| {
             schema.keyspace(k).is_some()
@@ -510,12 +562,12 @@ impl Engine {
                 schema.table(k, t).is_some()
                     || crate::node::db::system::tables::table(k, t).is_some()
             }
-            Resource::Role(r) => self.exists(r)?,
+            Resource::Role(r) => self.exists(r).await?,
             Resource::Function { .. } | Resource::Mbean(_) => false,
         })
     }
 
-    fn grant_permissions(
+    async fn grant_permissions(
         &self,
         s: &Session,
         spec: PermissionSpec,
@@ -528,12 +580,12 @@ impl Engine {
             PermissionSpec::All => resource.applicable(),
             PermissionSpec::One(p) => [p].into_iter().collect(),
         };
-        self.ensure(s, Permission::Authorize, &resource)?;
+        self.ensure(s, Permission::Authorize, &resource).await?;
         for p in perms.iter() {
-            self.ensure(s, p, &resource)?;
+            self.ensure(s, p, &resource).await?;
         }
         self.not_anonymous(s)?;
-        if !self.exists(grantee)? {
+        if !self.exists(grantee).await? {
             return Err(QueryError::Invalid(format!("Role {grantee} doesn't exist")));
         }
         if matches!(&resource, Resource::Function { keyspace, .. } if keyspace == "system") {
@@ -541,7 +593,7 @@ impl Engine {
                 "Altering permissions on builtin functions is not supported".into(),
             ));
         }
-        if !self.resource_exists(&resource)? {
+        if !self.resource_exists(&resource).await? {
             return Err(QueryError::Invalid(format!(
                 "Resource {resource} doesn't exist"
             )));
@@ -552,13 +604,13 @@ impl Engine {
                 if grant { "GRANT" } else { "REVOKE" }
             )));
         }
-        self.modify_grants(grantee, &resource, perms, grant)?;
+        self.modify_grants(grantee, &resource, perms, grant).await?;
         Ok(ResultBody::Void)
     }
 
     /// Adds or removes permissions of `role` on `resource`, and keeps the
     /// reverse index (`resource_role_permissons_index`) with it.
-    pub(super) fn modify_grants(
+    pub(super) async fn modify_grants(
         &self,
         role: &str,
         resource: &Resource,
@@ -585,28 +637,30 @@ impl Engine {
         } else {
             index.delete_row(&ick);
         }
-        self.auth_write(vec![b.build(), index.build()])
+        self.auth_write(vec![b.build(), index.build()]).await
     }
 
     /// Drops every permission granted to `role` (it is being dropped).
-    fn revoke_all_from(&self, role: &str) -> Result<()> {
+    async fn revoke_all_from(&self, role: &str) -> Result<()> {
         self.drop_grants(ROLE_PERMISSIONS, RESOURCE_ROLE_INDEX, role)
+            .await
     }
 
     /// Drops every permission granted on `resource` (it is being dropped).
-    pub(super) fn revoke_all_on(&self, resource: &Resource) -> Result<()> {
+    pub(super) async fn revoke_all_on(&self, resource: &Resource) -> Result<()> {
         if !self.auth_enabled {
             return Ok(());
         }
         self.drop_grants(RESOURCE_ROLE_INDEX, ROLE_PERMISSIONS, &resource.name())
+            .await
     }
 
     /// A grant is kept twice, by role (`role_permissions`) and by resource
     /// (the index): deletes partition `key` of `table` and, for each of its
     /// rows, the matching row of `mirror`. Writes nothing when there is none.
-    fn drop_grants(&self, table: &str, mirror: &str, key: &str) -> Result<()> {
+    async fn drop_grants(&self, table: &str, mirror: &str, key: &str) -> Result<()> {
         let mut ms = Vec::new();
-        for r in self.auth_partition(table, key)?.rows {
+        for r in self.auth_partition(table, key).await?.rows {
             if let Some(other) = first_clustering(&r) {
                 let mut b = self.builder(mirror, &other)?;
                 b.delete_row(&vec![key.as_bytes().to_vec()]);
@@ -619,10 +673,10 @@ impl Engine {
         let mut b = self.builder(table, key)?;
         b.delete_partition();
         ms.push(b.build());
-        self.auth_write(ms)
+        self.auth_write(ms).await
     }
 
-    fn list_permissions(
+    async fn list_permissions(
         &self,
         s: &Session,
         spec: PermissionSpec,
@@ -633,12 +687,12 @@ impl Engine {
         self.not_anonymous(s)?;
         let resource = resource.map(|r| self.resolve(s, r)).transpose()?;
         if let Some(r) = &resource
-            && !self.resource_exists(r)?
+            && !self.resource_exists(r).await?
         {
             return Err(QueryError::Invalid(format!("{r} doesn't exist")));
         }
         if let Some(g) = of
-            && !self.exists(g)?
+            && !self.exists(g).await?
         {
             return Err(QueryError::Invalid(format!(
                 "{} doesn't exist",
@@ -651,8 +705,11 @@ impl Engine {
             ));
         }
         let user = s.user.as_deref().unwrap_or_default();
-        let allowed =
-            self.is_super(s)? || of.is_some_and(|g| self.effective(user).is_ok_and(|e| e.holds(g)));
+        let allowed = self.is_super(s).await?
+            || match of {
+                Some(g) => self.effective(user).await.is_ok_and(|e| e.holds(g)),
+                None => false,
+            };
         if !allowed {
             return Err(QueryError::Unauthorized(format!(
                 "You are not authorized to view {}'s permissions",
@@ -665,7 +722,10 @@ impl Engine {
         };
         let resources: Option<Vec<Resource>> =
             resource.map(|r| if recursive { r.chain() } else { vec![r] });
-        let holders: Option<Vec<String>> = of.map(|g| self.role_names(g, true)).transpose()?;
+        let holders: Option<Vec<String>> = match of {
+            Some(g) => Some(self.role_names(g, true).await?),
+            None => None,
+        };
         let mut details: BTreeSet<(String, String, Permission, String)> = BTreeSet::new();
         let partitions = match &holders {
             Some(h) => Partitions::Keys(
@@ -678,7 +738,7 @@ impl Engine {
                 end: std::ops::Bound::Unbounded,
             },
         };
-        for row in self.auth_read(ROLE_PERMISSIONS, partitions)?.rows {
+        for row in self.auth_read(ROLE_PERMISSIONS, partitions).await?.rows {
             let (Ok(role), Some(Some(res))) = (
                 String::from_utf8(row.key.clone()),
                 row.clustering

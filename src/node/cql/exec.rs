@@ -4,8 +4,10 @@
 //! copy-on-write value: readers take an `Arc` snapshot, DDL swaps in a new
 //! one after persisting it), the node's identity for the system tables, the
 //! prepared-statement cache and the login checker. [`Engine::execute`] is
-//! synchronous and may block on storage: the server calls it from a
-//! blocking-pool thread, never on the async runtime.
+//! a future the connection awaits on the async runtime: it waits for the
+//! replicas (the [`Replicator`]) and for the store (its writer thread and
+//! its read stage) without holding a thread, and does nothing that blocks
+//! on the way but parsing and computing.
 //!
 //! This file keeps the engine's core: opening it, the schema and clock it
 //! keeps, preparing statements and dispatching them. The statements
@@ -27,8 +29,9 @@ use crate::node::cql::authcache::AuthCache;
 use crate::node::cql::batchlimits::{self, BatchLimits};
 use crate::node::cql::bind::Binder;
 use crate::node::cql::functions::now_micros;
+use crate::node::cql::warn;
 use crate::node::db::consistency::Consistency;
-use crate::node::db::read::{self, Partitions};
+use crate::node::db::read::{self, Partitions, Position, ReadCommand};
 use crate::node::db::schema::log::{Absorbed, SchemaLog};
 use crate::node::db::schema::{Schema, Strategy, TableMeta, persist};
 use crate::node::db::storage::Storage;
@@ -37,8 +40,9 @@ use crate::node::db::system::tables::{self as systables, LOCAL_KEYSPACES};
 use crate::node::error::QueryError;
 use crate::node::transport::protocol::frame::{ColumnSpec, ResultBody};
 use crate::node::transport::protocol::primitives::Value;
+use crate::node::value;
 
-pub use crate::node::cql::replicator::{Decide, Replicator, Write};
+pub use crate::node::cql::replicator::{Decide, Pending, Replicator, Write};
 pub use crate::node::cql::session::{Options, Result, Session};
 
 /// Where builds before the schema log kept the whole schema, and its stamp.
@@ -85,11 +89,12 @@ pub struct Engine {
     pub auth_enabled: bool,
     /// Permissions are checked (`CassandraAuthorizer`).
     pub authorization: bool,
-    pub(super) authenticator: Authenticator,
+    pub(super) authenticator: Arc<Authenticator>,
     /// Roles and grants read from `system_auth`, kept briefly.
     pub(super) auth_cache: AuthCache,
     pub(super) ddl: Mutex<()>,
-    pub(super) lwt: Mutex<()>,
+    /// Serializes lightweight transactions on a node alone (held across their read and write).
+    pub(super) lwt: tokio::sync::Mutex<()>,
     clock: AtomicI64,
     /// Added to the wall clock: tests move time forward (TTL expiry) without sleeping.
     clock_offset: AtomicI64,
@@ -115,10 +120,10 @@ impl Engine {
             gossip_generation,
             auth_enabled: cfg.auth_enabled,
             authorization: cfg.authorization,
-            authenticator: Authenticator::default(),
+            authenticator: Arc::default(),
             auth_cache: AuthCache::default(),
             ddl: Mutex::new(()),
-            lwt: Mutex::new(()),
+            lwt: tokio::sync::Mutex::new(()),
             clock: AtomicI64::new(0),
             clock_offset: AtomicI64::new(0),
             prepared: Mutex::new(HashMap::new()),
@@ -302,28 +307,26 @@ impl Engine {
 
     // ----- reads -----
 
-    /// Where a read of `partitions` finds its data: local storage on a
-    /// single node or when this node holds everything needed, else the
-    /// replicas, gathered and merged.
-    pub(super) fn source(
+    /// A page of `cmd`'s rows: read from the replicas `cl` needs and
+    /// merged when the node is part of a cluster and does not hold
+    /// everything itself; else from its own storage, on the store's read
+    /// stage.
+    pub(super) async fn read_page(
         &self,
-        keyspace: &str,
-        table: &[u8; 16],
-        partitions: &Partitions,
+        cmd: &ReadCommand,
         cl: Consistency,
-    ) -> Result<Box<dyn read::PartitionSource + '_>> {
-        let Some(r) = self
+        page_size: Option<usize>,
+        from: Option<&Position>,
+    ) -> Result<read::Page> {
+        let (keyspace, table) = (cmd.table.keyspace.as_str(), &cmd.table.id);
+        let replicas = self
             .replicator()
-            .filter(|r| !(r.alone() && self.alone_suffices(keyspace, cl)))
-        else {
-            return Ok(Box::new(&*self.storage));
-        };
-        match partitions {
-            Partitions::Keys(keys) => Ok(Box::new(r.read(keyspace, table, keys, cl)?)),
-            Partitions::Range { start, end } => {
-                if r.holds_all(keyspace, cl) {
-                    return Ok(Box::new(&*self.storage));
-                }
+            .filter(|r| !(r.alone() && self.alone_suffices(keyspace, cl)));
+        let gathered = match (replicas, &cmd.partitions) {
+            (None, _) => None,
+            (Some(r), Partitions::Keys(keys)) => Some(r.read(keyspace, table, keys, cl).await?),
+            (Some(r), Partitions::Range { .. }) if r.holds_all(keyspace, cl) => None,
+            (Some(r), Partitions::Range { start, end }) => {
                 let s = match start {
                     std::ops::Bound::Included(t) => *t,
                     std::ops::Bound::Excluded(t) => t.saturating_add(1),
@@ -334,12 +337,21 @@ impl Engine {
                     std::ops::Bound::Excluded(t) => t.saturating_sub(1),
                     std::ops::Bound::Unbounded => i64::MAX,
                 };
-                Ok(Box::new(r.scan_all(keyspace, table, s, e, cl)?))
+                Some(r.scan_all(keyspace, table, s, e, cl).await?)
             }
+        };
+        if let Some(g) = gathered {
+            return Ok(read::execute(&g, cmd, value::compare, page_size, from)?);
         }
+        let (cmd, from) = (cmd.clone(), from.cloned());
+        let page = self
+            .storage
+            .off_runtime(move |core| {
+                read::execute(core, &cmd, value::compare, page_size, from.as_ref())
+            })
+            .await??;
+        Ok(page)
     }
-
-    // ----- prepared statements -----
 
     pub fn prepare(&self, s: &Session, query_text: &str) -> Result<Arc<Prepared>> {
         // Deterministic (fixed-key SipHash), so every node gives a statement the same id.
@@ -402,32 +414,40 @@ impl Engine {
     // ----- dispatch -----
 
     /// Parses and runs one statement.
-    pub fn query(&self, s: &mut Session, text: &str, o: &Options<'_>) -> Result<ResultBody> {
+    pub async fn query(
+        self: &Arc<Self>,
+        s: &mut Session,
+        text: &str,
+        o: &Options<'_>,
+    ) -> Result<ResultBody> {
         let stmt = crate::node::cql::parse(text)?;
         let bind = if o.values.is_empty() {
             Vec::new()
         } else {
             self.bind_specs(s, &stmt)?
         };
-        self.execute(s, &stmt, &bind, o)
+        self.execute(s, &stmt, &bind, o).await
     }
 
     /// Runs a parsed statement with `bind` the types of its markers.
-    pub fn execute(
-        &self,
+    pub async fn execute(
+        self: &Arc<Self>,
         s: &mut Session,
         stmt: &Statement,
         bind: &[ColumnSpec],
         o: &Options<'_>,
     ) -> Result<ResultBody> {
         let values = Binder::new(bind, o)?;
-        self.authorize(s, stmt)?;
+        self.authorize(s, stmt).await?;
         match stmt {
-            Statement::Select(sel) => self.select(s, sel, &values, o),
+            Statement::Select(sel) => self.select(s, sel, &values, o).await,
             Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
-                self.modify(s, stmt, &values, o)
+                self.modify(s, stmt, &values, o).await
             }
-            Statement::Batch(b) => self.batch(s, b, &values, o.default_timestamp, o.consistency),
+            Statement::Batch(b) => {
+                self.batch(s, b, &values, o.default_timestamp, o.consistency)
+                    .await
+            }
             Statement::Use(ks) => {
                 if self.schema().keyspace(ks).is_none() && !LOCAL_KEYSPACES.contains(&ks.as_str()) {
                     return Err(QueryError::Invalid(format!(
@@ -445,7 +465,7 @@ impl Engine {
             | Statement::RevokeRole { .. }
             | Statement::GrantPermissions { .. }
             | Statement::RevokePermissions { .. }
-            | Statement::ListPermissions { .. } => self.dcl(s, stmt),
+            | Statement::ListPermissions { .. } => self.dcl(s, stmt).await,
             Statement::Describe { full, target } => self.describe(s, *full, target),
             Statement::Unsupported(what) => Err(QueryError::Invalid(format!(
                 "{what} not supported by ccrsim"
@@ -459,15 +479,29 @@ impl Engine {
                         .unwrap_or_default(),
                     _ => Vec::new(),
                 };
-                let r = self.ddl(s, stmt)?;
-                self.after_ddl(s, &r, &dropped_tables)?;
+                // A schema change persists the schema (and may truncate
+                // tables): on the store's stage, off the async threads.
+                let (engine, mut session, stmt) = (self.clone(), s.clone(), stmt.clone());
+                let (r, session, raised) = self
+                    .storage
+                    .off_runtime(move |_| {
+                        let (r, raised) = warn::capture(|| engine.ddl(&mut session, &stmt));
+                        (r, session, raised)
+                    })
+                    .await?;
+                for w in raised {
+                    warn::warn(w);
+                }
+                *s = session;
+                let r = r?;
+                self.after_ddl(s, &r, &dropped_tables).await?;
                 Ok(r)
             }
         }
     }
 
     /// Runs a BATCH message: each statement with its own values.
-    pub fn batch_message(
+    pub async fn batch_message(
         &self,
         s: &mut Session,
         kind: BatchType,
@@ -483,7 +517,7 @@ impl Engine {
                 ..Default::default()
             };
             let b = Binder::new(bind, &o)?;
-            self.authorize(s, stmt)?;
+            self.authorize(s, stmt).await?;
             match stmt {
                 Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
                     if has_condition(stmt) {
@@ -502,11 +536,11 @@ impl Engine {
         }
         let logged = kind == BatchType::Logged;
         batchlimits::check(&self.batch_limits, &self.schema(), logged, &mutations)?;
-        self.apply_all(&mutations, cl, true)?;
+        self.apply_all(&mutations, cl, true).await?;
         Ok(ResultBody::Void)
     }
 
-    fn batch(
+    async fn batch(
         &self,
         s: &mut Session,
         b: &Batch,
@@ -533,7 +567,7 @@ impl Engine {
         }
         let logged = b.kind == BatchType::Logged;
         batchlimits::check(&self.batch_limits, &self.schema(), logged, &mutations)?;
-        self.apply_all(&mutations, cl, true)?;
+        self.apply_all(&mutations, cl, true).await?;
         Ok(ResultBody::Void)
     }
 

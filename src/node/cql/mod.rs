@@ -47,7 +47,7 @@
 //!
 //! Shared pieces live in leaf files that import nothing of the engine
 //! ([`session`], [`replicator`], [`authcache`], [`functions`], [`bind`],
-//! [`tablespec`], [`error`]), so no two files here import each other.
+//! [`tablespec`], [`error`], [`wait`]), so no two files here import each other.
 
 pub mod access;
 pub mod ast;
@@ -70,6 +70,7 @@ pub mod roles;
 pub mod select;
 pub mod session;
 pub mod tablespec;
+pub mod wait;
 pub mod warn;
 
 pub use error::CqlError;

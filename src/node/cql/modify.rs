@@ -80,7 +80,7 @@ impl Engine {
 
     /// Writes mutations: on the replicas at `cl` when the node is part of a
     /// cluster, else locally.
-    pub(super) fn apply_all(&self, ms: &[Write], cl: Consistency, batch: bool) -> Result<()> {
+    pub(super) async fn apply_all(&self, ms: &[Write], cl: Consistency, batch: bool) -> Result<()> {
         if ms.iter().any(|w| w.2 == "system_auth") {
             // Roles or grants change through this node: seen here at once.
             self.auth_cache.clear();
@@ -89,15 +89,19 @@ impl Engine {
             .replicator()
             .filter(|r| !(r.alone() && ms.iter().all(|w| self.alone_suffices(&w.2, cl))))
         {
-            return r.write(ms, cl, batch);
+            return r.write(ms, cl, batch).await;
         }
-        for (m, durable, _) in ms {
-            self.storage.apply(m, *durable)?;
+        // Queued together: one group on the store's writer.
+        let applied = ms
+            .iter()
+            .map(|(m, durable, _)| self.storage.apply_async(m.clone(), *durable));
+        for r in futures_util::future::join_all(applied).await {
+            r?;
         }
         Ok(())
     }
 
-    pub(super) fn modify(
+    pub(super) async fn modify(
         &self,
         s: &Session,
         stmt: &Statement,
@@ -105,10 +109,10 @@ impl Engine {
         o: &Options<'_>,
     ) -> Result<ResultBody> {
         if has_condition(stmt) {
-            return self.cas(s, stmt, b, o);
+            return self.cas(s, stmt, b, o).await;
         }
         let ms = self.mutations(s, stmt, b, o.default_timestamp)?;
-        self.apply_all(&ms, o.consistency, false)?;
+        self.apply_all(&ms, o.consistency, false).await?;
         Ok(ResultBody::Void)
     }
 
@@ -668,7 +672,7 @@ impl Engine {
     /// A conditional statement. In a cluster: Paxos among the partition's
     /// replicas ([`crate::node::cluster::paxos`]); alone: read, check and
     /// write under the node's LWT lock.
-    fn cas(
+    async fn cas(
         &self,
         s: &Session,
         stmt: &Statement,
@@ -745,21 +749,27 @@ impl Engine {
             .replicator()
             .filter(|r| !(r.alone() && self.alone_suffices(keyspace, o.consistency)))
         {
-            return r.cas(
-                keyspace,
-                &t.id,
-                token,
-                &key,
-                serial,
-                o.consistency,
-                &mut decide,
-            );
+            return r
+                .cas(
+                    keyspace,
+                    &t.id,
+                    token,
+                    &key,
+                    serial,
+                    o.consistency,
+                    &mut decide,
+                )
+                .await;
         }
-        let _lock = self.lwt.lock().unwrap_or_else(|e| e.into_inner());
-        let current = self.storage.read_partition(&t.id, token, &key)?;
+        let _lock = self.lwt.lock().await;
+        let (table, k) = (t.id, key.clone());
+        let current = self
+            .storage
+            .off_runtime(move |core| core.read_partition(&table, token, &k))
+            .await??;
         let (write, answer) = decide(current, self.timestamp())?;
         if let Some((m, durable, _)) = write {
-            self.storage.apply(&m, durable)?;
+            self.storage.apply_async(m, durable).await?;
         }
         Ok(answer)
     }

@@ -667,7 +667,7 @@ impl Engine {
         Ok(selection(&t, sel)?.into_iter().map(|(_, c)| c).collect())
     }
 
-    pub(super) fn select(
+    pub(super) async fn select(
         &self,
         s: &Session,
         sel: &Select,
@@ -791,8 +791,7 @@ impl Engine {
             }
         }
         if count {
-            let source = self.source(&t.keyspace, &t.id, &cmd.partitions, o.consistency)?;
-            let page = read::execute(&*source, &cmd, value::compare, None, None)?;
+            let page = self.read_page(&cmd, o.consistency, None, None).await?;
             let n = limit.map_or(page.rows.len(), |l| page.rows.len().min(l));
             let mut pk = None;
             let row: Vec<Option<Vec<u8>>> = outs
@@ -839,8 +838,9 @@ impl Engine {
             cmd.limit = Some(left);
         }
         let page_size = o.page_size.filter(|p| *p > 0).map(|p| p as usize);
-        let source = self.source(&t.keyspace, &t.id, &cmd.partitions, o.consistency)?;
-        let page = read::execute(&*source, &cmd, value::compare, page_size, from.as_ref())?;
+        let page = self
+            .read_page(&cmd, o.consistency, page_size, from.as_ref())
+            .await?;
         let rows: Vec<Vec<Option<Vec<u8>>>> = page
             .rows
             .iter()

@@ -4,10 +4,13 @@
 //! `batch_size_warn_threshold`, an unlogged batch across many partitions.
 //! Cassandra collects such warnings per request in a thread-local and sends
 //! them with the response (protocol v4's warning flag), and drivers log
-//! them. A statement runs here on one blocking thread from start to finish,
-//! so the same design fits: [`capture`] opens a collector on the current
-//! thread around the statement's execution and returns what [`warn`] added
-//! meanwhile; [`warn`] outside a capture is dropped, as Cassandra drops a
+//! them. A statement runs here as a task that may move between threads at
+//! each await, so the collector is task-local: [`capture_async`] opens one
+//! around the statement's future and returns what [`warn`] added meanwhile.
+//! Work done synchronously on another thread (a schema change on the
+//! store's stage) opens a thread-local one with [`capture`] and hands its
+//! warnings back. [`warn`] adds to the innermost collector (the thread's,
+//! then the task's); outside any it is dropped, as Cassandra drops a
 //! warning when no request is listening.
 //!
 //! A request gets at most [`MAX_WARNINGS`] warnings: they come from the
@@ -23,15 +26,39 @@ thread_local! {
     static COLLECTOR: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
 }
 
+tokio::task_local! {
+    static TASK_COLLECTOR: RefCell<Vec<String>>;
+}
+
 /// Adds a warning to the current request's response (if one is being captured).
 pub fn warn(message: impl Into<String>) {
-    COLLECTOR.with(|c| {
-        if let Some(list) = c.borrow_mut().as_mut()
-            && list.len() < MAX_WARNINGS
-        {
-            list.push(message.into());
+    let add = |list: &mut Vec<String>, message: String| {
+        if list.len() < MAX_WARNINGS {
+            list.push(message);
         }
+    };
+    let message = message.into();
+    let message = COLLECTOR.with(|c| match c.borrow_mut().as_mut() {
+        Some(list) => {
+            add(list, message);
+            None
+        }
+        None => Some(message),
     });
+    if let Some(message) = message {
+        let _ = TASK_COLLECTOR.try_with(|c| add(&mut c.borrow_mut(), message));
+    }
+}
+
+/// Runs the future `f` with a fresh task-local collector and returns its
+/// output with the warnings it raised.
+pub async fn capture_async<F: std::future::Future>(f: F) -> (F::Output, Vec<String>) {
+    TASK_COLLECTOR
+        .scope(RefCell::new(Vec::new()), async {
+            let r = f.await;
+            (r, TASK_COLLECTOR.with(|c| c.take()))
+        })
+        .await
 }
 
 /// Runs `f` with a fresh collector on this thread and returns its result

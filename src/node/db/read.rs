@@ -21,7 +21,7 @@ use crate::node::db::storage::cell::Cell;
 use crate::node::db::storage::partition::{
     Bound, Clustering, LiveColumn, LivePartition, PartitionData,
 };
-use crate::node::db::storage::{Storage, StorageError};
+use crate::node::db::storage::{StorageCore, StorageError};
 use crate::node::value::types::CqlType;
 
 /// Compares two serialized values of one CQL type.
@@ -435,14 +435,14 @@ impl<T: PartitionSource + ?Sized> PartitionSource for &T {
     }
 }
 
-impl PartitionSource for Storage {
+impl PartitionSource for StorageCore {
     fn read_partition(
         &self,
         table: &[u8; 16],
         token: i64,
         key: &[u8],
     ) -> Result<Option<PartitionData>, StorageError> {
-        crate::node::db::storage::StorageCore::read_partition(self, table, token, key)
+        StorageCore::read_partition(self, table, token, key)
     }
     fn scan(
         &self,
@@ -452,14 +452,7 @@ impl PartitionSource for Storage {
         end_token: i64,
         limit: usize,
     ) -> Result<Vec<PartitionData>, StorageError> {
-        crate::node::db::storage::StorageCore::scan(
-            self,
-            table,
-            after,
-            start_token,
-            end_token,
-            limit,
-        )
+        StorageCore::scan(self, table, after, start_token, end_token, limit)
     }
 }
 
@@ -658,7 +651,7 @@ mod tests {
     use super::*;
     use crate::node::db::schema::{OptionValue, TableSpec};
     use crate::node::db::storage::partition::{ColumnData, RowData};
-    use crate::node::db::storage::{CommitlogSync, Mutation};
+    use crate::node::db::storage::{CommitlogSync, Mutation, Storage};
 
     fn cmp(ty: &CqlType, a: &[u8], b: &[u8]) -> Ordering {
         match ty {
@@ -754,7 +747,7 @@ mod tests {
     fn clustering_order_slices_and_reversal() {
         let (_d, s, t) = setup(Order::Asc);
         let one = Partitions::Keys(vec![(token("a"), b"a".to_vec())]);
-        let page = execute(&s, &cmd(&t, one.clone()), cmp, None, None).unwrap();
+        let page = execute(&*s, &cmd(&t, one.clone()), cmp, None, None).unwrap();
         assert_eq!(
             cs(&page).iter().map(|x| x.1).collect::<Vec<_>>(),
             [-5, 1, 2, 3]
@@ -766,7 +759,7 @@ mod tests {
         }];
         c.reversed = true;
         assert_eq!(
-            cs(&execute(&s, &c, cmp, None, None).unwrap())
+            cs(&execute(&*s, &c, cmp, None, None).unwrap())
                 .iter()
                 .map(|x| x.1)
                 .collect::<Vec<_>>(),
@@ -775,7 +768,7 @@ mod tests {
 
         let (_d2, s2, t2) = setup(Order::Desc);
         let page = execute(
-            &s2,
+            &*s2,
             &cmd(&t2, Partitions::Keys(vec![(token("a"), b"a".to_vec())])),
             cmp,
             None,
@@ -798,13 +791,13 @@ mod tests {
                 end: RangeBound::Unbounded,
             },
         );
-        let everything = cs(&execute(&s, &all, cmp, None, None).unwrap());
+        let everything = cs(&execute(&*s, &all, cmp, None, None).unwrap());
         assert_eq!(everything.len(), 12);
         for size in [1, 3, 4, 5, 100] {
             let mut got = Vec::new();
             let mut from: Option<Position> = None;
             loop {
-                let page = execute(&s, &all, cmp, Some(size), from.as_ref()).unwrap();
+                let page = execute(&*s, &all, cmp, Some(size), from.as_ref()).unwrap();
                 got.extend(cs(&page));
                 match page.next {
                     Some(p) => from = Some(Position::decode(&p.encode()).unwrap()),
@@ -827,7 +820,7 @@ mod tests {
         );
         c.per_partition_limit = Some(2);
         c.limit = Some(5);
-        let page = execute(&s, &c, cmp, None, None).unwrap();
+        let page = execute(&*s, &c, cmp, None, None).unwrap();
         assert_eq!(page.rows.len(), 5);
         assert!(page.next.is_none());
         let mut f = cmd(
@@ -849,7 +842,7 @@ mod tests {
                 value: b"b3".to_vec(),
             },
         ];
-        assert_eq!(execute(&s, &f, cmp, None, None).unwrap().rows.len(), 5);
+        assert_eq!(execute(&*s, &f, cmp, None, None).unwrap().rows.len(), 5);
         let mut d = cmd(
             &t,
             Partitions::Range {
@@ -858,7 +851,7 @@ mod tests {
             },
         );
         d.distinct = true;
-        assert_eq!(execute(&s, &d, cmp, None, None).unwrap().rows.len(), 3);
+        assert_eq!(execute(&*s, &d, cmp, None, None).unwrap().rows.len(), 3);
         assert!(Position::decode(b"junk").is_none());
     }
 }

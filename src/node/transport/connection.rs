@@ -213,18 +213,17 @@ impl Dispatch {
             Some(Opcode::AuthResponse) => {
                 let engine = self.engine.clone();
                 let body = frame.body;
-                let result = tokio::task::spawn_blocking(move || {
+                let result = async {
                     let req =
                         decode_request(&header, &body).map_err(|e| QueryError::Protocol(e.0))?;
                     let Request::AuthResponse(token) = req else {
                         return Err(QueryError::Protocol("not an AUTH_RESPONSE".into()));
                     };
                     let (user, password) = sasl_plain(token.unwrap_or_default())?;
-                    engine.login(&user, &password)?;
+                    engine.login(&user, &password).await?;
                     Ok(user)
-                })
-                .await
-                .unwrap_or_else(|e| Err(QueryError::Server(e.to_string())));
+                }
+                .await;
                 return match result {
                     Ok(user) => {
                         let mut s = conn.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -282,16 +281,8 @@ impl Dispatch {
                 &warnings,
             ));
         };
-        let (out, raised) = tokio::task::spawn_blocking(move || {
-            let r = warn::capture(|| run(&engine, &conn2, header, &frame.body));
-            drop(slot);
-            r
-        })
-        .await
-        .unwrap_or_else(|e| {
-            let e = QueryError::Server(format!("request failed: {e}"));
-            (Err(e), Vec::new())
-        });
+        let (out, raised) = warn::capture_async(run(&engine, &conn2, header, &frame.body)).await;
+        drop(slot);
         let mut warnings = warnings;
         warnings.extend(raised);
         match out {
@@ -330,9 +321,9 @@ enum BatchItem {
     Prepared(Arc<crate::node::cql::exec::Prepared>),
 }
 
-/// Decodes and runs a QUERY, PREPARE, EXECUTE or BATCH (on a blocking thread).
-fn run(
-    engine: &Engine,
+/// Decodes and runs a QUERY, PREPARE, EXECUTE or BATCH.
+async fn run(
+    engine: &Arc<Engine>,
     conn: &Conn,
     header: Header,
     body: &[u8],
@@ -346,7 +337,9 @@ fn run(
         .clone();
     let before = session.keyspace.clone();
     let result = match req {
-        Request::Query { query, params } => engine.query(&mut session, query, &options(&params)),
+        Request::Query { query, params } => {
+            engine.query(&mut session, query, &options(&params)).await
+        }
         Request::Prepare { query } => {
             let p = engine.prepare(&session, query)?;
             Ok(ResultBody::Prepared {
@@ -364,7 +357,9 @@ fn run(
             if p.keyspace.is_some() {
                 s.keyspace = p.keyspace.clone();
             }
-            let r = engine.execute(&mut s, &p.statement, &p.bind, &options(&params));
+            let r = engine
+                .execute(&mut s, &p.statement, &p.bind, &options(&params))
+                .await;
             if let Ok(ResultBody::SetKeyspace(k)) = &r {
                 session.keyspace = Some(k.clone());
             }
@@ -407,7 +402,9 @@ fn run(
                     BatchItem::Prepared(p) => (&p.statement, p.bind.as_slice(), values.clone()),
                 })
                 .collect();
-            engine.batch_message(&mut session, kind, &items, default_timestamp, consistency)
+            engine
+                .batch_message(&mut session, kind, &items, default_timestamp, consistency)
+                .await
         }
         other => Err(QueryError::Protocol(format!(
             "Unexpected message {:?} after the handshake",

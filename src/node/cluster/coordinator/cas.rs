@@ -2,7 +2,7 @@
 //! partition's replicas (prepare, propose, commit), and reads at SERIAL or
 //! LOCAL_SERIAL (see [`crate::node::cluster::paxos`] for the protocol and
 //! the decisions). Each transaction's rounds are a [`CasRound`], a state
-//! machine with no I/O, that [`Coordinator::cas_sync`] drives.
+//! machine with no I/O, that [`Coordinator::cas_rounds`] drives.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -27,12 +27,12 @@ impl Coordinator {
     /// the others work) and feeds the answers to the round until it moves
     /// on; when every answer is in or the deadline passed, the round's
     /// timeout decides.
-    fn exchange(
+    async fn exchange(
         &self,
         round: &mut CasRound,
         to: &[IpAddr],
         body: Body,
-        local: impl FnOnce() -> Result<Body>,
+        local: impl std::future::Future<Output = Result<Body>>,
         feed: impl Fn(&mut CasRound, IpAddr, Body) -> Vec<Effect>,
         deadline: tokio::time::Instant,
     ) -> Result<Vec<Effect>> {
@@ -42,7 +42,7 @@ impl Coordinator {
         for r in to.iter().copied().filter(|r| *r != me) {
             let (t, tx, body) = (t.clone(), tx.clone(), body.clone());
             let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
-            self.runtime.spawn(async move {
+            tokio::spawn(async move {
                 if let Ok(m) = t.request(r, body, timeout).await {
                     let _ = tx.send((r, m.body));
                 }
@@ -50,37 +50,35 @@ impl Coordinator {
         }
         drop(tx);
         if to.contains(&me) {
-            let effects = feed(round, me, local()?);
+            let effects = feed(round, me, local.await?);
             if !effects.is_empty() {
                 return Ok(effects);
             }
         }
-        Ok(self.runtime.block_on(async {
-            loop {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some((from, body))) => {
-                        let effects = feed(round, from, body);
-                        if !effects.is_empty() {
-                            return effects;
-                        }
+        loop {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some((from, body))) => {
+                    let effects = feed(round, from, body);
+                    if !effects.is_empty() {
+                        return Ok(effects);
                     }
-                    _ => return round.tick(u64::MAX),
                 }
+                _ => return Ok(round.tick(u64::MAX)),
             }
-        }))
+        }
     }
 
     /// The pause before another round after contention: random, up to
-    /// 100 ms, as Cassandra's (on a blocking thread).
-    fn contention_pause(&self) {
+    /// 100 ms, as Cassandra's.
+    async fn contention_pause(&self) {
         use rand::RngExt as _;
         let ms = rand::rng().random_range(0..100u64);
-        std::thread::sleep(Duration::from_millis(ms));
+        tokio::time::sleep(Duration::from_millis(ms)).await;
     }
 
     /// A lightweight transaction on one partition (see [`crate::node::cluster::paxos`]).
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn cas_sync(
+    pub(super) async fn cas_rounds(
         &self,
         keyspace: &str,
         table: &[u8; 16],
@@ -142,9 +140,10 @@ impl Coordinator {
                         key: pkey(),
                         ballot,
                     };
-                    let local = || {
+                    let local = async {
                         replica
-                            .with_paxos(table, token, key, |s| s.prepare(ballot))
+                            .paxos(*table, token, pkey(), move |s| s.prepare(ballot))
+                            .await
                             .map(Body::PaxosPromise)
                             .map_err(QueryError::from)
                     };
@@ -152,7 +151,8 @@ impl Coordinator {
                         Body::PaxosPromise(p) => r.on_promise(from, ballot, p),
                         _ => Vec::new(),
                     };
-                    self.exchange(&mut round, &to, body, local, feed, deadline)?
+                    self.exchange(&mut round, &to, body, local, feed, deadline)
+                        .await?
                 }
                 Effect::Propose { ballot, update, to } => {
                     let body = Body::PaxosPropose {
@@ -162,9 +162,10 @@ impl Coordinator {
                         ballot,
                         update: update.clone(),
                     };
-                    let local = || {
+                    let local = async {
                         replica
-                            .with_paxos(table, token, key, |s| s.propose(ballot, update))
+                            .paxos(*table, token, pkey(), move |s| s.propose(ballot, update))
+                            .await
                             .map(Body::PaxosAccepted)
                             .map_err(QueryError::from)
                     };
@@ -172,7 +173,8 @@ impl Coordinator {
                         Body::PaxosAccepted(ok) => r.on_accepted(from, ballot, ok),
                         _ => Vec::new(),
                     };
-                    self.exchange(&mut round, &to, body, local, feed, deadline)?
+                    self.exchange(&mut round, &to, body, local, feed, deadline)
+                        .await?
                 }
                 Effect::Propagate { ballot, update, to } => {
                     let m = crate::node::db::storage::Mutation::decode(&update)?;
@@ -182,9 +184,10 @@ impl Coordinator {
                         forward_to: Vec::new(),
                         commit: Some(ballot),
                     };
-                    let local = || {
+                    let local = async {
                         replica
-                            .apply_commit(&m, durable, Some(ballot))
+                            .apply_commit(m, durable, Some(ballot))
+                            .await
                             .map(|()| Body::MutationAck)
                             .map_err(QueryError::from)
                     };
@@ -192,7 +195,8 @@ impl Coordinator {
                         Body::MutationAck => r.on_propagated(from, now()),
                         _ => Vec::new(),
                     };
-                    self.exchange(&mut round, &to, body, local, feed, deadline)?
+                    self.exchange(&mut round, &to, body, local, feed, deadline)
+                        .await?
                 }
                 Effect::Commit {
                     ballot,
@@ -202,17 +206,20 @@ impl Coordinator {
                 } => {
                     let m = crate::node::db::storage::Mutation::decode(&update)?;
                     let w = (m, durable, keyspace.to_string());
-                    let r = self.write_sync(
-                        std::slice::from_ref(&w),
-                        consistency,
-                        write_type,
-                        Some(ballot),
-                    );
+                    let r = self
+                        .write_rounds(
+                            std::slice::from_ref(&w),
+                            consistency,
+                            write_type,
+                            Some(ballot),
+                        )
+                        .await;
                     round.on_committed(r, now())
                 }
                 Effect::Read { consistency } => {
                     let r = self
-                        .read_sync(keyspace, table, &[(token, pkey())], consistency)
+                        .read_rounds(keyspace, table, &[(token, pkey())], consistency)
+                        .await
                         .map(|g| g.0.into_values().next());
                     round.on_read(r)
                 }
@@ -222,7 +229,7 @@ impl Coordinator {
                     round.on_decided(write.map(|w| w.0.encode()))
                 }
                 Effect::Pause => {
-                    self.contention_pause();
+                    self.contention_pause().await;
                     round.on_paused(now())
                 }
                 Effect::Done(r) => {
@@ -241,7 +248,7 @@ impl Coordinator {
 
     /// A read at SERIAL or LOCAL_SERIAL: a Paxos round per partition that
     /// finishes any proposal in progress, then a quorum read.
-    pub(super) fn serial_read(
+    pub(super) async fn serial_read(
         &self,
         keyspace: &str,
         table: &[u8; 16],
@@ -262,7 +269,8 @@ impl Coordinator {
             };
             // A round that times out is a read timeout to the client, as
             // Cassandra's.
-            self.cas_sync(keyspace, table, *token, key, serial, commit, &mut read)
+            self.cas_rounds(keyspace, table, *token, key, serial, commit, &mut read)
+                .await
                 .map_err(|e| match e {
                     QueryError::WriteTimeout { block_for, .. } => QueryError::ReadTimeout {
                         consistency: serial.to_string(),

@@ -31,7 +31,7 @@ use std::time::Duration;
 use crate::node::cluster::membership::Membership;
 use crate::node::cluster::replica::Replica;
 use crate::node::cluster::transport::Transport;
-use crate::node::cql::exec::{Decide, Replicator, Result, Write};
+use crate::node::cql::exec::{Decide, Pending, Replicator, Result, Write};
 use crate::node::db::consistency::Consistency;
 use crate::node::db::read::Gathered;
 use crate::node::db::schema::Strategy;
@@ -46,7 +46,6 @@ pub struct Coordinator {
     pub replica: std::sync::Weak<Replica>,
     pub membership: Arc<Membership>,
     pub transport: Arc<Transport>,
-    pub runtime: tokio::runtime::Handle,
     pub write_timeout: Duration,
     pub read_timeout: Duration,
 }
@@ -74,32 +73,32 @@ impl Replicator for Coordinator {
             .is_ok_and(|_| self.membership.ring().nodes().len() <= 1)
     }
 
-    fn write(&self, writes: &[Write], cl: Consistency, batch: bool) -> Result<()> {
+    fn write<'a>(&'a self, writes: &'a [Write], cl: Consistency, batch: bool) -> Pending<'a, ()> {
         let write_type = if batch { "BATCH" } else { "SIMPLE" };
-        self.write_sync(writes, cl, write_type, None)
+        Box::pin(self.write_rounds(writes, cl, write_type, None))
     }
 
-    fn cas(
-        &self,
-        keyspace: &str,
-        table: &[u8; 16],
+    fn cas<'a>(
+        &'a self,
+        keyspace: &'a str,
+        table: &'a [u8; 16],
         token: i64,
-        key: &[u8],
+        key: &'a [u8],
         serial: Consistency,
         commit: Consistency,
-        decide: &mut Decide<'_>,
-    ) -> Result<ResultBody> {
-        self.cas_sync(keyspace, table, token, key, serial, commit, decide)
+        decide: &'a mut Decide<'_>,
+    ) -> Pending<'a, ResultBody> {
+        Box::pin(self.cas_rounds(keyspace, table, token, key, serial, commit, decide))
     }
 
-    fn read(
-        &self,
-        keyspace: &str,
-        table: &[u8; 16],
-        keys: &[(i64, Vec<u8>)],
+    fn read<'a>(
+        &'a self,
+        keyspace: &'a str,
+        table: &'a [u8; 16],
+        keys: &'a [(i64, Vec<u8>)],
         cl: Consistency,
-    ) -> Result<Gathered> {
-        self.read_sync(keyspace, table, keys, cl)
+    ) -> Pending<'a, Gathered> {
+        self.read_rounds(keyspace, table, keys, cl)
     }
 
     fn holds_all(&self, keyspace: &str, cl: Consistency) -> bool {
@@ -132,14 +131,14 @@ impl Replicator for Coordinator {
         }
     }
 
-    fn scan_all(
-        &self,
-        _keyspace: &str,
-        table: &[u8; 16],
+    fn scan_all<'a>(
+        &'a self,
+        _keyspace: &'a str,
+        table: &'a [u8; 16],
         start: i64,
         end: i64,
         _cl: Consistency,
-    ) -> Result<Gathered> {
-        self.scan_sync(table, start, end)
+    ) -> Pending<'a, Gathered> {
+        Box::pin(self.scan(*table, start, end))
     }
 }

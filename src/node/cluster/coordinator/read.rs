@@ -11,14 +11,26 @@ use super::Coordinator;
 use super::read_round::{ReadRound, targets};
 use crate::node::cluster::message::Body;
 use crate::node::cluster::replica::Replica;
-use crate::node::cql::exec::Result;
+use crate::node::cql::exec::{Pending, Result};
 use crate::node::db::consistency::Consistency;
 use crate::node::db::read::Gathered;
 use crate::node::db::storage::partition::PartitionData;
 use crate::node::error::QueryError;
 
 impl Coordinator {
-    pub(super) fn read_sync(
+    /// Reads `keys` at `cl` (boxed: a read at SERIAL runs a transaction,
+    /// whose rounds read in turn).
+    pub(super) fn read_rounds<'a>(
+        &'a self,
+        keyspace: &'a str,
+        table: &'a [u8; 16],
+        keys: &'a [(i64, Vec<u8>)],
+        cl: Consistency,
+    ) -> Pending<'a, Gathered> {
+        Box::pin(self.read_keys(keyspace, table, keys, cl))
+    }
+
+    async fn read_keys(
         &self,
         keyspace: &str,
         table: &[u8; 16],
@@ -36,7 +48,7 @@ impl Coordinator {
             ));
         }
         if matches!(cl, Consistency::Serial | Consistency::LocalSerial) {
-            return self.serial_read(keyspace, table, keys, cl);
+            return self.serial_read(keyspace, table, keys, cl).await;
         }
         let replica = self.replica()?;
         let strategy = self.strategy(keyspace)?;
@@ -50,58 +62,62 @@ impl Coordinator {
         for (token, key) in keys {
             let targets = targets(&ring, &strategy, *token, me, &my_dc, cl, &alive)?;
             let mut round = ReadRound::new(*table, cl, targets, timeout.as_millis() as u64);
+            // The other targets are asked first, then this node reads its own copy.
+            let deadline = tokio::time::Instant::now() + timeout;
+            let mut tasks = tokio::task::JoinSet::new();
+            for target in round.targets().iter().copied().filter(|a| *a != me) {
+                let (t, key, table, token) = (t.clone(), key.clone(), *table, *token);
+                tasks.spawn(async move {
+                    let m = t
+                        .request(target, Body::ReadPartition { table, token, key }, timeout)
+                        .await
+                        .ok()?;
+                    let version = match m.body {
+                        Body::Partition(Some(b)) => Some(PartitionData::from_mutation(
+                            crate::node::db::storage::Mutation::decode(&b).ok()?,
+                        )),
+                        Body::Partition(None) => None,
+                        _ => return None,
+                    };
+                    Some((target, version))
+                });
+            }
             let mut resolved = None;
             if round.targets().contains(&me) {
+                let (table, token, key) = (*table, *token, key.clone());
                 let p = replica
                     .engine()
                     .storage
-                    .read_partition(table, *token, key)?;
+                    .off_runtime(move |core| core.read_partition(&table, token, &key))
+                    .await??;
                 resolved = round.step(me, p);
             }
             let resolved = match resolved {
                 Some(r) => r,
-                None => self.runtime.block_on(async {
-                    let deadline = tokio::time::Instant::now() + timeout;
-                    let mut tasks = tokio::task::JoinSet::new();
-                    for target in round.targets().iter().copied().filter(|a| *a != me) {
-                        let (t, key, table, token) = (t.clone(), key.clone(), *table, *token);
-                        tasks.spawn(async move {
-                            let m = t
-                                .request(target, Body::ReadPartition { table, token, key }, timeout)
-                                .await
-                                .ok()?;
-                            let version = match m.body {
-                                Body::Partition(Some(b)) => Some(PartitionData::from_mutation(
-                                    crate::node::db::storage::Mutation::decode(&b).ok()?,
-                                )),
-                                Body::Partition(None) => None,
-                                _ => return None,
-                            };
-                            Some((target, version))
-                        });
-                    }
+                None => {
                     loop {
                         match tokio::time::timeout_at(deadline, tasks.join_next()).await {
                             Ok(Some(Ok(Some((target, version))))) => {
                                 if let Some(r) = round.step(target, version) {
-                                    return r;
+                                    break r;
                                 }
                             }
                             // A target that failed or answered garbage: the
                             // others may still come.
                             Ok(Some(_)) => {}
                             // Nothing more will come, or the deadline passed.
-                            Ok(None) | Err(_) => return round.expire(),
+                            Ok(None) | Err(_) => break round.expire(),
                         }
                     }
-                }),
+                }
             };
             // Blocking read repair: replicas that answered with an older
             // version get the merged one before the read returns.
             if let Some(m) = &resolved.merged
                 && !resolved.stale.is_empty()
             {
-                self.repair(&replica, &resolved.stale, m.clone(), *table, keyspace)?;
+                self.repair(&replica, &resolved.stale, m.clone(), *table, keyspace)
+                    .await?;
             }
             if let Some(m) = resolved.merged {
                 out.add(m);
@@ -114,7 +130,7 @@ impl Coordinator {
     }
 
     /// Writes the merged version of a partition to stale replicas and waits for them.
-    fn repair(
+    async fn repair(
         &self,
         replica: &Arc<Replica>,
         stale: &[IpAddr],
@@ -132,7 +148,11 @@ impl Coordinator {
         let mut remote = Vec::new();
         for r in stale {
             if *r == t.me() {
-                replica.engine().storage.apply(&m, durable)?;
+                replica
+                    .engine()
+                    .storage
+                    .apply_async(m.clone(), durable)
+                    .await?;
             } else {
                 remote.push(*r);
             }
@@ -142,7 +162,7 @@ impl Coordinator {
         }
         let bytes = m.encode();
         let timeout = self.write_timeout;
-        self.runtime.block_on(async move {
+        {
             let mut tasks = tokio::task::JoinSet::new();
             for r in remote {
                 let (t, bytes) = (t.clone(), bytes.clone());
@@ -157,11 +177,13 @@ impl Coordinator {
                 });
             }
             while tasks.join_next().await.is_some() {}
-        });
+        }
         Ok(())
     }
 
-    pub(super) fn scan_sync(&self, table: &[u8; 16], start: i64, end: i64) -> Result<Gathered> {
+    /// Every partition of `table` in `[start, end]`: this node's and every
+    /// live node's, merged.
+    pub(super) async fn scan(&self, table: [u8; 16], start: i64, end: i64) -> Result<Gathered> {
         let replica = self.replica()?;
         let t = self.transport.clone();
         let me = t.me();
@@ -176,13 +198,13 @@ impl Coordinator {
         for p in replica
             .engine()
             .storage
-            .scan(table, None, start, end, usize::MAX)?
+            .off_runtime(move |core| core.scan(&table, None, start, end, usize::MAX))
+            .await??
         {
             out.add(p);
         }
         let timeout = self.read_timeout;
-        let table = *table;
-        let answers = self.runtime.block_on(async move {
+        let answers = {
             let mut tasks = tokio::task::JoinSet::new();
             for node in nodes {
                 let t = t.clone();
@@ -204,7 +226,7 @@ impl Coordinator {
                 }
             }
             all
-        });
+        };
         for b in answers {
             if let Ok(m) = crate::node::db::storage::Mutation::decode(&b) {
                 out.add(PartitionData::from_mutation(m));

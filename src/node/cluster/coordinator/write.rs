@@ -62,10 +62,10 @@ impl InFlight {
 
 impl Coordinator {
     /// Plans every mutation (Unavailable before anything is sent), sends to
-    /// the other replicas, applies locally on this (blocking) thread, and
-    /// waits on the network only for acks still missing. Each mutation's
-    /// accounting is a [`WriteRound`].
-    pub(super) fn write_sync(
+    /// the other replicas, queues the local copy on this node's storage
+    /// writer, and waits (holding no thread) for the acks the level needs.
+    /// Each mutation's accounting is a [`WriteRound`].
+    pub(super) async fn write_rounds(
         &self,
         writes: &[Write],
         cl: Consistency,
@@ -92,6 +92,7 @@ impl Coordinator {
         let deadline = tokio::time::Instant::now() + self.write_timeout;
         let timeout_ms = self.write_timeout.as_millis() as u64;
         let mut flights = Vec::with_capacity(writes.len());
+        let mut local = Vec::new();
         for (w, plan) in writes.iter().zip(plans) {
             let id = t.next_id();
             // The wire form only when some replica other than this node needs it.
@@ -134,23 +135,43 @@ impl Coordinator {
                 durable: w.1,
             };
             if plan.local {
-                replica.apply_commit(&w.0, w.1, commit)?;
-                let step = f.round.applied_locally(&my_dc);
-                f.absorb(step);
+                // Queued on the writer now, awaited below with the others.
+                let r = replica.clone();
+                local.push((flights.len(), async move {
+                    r.apply_commit(w.0.clone(), w.1, commit).await
+                }));
             }
-            let hinted = replica.store_hints(&self.membership, &plan.down, &f.bytes, w.1);
+            let hinted = if plan.down.is_empty() {
+                0
+            } else {
+                replica
+                    .store_hints(&self.membership, &plan.down, &f.bytes, w.1)
+                    .await
+            };
             let step = f.round.hinted(hinted);
             f.absorb(step);
             flights.push(f);
         }
-        if flights.iter().any(|f| f.answer.is_none()) {
-            self.runtime.block_on(async {
-                for f in flights.iter_mut() {
-                    while f.answer.is_none() {
-                        f.next(deadline).await;
-                    }
+        // The local copies, applied together (one group on the writer).
+        let (at, applied): (Vec<usize>, Vec<_>) = local.into_iter().unzip();
+        for (i, r) in at
+            .into_iter()
+            .zip(futures_util::future::join_all(applied).await)
+        {
+            let f = &mut flights[i];
+            match r {
+                Ok(()) => {
+                    let step = f.round.applied_locally(&my_dc);
+                    f.absorb(step);
                 }
-            });
+                // The write fails; its round still hears the replicas out.
+                Err(e) => f.answer = Some(Err(e.into())),
+            }
+        }
+        for f in flights.iter_mut() {
+            while f.answer.is_none() {
+                f.next(deadline).await;
+            }
         }
         let result = flights
             .iter_mut()
@@ -164,16 +185,15 @@ impl Coordinator {
                 t.forget(f.id);
                 continue;
             }
-            self.runtime.spawn(async move {
+            tokio::spawn(async move {
                 while !f.round.is_done() {
                     f.next(deadline).await;
                 }
                 t.forget(f.id);
                 if !f.hint.is_empty() {
-                    let _ = tokio::task::spawn_blocking(move || {
-                        replica.store_hints(&membership, &f.hint, &f.bytes, f.durable)
-                    })
-                    .await;
+                    replica
+                        .store_hints(&membership, &f.hint, &f.bytes, f.durable)
+                        .await;
                 }
             });
         }

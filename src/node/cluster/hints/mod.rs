@@ -87,7 +87,7 @@ pub fn store(
 /// synced at once: the periodic sync persists it, as Cassandra flushes
 /// its hint files every `hints_flush_period` (10 s).
 pub fn store_many(
-    storage: &Storage,
+    storage: &crate::node::db::storage::StorageCore,
     hosts: &[[u8; 16]],
     now_micros: i64,
     durable: bool,

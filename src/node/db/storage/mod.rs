@@ -40,12 +40,15 @@
 //! a keyspace with `durable_writes = false` skip the flush and may be lost by
 //! a crash, as in Cassandra.
 //!
-//! Everything here blocks (async callers use `spawn_blocking`) except
-//! [`Storage::apply_async`], whose future holds no thread while it waits.
+//! Everything here blocks except [`Storage::apply_async`] and
+//! [`Storage::off_runtime`], whose futures hold no thread while they wait:
+//! async callers use them (the writer thread for writes, the read stage of
+//! `stage.rs` for the rest).
 
 pub mod cell;
 mod mutation;
 pub mod partition;
+mod stage;
 mod writer;
 #[cfg(test)]
 mod writer_tests;
@@ -188,8 +191,9 @@ const ROW_COMPLEX_DELETION: u8 = 0x03;
 /// data writes) and the one thread that applies every [`Mutation`]
 /// ([`Storage::apply`]).
 pub struct Storage {
-    // Declared first: dropped (its thread joined) before the core.
+    // Declared first: dropped (their threads joined) before the core.
     writer: writer::Writer<StorageCore>,
+    stage: stage::Stage,
     core: Arc<StorageCore>,
 }
 
@@ -248,7 +252,12 @@ impl Storage {
             limits,
         });
         let writer = writer::Writer::start(core.clone()).map_err(fjall::Error::from)?;
-        Ok(Storage { writer, core })
+        let stage = stage::Stage::start(core.clone()).map_err(fjall::Error::from)?;
+        Ok(Storage {
+            writer,
+            stage,
+            core,
+        })
     }
 
     /// Writes a mutation atomically, keeping the winning version of every
@@ -267,6 +276,17 @@ impl Storage {
         durable: bool,
     ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send + 'static {
         self.writer.apply_async(m, durable)
+    }
+
+    /// Runs `f` (a read, a scan, a change of node-local state: anything
+    /// that may wait on the disk) on the store's read stage, for async
+    /// callers: the future resolves to its result and holds no thread
+    /// while it waits (`stage.rs`).
+    pub fn off_runtime<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&StorageCore) -> R + Send + 'static,
+    ) -> impl std::future::Future<Output = Result<R, StorageError>> + Send + 'static {
+        self.stage.run(f)
     }
 }
 

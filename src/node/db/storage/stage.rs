@@ -1,0 +1,98 @@
+//! The store's read stage: a few threads that do its blocking work for
+//! async callers.
+//!
+//! Reading a partition, scanning a range, or reading and changing a Paxos
+//! state may wait on the disk, so a task must not do it on the async
+//! runtime's threads. Cassandra runs such work on its stages (`ReadStage`,
+//! `MutationStage`: fixed pools of threads fed by a queue); a store here
+//! has one [`Stage`] of [`READERS`] threads fed by a queue, next to its one
+//! writer thread. A caller queues a closure over the store's core and
+//! awaits its result ([`Stage::run`]); no thread is created per request and
+//! none is held while it waits, unlike the runtime's blocking pool (which
+//! grew to 533 threads under load before the nodes had stages). A closure
+//! that panics fails alone ([`StorageError::EnginePanicked`]); the thread
+//! goes on with the next.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use super::{StorageCore, StorageError};
+
+/// Threads per store: reads are short, and a pair runs six stores on two cores.
+pub const READERS: usize = 2;
+
+type Job = Box<dyn FnOnce(&StorageCore) + Send>;
+
+pub(super) struct Stage {
+    queue: Mutex<Option<Sender<Job>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Stage {
+    pub(super) fn start(core: Arc<StorageCore>) -> std::io::Result<Stage> {
+        let (queue, jobs) = mpsc::channel::<Job>();
+        let jobs = Arc::new(Mutex::new(jobs));
+        let mut threads = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let (core, jobs) = (core.clone(), jobs.clone());
+            threads.push(
+                std::thread::Builder::new()
+                    .name("storage-reader".into())
+                    .spawn(move || run(&core, &jobs))?,
+            );
+        }
+        Ok(Stage {
+            queue: Mutex::new(Some(queue)),
+            threads: Mutex::new(threads),
+        })
+    }
+
+    /// Queues `f`; the future resolves to what it returned once a stage
+    /// thread has run it.
+    pub(super) fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&StorageCore) -> R + Send + 'static,
+    ) -> impl std::future::Future<Output = Result<R, StorageError>> + Send + 'static {
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |core| {
+            let r = catch_unwind(AssertUnwindSafe(|| f(core)));
+            // The caller may have stopped waiting: nothing to do then.
+            let _ = done.send(r.map_err(|_| StorageError::EnginePanicked));
+        });
+        let queued = match &*self.queue.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(q) => q.send(job).map_err(|_| StorageError::WriterStopped),
+            None => Err(StorageError::WriterStopped),
+        };
+        async move {
+            queued?;
+            outcome.await.unwrap_or(Err(StorageError::WriterStopped))
+        }
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        // Closing the queue ends the threads once what is queued is done.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+        for t in self
+            .threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(core: &StorageCore, jobs: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = match jobs.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+            Ok(job) => job,
+            Err(_) => return,
+        };
+        job(core);
+    }
+}
