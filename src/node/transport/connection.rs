@@ -3,11 +3,12 @@
 //! [`Dispatch`] is what the [`server`](crate::node::transport::server)
 //! hands each frame to: the handshake (OPTIONS, STARTUP, AUTHENTICATE with
 //! SASL PLAIN), REGISTER for pushed events, and the requests that run
-//! statements. Statements run on tokio's blocking pool (storage and bcrypt
-//! block); the frame is decoded there as well, so nothing borrowed crosses
-//! threads. The client warnings a statement raises there
-//! ([`crate::node::cql::warn`]) go out with its response, after any the
-//! server added (backpressure). A STARTUP with `THROW_ON_OVERLOAD` set to
+//! statements. A statement is a future this awaits on the async runtime:
+//! it waits for replicas and for the store without holding a thread (the
+//! store's writer and read stage do the blocking work, bcrypt included),
+//! and a panic in it fails that request alone. The client warnings a
+//! statement raises ([`crate::node::cql::warn`]) go out with its response,
+//! after any the server added (backpressure). A STARTUP with `THROW_ON_OVERLOAD` set to
 //! `1` asks for Overloaded rather than backpressure when the node holds too
 //! many request bytes; frames the server refuses on their header
 //! ([`Refusal`]) are answered here with Cassandra's error codes.
@@ -33,9 +34,9 @@ pub struct Dispatch {
     engine: Arc<Engine>,
     events: broadcast::Sender<Event>,
     member: Arc<Core>,
-    /// Statements running at once on the blocking pool (a coordinator may
-    /// wait there for replicas; the bound keeps threads free for the
-    /// replica side of other nodes in the same process).
+    /// Statements running at once on this node: the bound keeps what the
+    /// node holds for requests in flight, and the queues of its store, in
+    /// proportion.
     slots: Arc<tokio::sync::Semaphore>,
 }
 
@@ -281,7 +282,20 @@ impl Dispatch {
                 &warnings,
             ));
         };
-        let (out, raised) = warn::capture_async(run(&engine, &conn2, header, &frame.body)).await;
+        // A panic in the statement fails this request alone (ServerError);
+        // the connection and the node carry on.
+        let ran = std::panic::AssertUnwindSafe(warn::capture_async(run(
+            &engine,
+            &conn2,
+            header,
+            &frame.body,
+        )));
+        let (out, raised) = futures_util::FutureExt::catch_unwind(ran)
+            .await
+            .unwrap_or_else(|_| {
+                let e = QueryError::Server("the request failed: the node panicked on it".into());
+                (Err(e), Vec::new())
+            });
         drop(slot);
         let mut warnings = warnings;
         warnings.extend(raised);

@@ -14,7 +14,6 @@
 //! goes on with the next.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -26,14 +25,14 @@ pub const READERS: usize = 2;
 type Job = Box<dyn FnOnce(&StorageCore) + Send>;
 
 pub(super) struct Stage {
-    queue: Mutex<Option<Sender<Job>>>,
+    queue: Mutex<Option<flume::Sender<Job>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Stage {
     pub(super) fn start(core: Arc<StorageCore>) -> std::io::Result<Stage> {
-        let (queue, jobs) = mpsc::channel::<Job>();
-        let jobs = Arc::new(Mutex::new(jobs));
+        // Many consumers on one queue: an idle thread takes the next job.
+        let (queue, jobs) = flume::unbounded::<Job>();
         let mut threads = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let (core, jobs) = (core.clone(), jobs.clone());
@@ -87,12 +86,8 @@ impl Drop for Stage {
     }
 }
 
-fn run(core: &StorageCore, jobs: &Mutex<Receiver<Job>>) {
-    loop {
-        let job = match jobs.lock().unwrap_or_else(|e| e.into_inner()).recv() {
-            Ok(job) => job,
-            Err(_) => return,
-        };
+fn run(core: &StorageCore, jobs: &flume::Receiver<Job>) {
+    while let Ok(job) = jobs.recv() {
         job(core);
     }
 }
