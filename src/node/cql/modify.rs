@@ -478,7 +478,11 @@ impl Engine {
         Ok(())
     }
 
-    /// The live elements (path, value) of a list column, in order.
+    /// The live elements (path, value) of a list column, in order. Read
+    /// from this node's storage on the calling thread: the one blocking
+    /// read left on the request path (building mutations is synchronous,
+    /// also inside a transaction's decision); README, "Requests that hold
+    /// no thread".
     fn current_list(
         &self,
         t: &TableMeta,
