@@ -75,13 +75,18 @@ impl Drop for Stage {
     fn drop(&mut self) {
         // Closing the queue ends the threads once what is queued is done.
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // The store may be dropped by one of its own threads (a job held
+        // its last owner): that thread ends on its own once this returns.
+        let me = std::thread::current().id();
         for t in self
             .threads
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .drain(..)
         {
-            let _ = t.join();
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
         }
     }
 }
