@@ -193,7 +193,7 @@ const ROW_COMPLEX_DELETION: u8 = 0x03;
 pub struct Storage {
     // Declared first: dropped (their threads joined) before the core.
     writer: writer::Writer<StorageCore>,
-    stage: stage::Stage,
+    stage: stage::Stage<StorageCore>,
     core: Arc<StorageCore>,
 }
 
@@ -286,7 +286,13 @@ impl Storage {
         &self,
         f: impl FnOnce(&StorageCore) -> R + Send + 'static,
     ) -> impl std::future::Future<Output = Result<R, StorageError>> + Send + 'static {
-        self.stage.run(f)
+        let done = self.stage.run(f);
+        async move {
+            done.await.map_err(|why| match why {
+                stage::Failure::Stopped => StorageError::WriterStopped,
+                stage::Failure::Panicked => StorageError::EnginePanicked,
+            })
+        }
     }
 }
 

@@ -10,36 +10,44 @@
 //! awaits its result ([`Stage::run`]); no thread is created per request and
 //! none is held while it waits, unlike the runtime's blocking pool (which
 //! grew to 533 threads under load before the nodes had stages). A closure
-//! that panics fails alone ([`StorageError::EnginePanicked`]); the thread
-//! goes on with the next.
+//! that panics fails alone ([`Failure::Panicked`]); the thread goes on with
+//! the next. The stage is generic over what its threads work on, so that
+//! the store imports it and not the other way round.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use super::{StorageCore, StorageError};
-
 /// Threads per store: reads are short, and a pair runs six stores on two cores.
 pub const READERS: usize = 2;
 
-type Job = Box<dyn FnOnce(&StorageCore) + Send>;
+type Job<S> = Box<dyn FnOnce(&S) + Send>;
 
-pub(super) struct Stage {
-    queue: Mutex<Option<flume::Sender<Job>>>,
+/// Why a job gave no result.
+#[derive(Debug)]
+pub(super) enum Failure {
+    /// The stage has stopped (the store is closing).
+    Stopped,
+    /// The job panicked.
+    Panicked,
+}
+
+pub(super) struct Stage<S: Send + Sync + 'static> {
+    queue: Mutex<Option<flume::Sender<Job<S>>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
-impl Stage {
-    pub(super) fn start(core: Arc<StorageCore>) -> std::io::Result<Stage> {
+impl<S: Send + Sync + 'static> Stage<S> {
+    pub(super) fn start(core: Arc<S>) -> std::io::Result<Stage<S>> {
         // Many consumers on one queue: an idle thread takes the next job.
-        let (queue, jobs) = flume::unbounded::<Job>();
+        let (queue, jobs) = flume::unbounded::<Job<S>>();
         let mut threads = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let (core, jobs) = (core.clone(), jobs.clone());
             threads.push(
                 std::thread::Builder::new()
                     .name("storage-reader".into())
-                    .spawn(move || run(&core, &jobs))?,
+                    .spawn(move || run(&*core, &jobs))?,
             );
         }
         Ok(Stage {
@@ -52,26 +60,26 @@ impl Stage {
     /// thread has run it.
     pub(super) fn run<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&StorageCore) -> R + Send + 'static,
-    ) -> impl std::future::Future<Output = Result<R, StorageError>> + Send + 'static {
+        f: impl FnOnce(&S) -> R + Send + 'static,
+    ) -> impl std::future::Future<Output = Result<R, Failure>> + Send + 'static {
         let (done, outcome) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |core| {
+        let job: Job<S> = Box::new(move |core| {
             let r = catch_unwind(AssertUnwindSafe(|| f(core)));
             // The caller may have stopped waiting: nothing to do then.
-            let _ = done.send(r.map_err(|_| StorageError::EnginePanicked));
+            let _ = done.send(r.map_err(|_| Failure::Panicked));
         });
         let queued = match &*self.queue.lock().unwrap_or_else(|e| e.into_inner()) {
-            Some(q) => q.send(job).map_err(|_| StorageError::WriterStopped),
-            None => Err(StorageError::WriterStopped),
+            Some(q) => q.send(job).map_err(|_| Failure::Stopped),
+            None => Err(Failure::Stopped),
         };
         async move {
             queued?;
-            outcome.await.unwrap_or(Err(StorageError::WriterStopped))
+            outcome.await.unwrap_or(Err(Failure::Stopped))
         }
     }
 }
 
-impl Drop for Stage {
+impl<S: Send + Sync + 'static> Drop for Stage<S> {
     fn drop(&mut self) {
         // Closing the queue ends the threads once what is queued is done.
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -91,7 +99,7 @@ impl Drop for Stage {
     }
 }
 
-fn run(core: &StorageCore, jobs: &flume::Receiver<Job>) {
+fn run<S>(core: &S, jobs: &flume::Receiver<Job<S>>) {
     while let Ok(job) = jobs.recv() {
         job(core);
     }
