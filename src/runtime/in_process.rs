@@ -118,7 +118,7 @@ impl InProcess {
                 interval: Duration::from_millis(NODE_GOSSIP_INTERVAL_MS),
                 ..GossipSettings::default()
             },
-            faults: Arc::new(Faults::default()),
+            faults: Arc::new(Faults::in_memory()),
             services: Mutex::new(HashMap::new()),
             limits: StorageLimits {
                 memtable_bytes: NODE_MEMTABLE_MB << 20,

@@ -10,6 +10,14 @@
 //! [`Faults`] is the test network: links between two addresses can be cut
 //! (messages dropped both ways), which is how tests partition datacenters
 //! and isolate nodes without touching the operating system.
+//!
+//! Nodes that share one process and one [`Faults::in_memory`] network hand
+//! each other their messages in memory: the same encoded frames, the same
+//! faults, ordering per pair of nodes and loss when a queue is full, but no
+//! socket, so a pair of datacenters in one process does not spend most of
+//! its time in the kernel's loopback TCP. Each node still listens on TCP
+//! (for `nodetool` and for nodes of other processes), and a peer that is
+//! not in the process is reached over TCP.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -92,6 +100,9 @@ struct Link {
 pub struct Faults {
     cut: Mutex<HashSet<(IpAddr, IpAddr)>>,
     links: Mutex<Vec<Link>>,
+    /// The nodes of this network that take their messages in memory, by
+    /// listen address: `None` unless made by [`Faults::in_memory`].
+    local: Option<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>,
 }
 
 /// What the network does with one message.
@@ -103,6 +114,50 @@ pub enum Fate {
 }
 
 impl Faults {
+    /// A network whose nodes, when they share this process, exchange their
+    /// messages in memory rather than over loopback TCP (see the module's
+    /// doc). [`Faults::default`] sends everything over TCP.
+    pub fn in_memory() -> Faults {
+        Faults {
+            local: Some(Mutex::new(HashMap::new())),
+            ..Faults::default()
+        }
+    }
+
+    /// The in-memory queue of the node listening on `at`, if it is in this
+    /// process and network.
+    fn local_route(&self, at: SocketAddr) -> Option<mpsc::Sender<Vec<u8>>> {
+        let local = self.local.as_ref()?;
+        local
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&at)
+            .cloned()
+    }
+
+    /// Makes the node on `at` reachable in memory; `None` for a network
+    /// that sends everything over TCP.
+    fn register(&self, at: SocketAddr) -> Option<mpsc::Receiver<Vec<u8>>> {
+        let local = self.local.as_ref()?;
+        // Every peer shares the one queue, so it is deeper than a peer's.
+        let (tx, rx) = mpsc::channel(QUEUE * 4);
+        local
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(at, tx);
+        Some(rx)
+    }
+
+    /// Forgets the node on `at`, unless a newer node took its address.
+    fn unregister(&self, at: SocketAddr) {
+        if let Some(local) = &self.local {
+            let mut map = local.lock().unwrap_or_else(|e| e.into_inner());
+            if map.get(&at).is_some_and(|tx| tx.is_closed()) {
+                map.remove(&at);
+            }
+        }
+    }
+
     fn key(a: IpAddr, b: IpAddr) -> (IpAddr, IpAddr) {
         if a <= b { (a, b) } else { (b, a) }
     }
@@ -241,6 +296,14 @@ impl Transport {
             next_id: AtomicU64::new(1),
             stop,
         });
+        if let Some(rx) = t.faults.register(SocketAddr::new(me, port)) {
+            tokio::spawn(local_inbound(
+                rx,
+                t.clone(),
+                handler.clone(),
+                stopped.clone(),
+            ));
+        }
         tokio::spawn(accept_loop(listener, t.clone(), handler, stopped));
         Ok(t)
     }
@@ -277,6 +340,10 @@ impl Transport {
     fn enqueue(self: &Arc<Self>, to: IpAddr, bytes: Vec<u8>) {
         let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         let tx = queues.entry(to).or_insert_with(|| {
+            // A node of this process: its in-memory queue; else a connection.
+            if let Some(tx) = self.faults.local_route(SocketAddr::new(to, self.port)) {
+                return tx;
+            }
             let (tx, rx) = mpsc::channel(QUEUE);
             tokio::spawn(outbound(self.clone(), to, rx));
             tx
@@ -508,11 +575,13 @@ async fn accept_loop<H: Handler>(
 }
 
 async fn inbound<H: Handler>(
-    mut s: TcpStream,
+    s: TcpStream,
     t: Arc<Transport>,
     handler: Arc<H>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    // Buffered: one read from the socket takes every message that arrived.
+    let mut s = tokio::io::BufStream::with_capacity(16 * 1024, 0, s);
     loop {
         let mut len = [0u8; 4];
         let r = tokio::select! {
@@ -552,32 +621,73 @@ async fn inbound<H: Handler>(
                     reply_to: t.me,
                     body,
                 };
-                if s.write_all(&reply.encode()).await.is_err() {
+                if s.write_all(&reply.encode()).await.is_err() || s.flush().await.is_err() {
                     return;
                 }
             }
             continue;
         }
-        let Some(msg) = t.deliver_answer(msg) else {
-            continue;
-        };
-        let (h, t2) = (handler.clone(), t.clone());
-        tokio::spawn(async move {
-            let (id, reply_to) = (msg.id, msg.reply_to);
-            if let Some(body) = h.handle(msg).await {
-                let me = t2.me;
-                t2.send(
-                    reply_to,
-                    &Message {
-                        id,
-                        from: me,
-                        reply_to: me,
-                        body,
-                    },
-                );
-            }
-        });
+        dispatch(msg, &t, &handler);
     }
+}
+
+/// A message that reached this node: an answer goes to the request
+/// waiting for it; anything else to the handler, whose answer is sent back.
+fn dispatch<H: Handler>(msg: Message, t: &Arc<Transport>, handler: &Arc<H>) {
+    let Some(msg) = t.deliver_answer(msg) else {
+        return;
+    };
+    let (h, t2) = (handler.clone(), t.clone());
+    tokio::spawn(async move {
+        let (id, reply_to) = (msg.id, msg.reply_to);
+        if let Some(body) = h.handle(msg).await {
+            let me = t2.me;
+            t2.send(
+                reply_to,
+                &Message {
+                    id,
+                    from: me,
+                    reply_to: me,
+                    body,
+                },
+            );
+        }
+    });
+}
+
+/// The messages other nodes of this process hand this one in memory
+/// ([`Faults::in_memory`]): the frames a connection would carry.
+async fn local_inbound<H: Handler>(
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    t: Arc<Transport>,
+    handler: Arc<H>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let at = SocketAddr::new(t.me, t.port);
+    loop {
+        let bytes = tokio::select! {
+            _ = stopped.changed() => break,
+            b = rx.recv() => b,
+        };
+        let Some(bytes) = bytes else { break };
+        let msg = match bytes.get(4..).map(Message::decode) {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                tracing::warn!("{e}; message dropped");
+                continue;
+            }
+            None => continue,
+        };
+        // nodetool's commands come over TCP only (they are answered there).
+        if matches!(msg.body, Body::Admin(_)) || t.faults.is_cut(t.me, msg.from) {
+            continue;
+        }
+        dispatch(msg, &t, &handler);
+    }
+    // Senders now see a closed queue and drop; a node that restarts on
+    // this address registers a new one.
+    drop(rx);
+    t.faults.unregister(at);
 }
 
 #[cfg(test)]
@@ -625,5 +735,90 @@ mod tests {
         assert_eq!(f.fate(a1, b1), Fate::Deliver);
         f.cut(a1, a2);
         assert_eq!(f.fate(a2, a1), Fate::Drop);
+    }
+
+    /// Acknowledges every mutation and counts them.
+    struct Acker(AtomicU64);
+
+    impl Handler for Acker {
+        fn handle(self: Arc<Self>, msg: Message) -> BoxFuture<Option<Body>> {
+            Box::pin(async move {
+                match msg.body {
+                    Body::Mutation { .. } => {
+                        self.0.fetch_add(1, Ordering::SeqCst);
+                        Some(Body::MutationAck)
+                    }
+                    _ => None,
+                }
+            })
+        }
+    }
+
+    fn mutation() -> Body {
+        Body::Mutation {
+            mutation: vec![1, 2, 3],
+            durable: false,
+            forward_to: Vec::new(),
+            commit: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn nodes_of_one_process_exchange_messages_in_memory() {
+        let faults = Arc::new(Faults::in_memory());
+        let (a, b, port) = (ip("127.0.93.1"), ip("127.0.93.2"), 17093);
+        let acker = Arc::new(Acker(AtomicU64::new(0)));
+        let ta = Transport::start(a, port, faults.clone(), acker.clone())
+            .await
+            .unwrap();
+        let tb = Transport::start(b, port, faults.clone(), acker.clone())
+            .await
+            .unwrap();
+        let wait = Duration::from_secs(5);
+        let answer = ta.request(b, mutation(), wait).await.unwrap();
+        assert_eq!((answer.body, answer.from), (Body::MutationAck, b));
+        // Sent through b's in-memory queue, not a connection.
+        let route = faults.local_route(SocketAddr::new(b, port)).unwrap();
+        let queues = ta.queues.lock().unwrap();
+        assert!(queues[&b].same_channel(&route), "a's queue to b is b's own");
+        drop(queues);
+
+        // The network's faults hold in memory too.
+        faults.cut(a, b);
+        let cut = ta.request(b, mutation(), Duration::from_millis(100)).await;
+        assert_eq!(
+            cut,
+            Err(TransportError::Timeout(b, Duration::from_millis(100)))
+        );
+        faults.heal(a, b);
+
+        // b stops: its queue goes; a node started on its address takes over.
+        tb.shutdown();
+        let deadline = tokio::time::Instant::now() + wait;
+        while faults.local_route(SocketAddr::new(b, port)).is_some() {
+            assert!(tokio::time::Instant::now() < deadline, "b still registered");
+            tokio::task::yield_now().await;
+        }
+        let tb2 = loop {
+            match Transport::start(b, port, faults.clone(), acker.clone()).await {
+                Ok(t) => break t,
+                // The stopped listener lets go of the port.
+                Err(_) if tokio::time::Instant::now() < deadline => tokio::task::yield_now().await,
+                Err(e) => panic!("{e}"),
+            }
+        };
+        // The first message may meet b's closed queue and be lost, as on a
+        // connection to a node that stopped.
+        let again = loop {
+            match ta.request(b, mutation(), Duration::from_millis(200)).await {
+                Ok(m) => break m,
+                Err(_) => assert!(tokio::time::Instant::now() < deadline, "no answer from b"),
+            }
+        };
+        assert_eq!(again.body, Body::MutationAck);
+        assert!(acker.0.load(Ordering::SeqCst) >= 2);
+        for t in [ta, tb2] {
+            t.shutdown();
+        }
     }
 }

@@ -31,6 +31,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::tcp::OwnedReadHalf;
+
+/// A connection's reading half, buffered: one read from the socket takes
+/// every frame that has arrived (a pipelining driver sends many at once).
+type Reader = tokio::io::BufReader<OwnedReadHalf>;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
@@ -222,7 +226,7 @@ async fn writer(socket: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<
     let _ = out.shutdown().await;
 }
 
-async fn read_frame(r: &mut OwnedReadHalf) -> Result<Option<([u8; 9], u64)>, std::io::Error> {
+async fn read_frame(r: &mut Reader) -> Result<Option<([u8; 9], u64)>, std::io::Error> {
     let mut header = [0u8; 9];
     match r.read_exact(&mut header).await {
         Ok(_) => {}
@@ -309,7 +313,7 @@ async fn unpaused(
 /// Reads `len` body bytes into `into`, or skips them (`into` is `None`)
 /// through a small buffer; false if the connection ended or the server stops first.
 async fn body(
-    rd: &mut OwnedReadHalf,
+    rd: &mut Reader,
     len: u64,
     into: Option<&mut Vec<u8>>,
     stopped: &mut watch::Receiver<bool>,
@@ -335,7 +339,8 @@ async fn connection<D: Dispatcher>(
     mut stopped: watch::Receiver<bool>,
     _slot: ConnectionSlot,
 ) {
-    let (mut rd, wr) = socket.into_split();
+    let (rd, wr) = socket.into_split();
+    let mut rd = Reader::with_capacity(16 * 1024, rd);
     let (tx, rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
     let write_task = tokio::spawn(writer(wr, rx));
     let conn = dispatcher.open(peer, tx.clone());
