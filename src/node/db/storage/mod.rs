@@ -47,6 +47,7 @@
 
 pub mod cell;
 mod mutation;
+mod newest;
 pub mod partition;
 mod stage;
 mod writer;
@@ -208,6 +209,8 @@ pub struct StorageCore {
     dir: std::path::PathBuf,
     /// Each table's memtable and compaction sizes.
     limits: StorageLimits,
+    /// Which writes win without reading what they overwrite (`newest.rs`).
+    newest: newest::Newest,
 }
 
 impl Storage {
@@ -241,9 +244,26 @@ impl Storage {
             }
             CommitlogSync::Batch => None,
         };
+        let newest = match meta.get(newest::CEILING_KEY)? {
+            Some(v) => newest::Newest::below(i64::from_be_bytes(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| StorageError::Corrupt("timestamp ceiling"))?,
+            )),
+            // A new store holds nothing; one written before the ceiling
+            // existed may hold anything, so its writes always read first.
+            None if meta.is_empty()? => {
+                let mut batch = db.batch().durability(Some(PersistMode::SyncData));
+                batch.insert(&meta, newest::CEILING_KEY, i64::MIN.to_be_bytes().to_vec());
+                batch.commit()?;
+                newest::Newest::below(i64::MIN)
+            }
+            None => newest::Newest::below(i64::MAX),
+        };
         let core = Arc::new(StorageCore {
             db,
             meta,
+            newest,
             tables: RwLock::new(HashMap::new()),
             sync,
             stop,
@@ -417,12 +437,19 @@ impl StorageCore {
         let prefix = partition_prefix(m.token, &m.key);
         let mut batch: OwnedWriteBatch = self.db.batch();
         let mut key = Vec::with_capacity(prefix.len() + 64);
+        // Entries newer than this win without reading what they overwrite.
+        let bound = self.newest.bound(m.token);
+        let newest = newest::newest_in(m);
+        let ceiling = self.newest.ceiling_for(newest);
+        if let Some(c) = ceiling {
+            batch.insert(&self.meta, newest::CEILING_KEY, c.to_be_bytes().to_vec());
+        }
 
         if let Some(d) = m.partition_deletion {
             key.clear();
             key.extend_from_slice(&prefix);
             key.push(SECTION_PARTITION_DELETION);
-            put_deletion(&ks, &mut batch, &key, d)?;
+            put_deletion(&ks, &mut batch, &key, d, bound)?;
         }
         for rt in &m.range_tombstones {
             key.clear();
@@ -430,7 +457,7 @@ impl StorageCore {
             key.push(SECTION_RANGE_TOMBSTONE);
             encode_bound(&mut key, &rt.start);
             encode_bound(&mut key, &rt.end);
-            put_deletion(&ks, &mut batch, &key, rt.deletion)?;
+            put_deletion(&ks, &mut batch, &key, rt.deletion, bound)?;
         }
         if m.static_row.deletion.is_some() || m.static_row.marker.is_some() {
             return Err(StorageError::InvalidMutation(
@@ -444,7 +471,7 @@ impl StorageCore {
                     key.extend_from_slice(&prefix);
                     key.push(SECTION_STATIC_CELL);
                     encode_name(&mut key, name);
-                    put_cell(&ks, &mut batch, &key, c)?;
+                    put_cell(&ks, &mut batch, &key, c, bound)?;
                 }
                 ColumnData::Complex { deletion, cells } => {
                     if !deletion.is_live() {
@@ -452,7 +479,7 @@ impl StorageCore {
                         key.extend_from_slice(&prefix);
                         key.push(SECTION_STATIC_COMPLEX_DELETION);
                         encode_name(&mut key, name);
-                        put_deletion(&ks, &mut batch, &key, *deletion)?;
+                        put_deletion(&ks, &mut batch, &key, *deletion, bound)?;
                     }
                     for (path, c) in cells {
                         key.clear();
@@ -460,7 +487,7 @@ impl StorageCore {
                         key.push(SECTION_STATIC_CELL);
                         encode_name(&mut key, name);
                         key.extend_from_slice(path);
-                        put_cell(&ks, &mut batch, &key, c)?;
+                        put_cell(&ks, &mut batch, &key, c, bound)?;
                     }
                 }
             }
@@ -473,13 +500,13 @@ impl StorageCore {
                 key.clear();
                 key.extend_from_slice(&row_prefix);
                 key.push(ROW_MARKER);
-                put_cell(&ks, &mut batch, &key, marker)?;
+                put_cell(&ks, &mut batch, &key, marker, bound)?;
             }
             if let Some(d) = row.deletion {
                 key.clear();
                 key.extend_from_slice(&row_prefix);
                 key.push(ROW_DELETION);
-                put_deletion(&ks, &mut batch, &key, d)?;
+                put_deletion(&ks, &mut batch, &key, d, bound)?;
             }
             for (name, data) in &row.columns {
                 match data {
@@ -488,7 +515,7 @@ impl StorageCore {
                         key.extend_from_slice(&row_prefix);
                         key.push(ROW_CELL);
                         encode_name(&mut key, name);
-                        put_cell(&ks, &mut batch, &key, c)?;
+                        put_cell(&ks, &mut batch, &key, c, bound)?;
                     }
                     ColumnData::Complex { deletion, cells } => {
                         if !deletion.is_live() {
@@ -496,7 +523,7 @@ impl StorageCore {
                             key.extend_from_slice(&row_prefix);
                             key.push(ROW_COMPLEX_DELETION);
                             encode_name(&mut key, name);
-                            put_deletion(&ks, &mut batch, &key, *deletion)?;
+                            put_deletion(&ks, &mut batch, &key, *deletion, bound)?;
                         }
                         for (path, c) in cells {
                             key.clear();
@@ -504,13 +531,14 @@ impl StorageCore {
                             key.push(ROW_CELL);
                             encode_name(&mut key, name);
                             key.extend_from_slice(path);
-                            put_cell(&ks, &mut batch, &key, c)?;
+                            put_cell(&ks, &mut batch, &key, c, bound)?;
                         }
                     }
                 }
             }
         }
         batch.commit()?;
+        self.newest.wrote(m.token, newest, ceiling);
         Ok(())
     }
 
@@ -903,14 +931,19 @@ fn decode_deletion(bytes: &[u8]) -> Result<Deletion, StorageError> {
     })
 }
 
+/// Writes `c` under `key` unless the stored cell wins; a cell newer than
+/// `bound` (everything stored in its slice of the ring) wins unread.
 fn put_cell(
     ks: &Keyspace,
     batch: &mut OwnedWriteBatch,
     key: &[u8],
     c: &Cell,
+    bound: i64,
 ) -> Result<(), StorageError> {
     check_key(key)?;
-    if let Some(existing) = ks.get(key)? {
+    if c.timestamp <= bound
+        && let Some(existing) = ks.get(key)?
+    {
         let existing = decode_cell(&existing)?;
         if cell::winner(&existing, c) != std::cmp::Ordering::Less {
             return Ok(());
@@ -925,9 +958,15 @@ fn put_deletion(
     batch: &mut OwnedWriteBatch,
     key: &[u8],
     d: Deletion,
+    bound: i64,
 ) -> Result<(), StorageError> {
     check_key(key)?;
-    let d = match ks.get(key)? {
+    let stored = if d.marked_at <= bound {
+        ks.get(key)?
+    } else {
+        None
+    };
+    let d = match stored {
         Some(existing) => decode_deletion(&existing)?.max(d),
         None => d,
     };
@@ -1085,6 +1124,38 @@ mod tests {
         write(&s, 5, b"k", b"c", "v", 30, b"newer");
         assert_eq!(value(&s, 5, b"k", "v").as_deref(), Some(&b"newer"[..]));
         assert!(s.read_partition(&T, 5, b"other").unwrap().is_none());
+    }
+
+    #[test]
+    fn older_writes_lose_after_a_reopen_and_in_other_slices_of_the_ring() {
+        let dir = tempfile::tempdir().unwrap();
+        // Tokens in two slices of the ring (`newest.rs`), the second one
+        // written with newer timestamps than the first.
+        let (a, b) = (5_i64, i64::MIN + 5);
+        {
+            let s = Storage::open(dir.path(), CommitlogSync::Batch).unwrap();
+            write(&s, a, b"k", b"c", "v", 20, b"a20");
+            write(&s, b, b"k", b"c", "v", 1_000, b"b1000");
+            // Older than a's stored cell but newer than anything in b's
+            // slice... and equal timestamps: the greater value wins.
+            write(&s, a, b"k", b"c", "v", 15, b"a15");
+            write(&s, b, b"k", b"c", "v", 1_000, b"b1000z");
+            write(&s, b, b"k", b"c", "v", 1_000, b"b1000a");
+            assert_eq!(value(&s, a, b"k", "v").as_deref(), Some(&b"a20"[..]));
+            assert_eq!(value(&s, b, b"k", "v").as_deref(), Some(&b"b1000z"[..]));
+        }
+        let s = Storage::open(dir.path(), CommitlogSync::Batch).unwrap();
+        write(&s, a, b"k", b"c", "v", 19, b"a19");
+        write(&s, b, b"k", b"c", "v", 999, b"b999");
+        assert_eq!(value(&s, a, b"k", "v").as_deref(), Some(&b"a20"[..]));
+        assert_eq!(value(&s, b, b"k", "v").as_deref(), Some(&b"b1000z"[..]));
+        // Far newer (past the ceiling's headroom): written.
+        write(&s, a, b"k", b"c", "v", 60_000_000, b"late");
+        assert_eq!(value(&s, a, b"k", "v").as_deref(), Some(&b"late"[..]));
+        drop(s);
+        let s = Storage::open(dir.path(), CommitlogSync::Batch).unwrap();
+        write(&s, a, b"k", b"c", "v", 59_999_999, b"earlier");
+        assert_eq!(value(&s, a, b"k", "v").as_deref(), Some(&b"late"[..]));
     }
 
     #[test]
