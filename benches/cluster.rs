@@ -25,6 +25,9 @@
 //! machine, so read the figures as an order of magnitude.
 //! `CCRSIM_BENCH_OPS` sets the operations per phase (default 50 000),
 //! `CCRSIM_BENCH_LAG_ROWS` the rows of the lag measurement (default 2000).
+//! The nodes hand each other their messages in memory, as a daemon's
+//! services do (`Faults::in_memory`); `CCRSIM_BENCH_TCP=1` sends them over
+//! loopback TCP instead, as nodes in separate processes do.
 //!
 //! Then DDL latency: `CCRSIM_BENCH_DDL` (default 40) `CREATE TABLE`
 //! statements, alternately through dc1 and dc2, each timed until the
@@ -355,7 +358,10 @@ fn main() {
         let t_start = Instant::now();
         let dirs: Vec<tempfile::TempDir> =
             NODES.iter().map(|_| tempfile::tempdir().unwrap()).collect();
-        let faults = Arc::new(Faults::default());
+        let faults = Arc::new(match std::env::var("CCRSIM_BENCH_TCP").as_deref() {
+            Ok("1") => Faults::default(),
+            _ => Faults::in_memory(),
+        });
         let mut nodes = Vec::new();
         for ((addr, dc, rack), dir) in NODES.iter().zip(&dirs) {
             let node = Node::start_with(

@@ -6,7 +6,10 @@
 //! the work (a task per call, serialized per service); `status` reads what
 //! the task last recorded and asks the nodes' gossip whether the service's
 //! nodes see each other up. A node is `running` only while it serves CQL,
-//! sees every node of its service up, and has finished joining.
+//! sees every node of its service up, and has finished joining. The nodes
+//! of the daemon share one simulated network ([`Faults::in_memory`]): they
+//! hand each other their internode messages in memory, while clients, and
+//! `nodetool`, reach them over TCP.
 //!
 //! Joining a pair (the service was created with `service_to_join_with`):
 //! the nodes start with the peer's first node as a seed; once every node of

@@ -12,6 +12,7 @@ use super::Coordinator;
 use super::cas_round::{CasRound, Effect};
 use crate::node::cluster::message::Body;
 use crate::node::cql::exec::{Decide, Result};
+use crate::node::cql::replicator::Replicator;
 use crate::node::db::consistency::Consistency;
 use crate::node::db::read::Gathered;
 use crate::node::db::schema::Strategy;
@@ -217,8 +218,8 @@ impl Coordinator {
                     round.on_committed(r, now())
                 }
                 Effect::Read { consistency } => {
-                    let r = self
-                        .read_rounds(keyspace, table, &[(token, pkey())], consistency)
+                    let keys = [(token, pkey())];
+                    let r = Replicator::read(self, keyspace, table, &keys, consistency)
                         .await
                         .map(|g| g.0.into_values().next());
                     round.on_read(r)

@@ -98,7 +98,7 @@ impl Replicator for Coordinator {
         keys: &'a [(i64, Vec<u8>)],
         cl: Consistency,
     ) -> Pending<'a, Gathered> {
-        self.read_rounds(keyspace, table, keys, cl)
+        Box::pin(self.read_keys(keyspace, table, keys, cl))
     }
 
     fn holds_all(&self, keyspace: &str, cl: Consistency) -> bool {

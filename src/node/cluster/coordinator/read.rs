@@ -11,26 +11,18 @@ use super::Coordinator;
 use super::read_round::{ReadRound, targets};
 use crate::node::cluster::message::Body;
 use crate::node::cluster::replica::Replica;
-use crate::node::cql::exec::{Pending, Result};
+use crate::node::cql::exec::Result;
 use crate::node::db::consistency::Consistency;
 use crate::node::db::read::Gathered;
 use crate::node::db::storage::partition::PartitionData;
 use crate::node::error::QueryError;
 
 impl Coordinator {
-    /// Reads `keys` at `cl` (boxed: a read at SERIAL runs a transaction,
-    /// whose rounds read in turn).
-    pub(super) fn read_rounds<'a>(
-        &'a self,
-        keyspace: &'a str,
-        table: &'a [u8; 16],
-        keys: &'a [(i64, Vec<u8>)],
-        cl: Consistency,
-    ) -> Pending<'a, Gathered> {
-        Box::pin(self.read_keys(keyspace, table, keys, cl))
-    }
-
-    async fn read_keys(
+    /// Reads `keys` at `cl` ([`Replicator::read`] boxes it: a read at
+    /// SERIAL runs a transaction, whose rounds read in turn).
+    ///
+    /// [`Replicator::read`]: crate::node::cql::replicator::Replicator::read
+    pub(super) async fn read_keys(
         &self,
         keyspace: &str,
         table: &[u8; 16],
