@@ -439,7 +439,7 @@ impl StorageCore {
         let mut key = Vec::with_capacity(prefix.len() + 64);
         // Entries newer than this win without reading what they overwrite.
         let bound = self.newest.bound(m.token);
-        let newest = newest::newest_in(m);
+        let newest = m.newest_timestamp();
         let ceiling = self.newest.ceiling_for(newest);
         if let Some(c) = ceiling {
             batch.insert(&self.meta, newest::CEILING_KEY, c.to_be_bytes().to_vec());
@@ -1156,6 +1156,31 @@ mod tests {
         let s = Storage::open(dir.path(), CommitlogSync::Batch).unwrap();
         write(&s, a, b"k", b"c", "v", 59_999_999, b"earlier");
         assert_eq!(value(&s, a, b"k", "v").as_deref(), Some(&b"late"[..]));
+    }
+
+    #[test]
+    fn a_mutations_newest_timestamp_counts_every_entry() {
+        let mut m = Mutation::default();
+        assert_eq!(m.newest_timestamp(), i64::MIN);
+        m.partition_deletion = Some(Deletion {
+            marked_at: 3,
+            local_deletion_time: 0,
+        });
+        assert_eq!(m.newest_timestamp(), 3);
+        let mut r = RowData::default();
+        let cells = [(b"p".to_vec(), Cell::live(9, vec![]))];
+        r.columns.insert(
+            "l".into(),
+            ColumnData::Complex {
+                deletion: Deletion::LIVE,
+                cells: cells.into_iter().collect(),
+            },
+        );
+        m.rows.push((Default::default(), r));
+        assert_eq!(m.newest_timestamp(), 9);
+        let s = ColumnData::Simple(Cell::live(11, vec![]));
+        m.static_row.columns.insert("s".into(), s);
+        assert_eq!(m.newest_timestamp(), 11);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! A [`Mutation`] as bytes: the form hints and internode messages carry it
 //! in (versioned by its first byte, every length checked on the way back,
 //! so garbage is an error and never a panic); and a mutation as a
-//! partition's data, the form replicas send partitions in.
+//! partition's data, the form replicas send partitions in. Also the
+//! newest timestamp a mutation writes (for `newest.rs`).
 
 use crate::node::db::storage::partition::{ColumnData, PartitionData, RangeTombstone, RowData};
 use crate::node::db::storage::{
@@ -98,6 +99,30 @@ impl<'a> Reader<'a> {
 }
 
 impl Mutation {
+    /// The newest timestamp of anything this writes (`i64::MIN` if nothing).
+    pub(super) fn newest_timestamp(&self) -> i64 {
+        fn row(r: &RowData) -> i64 {
+            let mut n = r.marker.as_ref().map_or(i64::MIN, |c| c.timestamp);
+            n = n.max(r.deletion.map_or(i64::MIN, |d| d.marked_at));
+            for data in r.columns.values() {
+                n = n.max(match data {
+                    ColumnData::Simple(c) => c.timestamp,
+                    ColumnData::Complex { deletion, cells } => cells
+                        .values()
+                        .map(|c| c.timestamp)
+                        .fold(deletion.marked_at, i64::max),
+                });
+            }
+            n
+        }
+        let mut n = self.partition_deletion.map_or(i64::MIN, |d| d.marked_at);
+        for rt in &self.range_tombstones {
+            n = n.max(rt.deletion.marked_at);
+        }
+        n = n.max(row(&self.static_row));
+        self.rows.iter().map(|(_, r)| row(r)).fold(n, i64::max)
+    }
+
     /// The mutation as bytes, for hints and internode messages.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 + self.key.len());

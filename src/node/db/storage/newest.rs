@@ -18,9 +18,6 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use super::Mutation;
-use super::partition::{ColumnData, RowData};
-
 /// The meta key of the persisted ceiling.
 pub(super) const CEILING_KEY: &[u8] = b"newest-timestamp-ceiling";
 
@@ -70,34 +67,9 @@ fn slice(token: i64) -> usize {
     ((token as u64) >> 56) as usize
 }
 
-/// The newest timestamp of anything `m` writes (`i64::MIN` if nothing).
-pub(super) fn newest_in(m: &Mutation) -> i64 {
-    fn row(r: &RowData) -> i64 {
-        let mut n = r.marker.as_ref().map_or(i64::MIN, |c| c.timestamp);
-        n = n.max(r.deletion.map_or(i64::MIN, |d| d.marked_at));
-        for data in r.columns.values() {
-            n = n.max(match data {
-                ColumnData::Simple(c) => c.timestamp,
-                ColumnData::Complex { deletion, cells } => cells
-                    .values()
-                    .map(|c| c.timestamp)
-                    .fold(deletion.marked_at, i64::max),
-            });
-        }
-        n
-    }
-    let mut n = m.partition_deletion.map_or(i64::MIN, |d| d.marked_at);
-    for rt in &m.range_tombstones {
-        n = n.max(rt.deletion.marked_at);
-    }
-    n = n.max(row(&m.static_row));
-    m.rows.iter().map(|(_, r)| row(r)).fold(n, i64::max)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::db::storage::cell::{Cell, Deletion};
 
     #[test]
     fn bounds_rise_per_slice_and_the_ceiling_with_headroom() {
@@ -125,32 +97,5 @@ mod tests {
         let again = Newest::below(1_000 + HEADROOM);
         assert_eq!(again.bound(b), 1_000 + HEADROOM);
         assert_eq!(again.ceiling_for(1_000 + HEADROOM), None);
-    }
-
-    #[test]
-    fn a_mutations_newest_timestamp_counts_every_entry() {
-        let mut m = Mutation::default();
-        assert_eq!(newest_in(&m), i64::MIN);
-        m.partition_deletion = Some(Deletion {
-            marked_at: 3,
-            local_deletion_time: 0,
-        });
-        assert_eq!(newest_in(&m), 3);
-        let mut r = RowData::default();
-        r.columns.insert(
-            "l".into(),
-            ColumnData::Complex {
-                deletion: Deletion::LIVE,
-                cells: [(b"p".to_vec(), Cell::live(9, vec![]))]
-                    .into_iter()
-                    .collect(),
-            },
-        );
-        m.rows.push((Default::default(), r));
-        assert_eq!(newest_in(&m), 9);
-        m.static_row
-            .columns
-            .insert("s".into(), ColumnData::Simple(Cell::live(11, vec![])));
-        assert_eq!(newest_in(&m), 11);
     }
 }
